@@ -1,0 +1,1 @@
+"""OmniMediaTrak's data library: models, batch queries, ingestion. Never imports the GraphQL layer."""

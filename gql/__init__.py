@@ -1,0 +1,1 @@
+"""OmniMediaTrak's GraphQL application."""

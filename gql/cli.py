@@ -1,0 +1,116 @@
+"""The `omnimediatrak` command: serve, migrate, ingest, create-admin."""
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from db.cluster import DATABASE_NAME, EmbeddedCluster, asyncpg_url
+from db.engine import make_engine
+from db.ingest import catalog_is_empty, load_jsonl
+from db.migrate import upgrade
+from gql.config import Settings
+from gql.logs import configure_logging
+
+log = logging.getLogger("omnimediatrak")
+
+
+@contextmanager
+def database(settings: Settings) -> Iterator[str]:
+    """The database every command uses: DATABASE_URL, else the embedded cluster in the data dir."""
+    if settings.database_url:
+        yield asyncpg_url(settings.database_url)
+        return
+    cluster = EmbeddedCluster(settings.data_dir.resolve())
+    cluster.start()
+    try:
+        cluster.ensure_database(DATABASE_NAME)
+        yield cluster.url(DATABASE_NAME)
+    finally:
+        cluster.stop()
+
+
+async def _load_demo(url: str, catalog: Path) -> None:
+    engine = make_engine(url)
+    try:
+        if await catalog_is_empty(engine):
+            count = await load_jsonl(engine, catalog)
+            log.info("loaded the demo catalog: %d items", count)
+    finally:
+        await engine.dispose()
+
+
+def serve(settings: Settings, load_demo: bool) -> None:
+    import uvicorn
+
+    from gql.app import create_app
+
+    with database(settings) as url:
+        upgrade(url)
+        if load_demo:
+            asyncio.run(_load_demo(url, settings.demo_catalog))
+        app = create_app(settings, url)
+        log.info("GraphQL at http://%s:%d/graphql", settings.host, settings.port)
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            proxy_headers=bool(settings.trusted_proxies),
+            forwarded_allow_ips=",".join(settings.trusted_proxies) or None,
+            timeout_graceful_shutdown=10,
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="omnimediatrak", description=__doc__)
+    parser.add_argument("--data-dir", type=Path, help="embedded PostgreSQL data dir (default .data)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve_parser = commands.add_parser("serve", help="run the GraphQL server")
+    serve_parser.add_argument("--host")
+    serve_parser.add_argument("--port", type=int)
+    serve_parser.add_argument("--data-dir", type=Path, dest="sub_data_dir")
+    serve_parser.add_argument("--no-demo", action="store_true", help="do not load the demo catalog")
+
+    migrate_parser = commands.add_parser("migrate", help="apply database migrations up to head")
+    migrate_parser.add_argument("--data-dir", type=Path, dest="sub_data_dir")
+
+    export_parser = commands.add_parser("export-schema", help="write the SDL to schema.graphql (or --out)")
+    export_parser.add_argument("--out", type=Path, default=Path("schema.graphql"))
+
+    args = parser.parse_args(argv)
+    if args.command == "export-schema":
+        from gql.schema import schema
+
+        args.out.write_text(str(schema).strip() + "\n", encoding="utf-8")
+        return 0
+    settings = Settings.from_env()
+    overrides: dict[str, object] = {}
+    data_dir = getattr(args, "sub_data_dir", None) or args.data_dir
+    if data_dir:
+        overrides["data_dir"] = data_dir
+    if getattr(args, "host", None):
+        overrides["host"] = args.host
+    if getattr(args, "port", None):
+        overrides["port"] = args.port
+    if overrides:
+        import dataclasses
+
+        settings = dataclasses.replace(settings, **overrides)  # type: ignore[arg-type]
+    configure_logging(settings)
+
+    if args.command == "serve":
+        serve(settings, load_demo=not args.no_demo)
+    elif args.command == "migrate":
+        with database(settings) as url:
+            upgrade(url)
+            log.info("database migrated to head")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

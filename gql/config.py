@@ -1,0 +1,94 @@
+"""Configuration, read once from the environment at start-up and passed in (see the README's table)."""
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+Environment = Literal["development", "production"]
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return default if raw in (None, "") else int(raw)
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return default if raw in (None, "") else float(raw)
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 3000
+    max_body_bytes: int = 100_000
+    max_cost: int = 50_000
+    rate_limit_per_minute: int = 600
+    login_failures_per_account: int = 5
+    login_failures_per_ip: int = 20
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None = None
+    data_dir: Path = Path(".data")
+    demo_catalog: Path = Path(__file__).resolve().parent.parent / "data" / "demo_catalog.jsonl"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    environment: Environment = "development"
+    cors_origins: tuple[str, ...] = ()
+    log_format: Literal["text", "json"] = "text"
+    log_level: str = "INFO"
+    db_pool_size: int = 10
+    db_pool_overflow: int = 5
+    db_pool_timeout_seconds: float = 2.0
+    statement_timeout_ms: int = 10_000
+    session_idle_days: int = 30
+    session_absolute_days: int = 90
+    trusted_proxies: tuple[str, ...] = ()
+    limits: Limits = field(default_factory=Limits)
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        environment = os.environ.get("OMT_ENV", "development")
+        if environment not in ("development", "production"):
+            raise ValueError(f"OMT_ENV must be development or production, not {environment!r}")
+        log_format = os.environ.get("OMT_LOG_FORMAT", "json" if environment == "production" else "text")
+        if log_format not in ("text", "json"):
+            raise ValueError(f"OMT_LOG_FORMAT must be text or json, not {log_format!r}")
+        origins = tuple(o.strip() for o in os.environ.get("OMT_CORS_ORIGINS", "").split(",") if o.strip())
+        proxies = tuple(p.strip() for p in os.environ.get("OMT_TRUSTED_PROXIES", "").split(",") if p.strip())
+        return cls(
+            database_url=os.environ.get("DATABASE_URL") or None,
+            data_dir=Path(os.environ.get("OMT_DATA_DIR", ".data")),
+            demo_catalog=Path(os.environ.get("OMT_DEMO_CATALOG", "") or cls.demo_catalog),
+            host=os.environ.get("OMT_HOST", "127.0.0.1"),
+            port=_int("OMT_PORT", 8000),
+            environment=environment,  # type: ignore[arg-type]
+            cors_origins=origins,
+            log_format=log_format,  # type: ignore[arg-type]
+            log_level=os.environ.get("OMT_LOG_LEVEL", "INFO").upper(),
+            db_pool_size=_int("OMT_DB_POOL_SIZE", 10),
+            db_pool_overflow=_int("OMT_DB_POOL_OVERFLOW", 5),
+            db_pool_timeout_seconds=_float("OMT_DB_POOL_TIMEOUT", 2.0),
+            statement_timeout_ms=_int("OMT_STATEMENT_TIMEOUT_MS", 10_000),
+            session_idle_days=_int("OMT_SESSION_IDLE_DAYS", 30),
+            session_absolute_days=_int("OMT_SESSION_ABSOLUTE_DAYS", 90),
+            trusted_proxies=proxies,
+            limits=Limits(
+                max_depth=_int("OMT_MAX_DEPTH", 12),
+                max_aliases=_int("OMT_MAX_ALIASES", 30),
+                max_tokens=_int("OMT_MAX_TOKENS", 3000),
+                max_body_bytes=_int("OMT_MAX_BODY_BYTES", 100_000),
+                max_cost=_int("OMT_MAX_COST", 50_000),
+                rate_limit_per_minute=_int("OMT_RATE_LIMIT_PER_MINUTE", 600),
+                login_failures_per_account=_int("OMT_LOGIN_FAILURES_PER_ACCOUNT", 5),
+                login_failures_per_ip=_int("OMT_LOGIN_FAILURES_PER_IP", 20),
+            ),
+        )

@@ -1,0 +1,15 @@
+"""`extensions.db` on every response outside production: SQL statements run and their total time."""
+
+from typing import Any
+
+from strawberry.extensions import SchemaExtension
+
+from db.engine import current_stats
+
+
+class DatabaseStats(SchemaExtension):
+    def get_results(self) -> dict[str, Any]:
+        stats = current_stats.get()
+        if stats is None:
+            return {}
+        return {"db": {"queries": stats.queries, "timeMs": round(stats.seconds * 1000, 3)}}

@@ -1,0 +1,53 @@
+"""A small GraphQL client over the ASGI app, as an SPA would call it."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from httpx import AsyncClient, Response
+
+
+@dataclass
+class Result:
+    response: Response
+
+    @property
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = self.response.json()
+        return body
+
+    @property
+    def data(self) -> dict[str, Any]:
+        body = self.body
+        assert not body.get("errors"), body["errors"]
+        data: dict[str, Any] = body["data"]
+        return data
+
+    @property
+    def errors(self) -> list[dict[str, Any]]:
+        errors: list[dict[str, Any]] = self.body.get("errors") or []
+        return errors
+
+    @property
+    def queries(self) -> int:
+        return int(self.body["extensions"]["db"]["queries"])
+
+
+@dataclass
+class GraphQLClient:
+    http: AsyncClient
+
+    async def __call__(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Result:
+        all_headers = {"content-type": "application/json"}
+        if token:
+            all_headers["authorization"] = f"Bearer {token}"
+        all_headers.update(headers or {})
+        response = await self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=all_headers
+        )
+        return Result(response)
