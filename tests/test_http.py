@@ -3,6 +3,8 @@ the offline GraphiQL, request ids and masked errors."""
 
 import logging
 import re
+import tomllib
+from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -169,3 +171,14 @@ async def test_unexpected_errors_are_masked_with_the_request_id_and_logged(
     logged = [record for record in caplog.records if request_id in record.getMessage()]
     assert logged
     assert logged[0].exc_info is not None
+
+
+def test_every_static_file_is_package_data() -> None:
+    root = Path(__file__).resolve().parent.parent
+    globs = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["gql"]
+    static = [
+        path.relative_to(root / "gql") for path in (root / "gql" / "static").rglob("*") if path.is_file()
+    ]
+    assert static
+    unpackaged = [path for path in static if not any(fnmatch.fnmatch(str(path), glob) for glob in globs)]
+    assert unpackaged == [], "add them to [tool.setuptools.package-data] so the Docker image has them"
