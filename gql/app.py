@@ -127,7 +127,18 @@ class GraphQLView(GraphQL[Context, None]):
         try:
             response = await self.run(request)
         except HTTPException as error:
-            response = self.error_response(request, error)
+            response = self.error_response(
+                request, error.status_code, {"message": error.reason}, getattr(error, "headers", None)
+            )
+        except Exception:
+            # Outside execution (get_context's credential lookup, ...), so MaskUnexpectedErrors never saw it.
+            request_id = current_request_id.get()
+            log.exception("unexpected error outside execution (request %s)", request_id)
+            masked = {
+                "message": f"Internal server error (request id {request_id})",
+                "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+            }
+            response = self.error_response(request, 500, masked)
         await response(scope, receive, send)
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
@@ -188,17 +199,20 @@ class GraphQLView(GraphQL[Context, None]):
             response_data.pop("data", None)
         return response_data
 
-    def error_response(self, request: Request, error: HTTPException) -> Response:
+    def error_response(
+        self,
+        request: Request,
+        status_code: int,
+        error: dict[str, Any],
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
         media_type = (
             GRAPHQL_RESPONSE_JSON
             if prefers_graphql_response_json(request.headers.get("accept"))
             else "application/json"
         )
         return Response(
-            json.dumps({"errors": [{"message": error.reason}]}),
-            status_code=error.status_code,
-            media_type=media_type,
-            headers=getattr(error, "headers", None),
+            json.dumps({"errors": [error]}), status_code=status_code, media_type=media_type, headers=headers
         )
 
     async def get_context(self, request: Any, response: Any) -> Context:
@@ -264,6 +278,7 @@ def create_app(settings: Settings, database_url: str, engine: AsyncEngine | None
                 allow_origins=list(settings.cors_origins),
                 allow_methods=["GET", "POST"],
                 allow_headers=["Authorization", "Content-Type"],
+                expose_headers=["X-Request-ID", "Retry-After"],
                 max_age=600,
             )
         )

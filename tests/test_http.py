@@ -180,3 +180,30 @@ def test_every_static_file_is_package_data() -> None:
     packaged = {path for glob in globs for path in (root / "gql").glob(glob)}
     assert static
     assert static - packaged == set(), "add them to [tool.setuptools.package-data] for the Docker image"
+
+
+async def test_failures_before_execution_are_masked_too(caplog: pytest.LogCaptureFixture) -> None:
+    unreachable = "postgresql+asyncpg://nobody@/nowhere?host=/nonexistent-socket-dir"
+    app = create_app(Settings(environment="development"), unreachable)
+    with caplog.at_level(logging.ERROR, logger="omnimediatrak"):
+        async with asgi_client(app) as client:
+            result = await client(COUNT, token="omts_credential-lookup-needs-the-database")
+    request_id = result.response.headers["x-request-id"]
+    assert result.response.status_code == 500
+    assert result.errors[0]["extensions"] == {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
+    assert "nonexistent-socket-dir" not in result.response.text
+    assert any(request_id in record.getMessage() and record.exc_info for record in caplog.records)
+
+
+async def test_cors_lets_browsers_read_the_request_id_and_retry_after(
+    engine: AsyncEngine, database_url: str
+) -> None:
+    settings = Settings(environment="development", cors_origins=("https://app.example",))
+    async with asgi_client(create_app(settings, database_url, engine=engine)) as client:
+        response = await client.http.post(
+            "/graphql", json={"query": COUNT}, headers={"origin": "https://app.example"}
+        )
+    assert response.headers["access-control-allow-origin"] == "https://app.example"
+    exposed = response.headers["access-control-expose-headers"].lower()
+    assert "x-request-id" in exposed
+    assert "retry-after" in exposed
