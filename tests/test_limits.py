@@ -99,6 +99,15 @@ async def test_costly_queries_are_refused_before_running(engine: AsyncEngine, da
     assert result.queries == 0
 
 
+async def test_cost_uses_the_variables_sent(engine: AsyncEngine, database_url: str) -> None:
+    query = "query($n: Int) { searchMedia(first: $n) { edges { node { title } } } }"
+    async with limited_client(engine, database_url, max_cost=100) as client:
+        refused = await client(query, {"n": 60})
+        served = await client(query, {"n": 40})
+    assert refused.errors[0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
+    assert served.data == {"searchMedia": {"edges": []}}
+
+
 async def test_queries_within_the_cost_are_served(engine: AsyncEngine, database_url: str) -> None:
     async with limited_client(engine, database_url, max_cost=100) as client:
         result = await client("{ searchMedia(first: 40) { edges { node { title } } } }")
