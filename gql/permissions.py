@@ -76,9 +76,23 @@ def can_change(viewer: Viewer | None, owner_id: uuid.UUID) -> bool:
     return viewer is not None and viewer.user_id == owner_id and viewer.can(WRITE)
 
 
+def profile_visible_to(viewer: Viewer | None, owner_id: uuid.UUID, profile_public: bool) -> bool:
+    """A user's join date, library, stats and public lists show only when their profile is PUBLIC
+    (or to the user themself); a PRIVATE profile shows others its username only."""
+    return visible_to(viewer, owner_id, profile_public)
+
+
 def library_visible_to(viewer: Viewer | None, owner_id: uuid.UUID, profile_public: bool) -> bool:
     """A user's library (tracking entries) is public only when their profile is PUBLIC."""
-    return visible_to(viewer, owner_id, profile_public)
+    return profile_visible_to(viewer, owner_id, profile_public)
+
+
+def require_session(viewer: Viewer) -> Viewer:
+    """Creating credentials and changing the password need an interactive sign-in, not an API token,
+    so a leaked token cannot mint itself a wider one or take the account over."""
+    if viewer.session_id is None:
+        raise Forbidden("Sign in with your password to do this; API tokens cannot")
+    return viewer
 
 
 def user_error_for(error: Unauthenticated | Forbidden) -> UserError:
