@@ -97,6 +97,11 @@ class RevokeApiTokenInput:
 
 
 @strawberry.input
+class RevokeSessionInput:
+    id: strawberry.ID
+
+
+@strawberry.input
 class UpdateSettingsInput:
     profile_visibility: ProfileVisibility | None = strawberry.UNSET
 
@@ -137,6 +142,12 @@ class CreateApiTokenPayload:
 @strawberry.type
 class RevokeApiTokenPayload:
     api_token: ApiToken | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class RevokeSessionPayload:
+    revoked_session_id: strawberry.ID | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
@@ -316,6 +327,21 @@ class AccountMutation:
         if row is None:
             return RevokeApiTokenPayload(user_errors=[not_found("API token", "id")])
         return RevokeApiTokenPayload(api_token=ApiToken.from_row(row))
+
+    @strawberry.mutation(description="Sign out one of your sessions (another device), by its ID.")
+    async def revoke_session(self, info: Info, input: RevokeSessionInput) -> RevokeSessionPayload:
+        try:
+            viewer = require_session(require_writer(info))
+        except (Unauthenticated, Forbidden) as denied:
+            return RevokeSessionPayload(user_errors=[user_error_for(denied)])
+        session_id = decode_id(input.id, "Session")
+        if session_id is None:
+            return RevokeSessionPayload(user_errors=[not_found("session", "id")])
+        async with info.context.engine.begin() as conn:
+            revoked = await account_queries.revoke_session(conn, viewer.user_id, session_id)
+        if not revoked:
+            return RevokeSessionPayload(user_errors=[not_found("session", "id")])
+        return RevokeSessionPayload(revoked_session_id=input.id)
 
     @strawberry.mutation(description="Change your settings; fields left out keep their value.")
     async def update_settings(self, info: Info, input: UpdateSettingsInput) -> UpdateSettingsPayload:
