@@ -54,7 +54,7 @@ def refuse_for(info: Info, seconds: int) -> UserError:
     if response is not None:
         response.status_code = 429
         response.headers["Retry-After"] = str(seconds)
-    return user_error(UserErrorCode.RATE_LIMITED, f"Too many failed attempts; retry in {seconds} seconds")
+    return user_error(UserErrorCode.RATE_LIMITED, f"Too many failed attempts; retry in {seconds} s")
 
 
 def session_lifetime(info: Info) -> dt.timedelta:

@@ -466,3 +466,12 @@ async def test_create_admin_command_applies_the_password_rules(engine, database_
     argv = ["create-admin", "--email", "root@example.org", "--username", "root", "--password", "password"]
     assert await asyncio.to_thread(main, argv) == 1
     assert await scalar(engine, "SELECT count(*) FROM users.users") == 0
+
+
+async def test_weaker_password_hashes_are_upgraded_at_sign_in(client: GraphQLClient, engine) -> None:
+    await make_user(engine, username="ada")
+    assert (await scalar(engine, "SELECT password_hash FROM users.users")).startswith("$argon2id$v=19$m=8,")
+    assert (await login(client, "ada", FIXTURE_PASSWORD)).data["login"]["token"] is not None
+    upgraded = await scalar(engine, "SELECT password_hash FROM users.users")
+    assert upgraded.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert (await login(client, "ada", FIXTURE_PASSWORD)).data["login"]["token"] is not None
