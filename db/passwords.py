@@ -7,7 +7,9 @@ Sheet minimum. Hashing runs in a worker thread so the event loop keeps serving o
 import asyncio
 import functools
 import gzip
+import os
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,8 +90,16 @@ def registration_problems(email: str, username: str, password: str) -> list[Prob
 
 
 async def hash_password(password: str) -> str:
-    return await asyncio.to_thread(PASSWORD_HASHER.hash, password)
+    def hash_in_slot() -> str:
+        with _hashing_slots:
+            return PASSWORD_HASHER.hash(password)
 
+    return await asyncio.to_thread(hash_in_slot)
+
+
+# Each hash holds 19 MiB while it runs: bound how many run at once so a burst of sign-ins cannot
+# take more than a few dozen MiB on a small server.
+_hashing_slots = threading.BoundedSemaphore(max(2, os.cpu_count() or 1))
 
 DUMMY_HASH = PASSWORD_HASHER.hash("a password nobody has, verified to spend the same time")
 
@@ -98,10 +108,12 @@ async def verify_password(password_hash: str | None, password: str) -> bool:
     """Check a password; with no account (None) verify against a dummy hash so both take the same time."""
 
     def verify() -> bool:
-        try:
-            return PASSWORD_HASHER.verify(password_hash or DUMMY_HASH, password) and password_hash is not None
-        except (VerificationError, InvalidHashError):
-            return False
+        with _hashing_slots:
+            try:
+                matches = PASSWORD_HASHER.verify(password_hash or DUMMY_HASH, password)
+            except (VerificationError, InvalidHashError):
+                return False
+        return matches and password_hash is not None
 
     return await asyncio.to_thread(verify)
 

@@ -166,12 +166,15 @@ class AccountMutation:
         if problems:
             return RegisterPayload(user_errors=problem_errors(problems))
         ip, user_agent = client_of(info)
-        async with info.context.engine.begin() as conn:
+        engine = info.context.engine
+        async with engine.connect() as conn:
             failures = await account_queries.recent_failures(conn, email, ip, failure_window(info))
-            wait = retry_after_seconds(failures, info.context.settings.limits)
-            if wait is not None:
-                return RegisterPayload(user_errors=[refuse_for(info, wait)])
-            password_hash = await hash_password(input.password)
+        wait = retry_after_seconds(failures, info.context.settings.limits)
+        if wait is not None:
+            return RegisterPayload(user_errors=[refuse_for(info, wait)])
+        # Hash before the transaction: no pooled connection waits on argon2.
+        password_hash = await hash_password(input.password)
+        async with engine.begin() as conn:
             row = await account_queries.create_user(conn, email, username, password_hash)
             if row is None:
                 taken = await account_queries.taken_fields(conn, email, username)
@@ -196,28 +199,37 @@ class AccountMutation:
     async def login(self, info: Info, input: LoginInput) -> LoginPayload:
         login = normalize_login(input.login)
         ip, user_agent = client_of(info)
-        async with info.context.engine.begin() as conn:
+        engine = info.context.engine
+        async with engine.connect() as conn:
             failures = await account_queries.recent_failures(conn, login, ip, failure_window(info))
             wait = retry_after_seconds(failures, info.context.settings.limits)
-            if wait is not None:
+            account = None if wait is not None else await account_queries.user_for_login(conn, login)
+        if wait is not None:
+            async with engine.begin() as conn:
                 await account_queries.record_login_event(
                     conn, login, None, False, RATE_LIMITED_REASON, ip, user_agent
                 )
-                return LoginPayload(user_errors=[refuse_for(info, wait)])
-            account = await account_queries.user_for_login(conn, login)
-            # No account: verify against a dummy hash so the answer takes the same time either way.
-            verified = await verify_password(
-                None if account is None else account.password_hash, input.password
-            )
-            if account is None or not verified:
-                reason = "unknown_login" if account is None else "wrong_password"
-                user_id = None if account is None else account.id
-                await account_queries.record_login_event(conn, login, user_id, False, reason, ip, user_agent)
-                return LoginPayload(
-                    user_errors=[user_error(UserErrorCode.INVALID_CREDENTIALS, WRONG_CREDENTIALS, "login")]
+            return LoginPayload(user_errors=[refuse_for(info, wait)])
+        # No account: verify against a dummy hash so the answer takes the same time either way.
+        verified = await verify_password(None if account is None else account.password_hash, input.password)
+        if account is None or not verified:
+            async with engine.begin() as conn:
+                await account_queries.record_login_event(
+                    conn,
+                    login,
+                    None if account is None else account.id,
+                    False,
+                    "unknown_login" if account is None else "wrong_password",
+                    ip,
+                    user_agent,
                 )
-            if needs_rehash(account.password_hash):
-                await account_queries.set_password_hash(conn, account.id, await hash_password(input.password))
+            return LoginPayload(
+                user_errors=[user_error(UserErrorCode.INVALID_CREDENTIALS, WRONG_CREDENTIALS, "login")]
+            )
+        upgraded_hash = await hash_password(input.password) if needs_rehash(account.password_hash) else None
+        async with engine.begin() as conn:
+            if upgraded_hash is not None:
+                await account_queries.set_password_hash(conn, account.id, upgraded_hash)
             token, _ = await account_queries.create_session(
                 conn, account.id, session_lifetime(info), ip, user_agent
             )
@@ -246,28 +258,25 @@ class AccountMutation:
             viewer = require_session(require_writer(info))
         except (Unauthenticated, Forbidden) as denied:
             return ChangePasswordPayload(user_errors=[user_error_for(denied)])
-        async with info.context.engine.begin() as conn:
+        engine = info.context.engine
+        async with engine.connect() as conn:
             current_hash = await account_queries.password_hash_of(conn, viewer.user_id)
-            if not await verify_password(current_hash, input.current_password):
-                return ChangePasswordPayload(
-                    user_errors=[
-                        user_error(
-                            UserErrorCode.INVALID_CREDENTIALS, "Wrong current password", "currentPassword"
-                        )
-                    ]
-                )
             (row,) = await account_queries.users_by_ids(conn, [viewer.user_id])
-            assert row is not None
-            problem = password_problem(input.new_password, "newPassword", row.username, row.email)
-            if problem is None and input.new_password == input.current_password:
-                problem = Problem(
-                    "newPassword", "invalid", "Choose a password different from the current one"
-                )
-            if problem is not None:
-                return ChangePasswordPayload(user_errors=problem_errors([problem]))
-            await account_queries.set_password_hash(
-                conn, viewer.user_id, await hash_password(input.new_password)
+        assert row is not None
+        if not await verify_password(current_hash, input.current_password):
+            return ChangePasswordPayload(
+                user_errors=[
+                    user_error(UserErrorCode.INVALID_CREDENTIALS, "Wrong current password", "currentPassword")
+                ]
             )
+        problem = password_problem(input.new_password, "newPassword", row.username, row.email)
+        if problem is None and input.new_password == input.current_password:
+            problem = Problem("newPassword", "invalid", "Choose a password different from the current one")
+        if problem is not None:
+            return ChangePasswordPayload(user_errors=problem_errors([problem]))
+        new_hash = await hash_password(input.new_password)
+        async with engine.begin() as conn:
+            await account_queries.set_password_hash(conn, viewer.user_id, new_hash)
             await account_queries.revoke_other_sessions(conn, viewer.user_id, keep=viewer.session_id)
         return ChangePasswordPayload(user=User.from_row(row))
 

@@ -30,10 +30,6 @@ def expand_scopes(scopes: set[str] | frozenset[str] | list[str]) -> frozenset[st
     return frozenset(implied for scope in scopes for implied in SCOPES_IMPLIED[scope])
 
 
-def viewer_of(info: Info) -> Viewer | None:
-    return info.context.viewer
-
-
 def require_viewer(info: Info) -> Viewer:
     viewer = info.context.viewer
     if viewer is None:

@@ -475,3 +475,17 @@ async def test_weaker_password_hashes_are_upgraded_at_sign_in(client: GraphQLCli
     upgraded = await scalar(engine, "SELECT password_hash FROM users.users")
     assert upgraded.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
     assert (await login(client, "ada", FIXTURE_PASSWORD)).data["login"]["token"] is not None
+
+
+async def test_viewer_with_tokens_and_sessions_runs_a_fixed_number_of_statements(
+    client: GraphQLClient, engine
+) -> None:
+    _, session = await make_user(engine)
+    query = "{ viewer { username apiTokens { name } sessions { id current } } }"
+    before = (await client(query, token=session)).queries
+    for n in range(3):
+        await client(CREATE_TOKEN, {"input": {"name": f"t{n}", "scopes": ["READ"]}}, token=session)
+    result = await client(query, token=session)
+    assert len(result.data["viewer"]["apiTokens"]) == 3
+    assert [s["current"] for s in result.data["viewer"]["sessions"]] == [True]
+    assert result.queries == before == 4  # the credential, the user, its tokens, its sessions
