@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, and_, false, func, insert, literal, or_, select, update
+from sqlalchemy import ColumnElement, Row, and_, false, func, insert, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
@@ -355,14 +355,24 @@ class RecentFailures:
 
 
 async def recent_failures(
-    conn: AsyncConnection, login: str, ip: str | None, window: dt.timedelta
+    conn: AsyncConnection,
+    login: str,
+    user_id: uuid.UUID | None,
+    ip: str | None,
+    window: dt.timedelta,
 ) -> RecentFailures:
-    """One statement. Account failures count since the account's last success; refused attempts
-    (rate limited) never count, so the window always ends `window` after the last real failure."""
+    """One statement. An account's attempts are those naming its login key or, once it is known to
+    exist, its user id (so switching between username and email gains nothing); they count since its
+    last success. Refused attempts (rate limited) never count, so a refusal always ends `window`
+    after the last real failure."""
+
+    def names_account(events: Any) -> ColumnElement[bool]:
+        return or_(events.login == login, events.user_id == user_id) if user_id else events.login == login
+
     successes = aliased(LoginEvent)
     last_success = (
         select(func.max(successes.event_time))
-        .where(successes.login == login, successes.success, successes.event_time > func.now() - window)
+        .where(names_account(successes), successes.success, successes.event_time > func.now() - window)
         .scalar_subquery()
     )
     counted = and_(
@@ -371,7 +381,7 @@ async def recent_failures(
     )
     account = and_(
         counted,
-        LoginEvent.login == login,
+        names_account(LoginEvent),
         LoginEvent.event_time > func.coalesce(last_success, func.now() - window),
     )
     by_ip = and_(counted, LoginEvent.ip == ip) if ip is not None else false()
@@ -386,9 +396,9 @@ async def recent_failures(
                 func.min(LoginEvent.event_time).filter(by_ip).label("ip_oldest"),
             ).where(
                 LoginEvent.event_time > func.now() - window,
-                or_(LoginEvent.login == login, LoginEvent.ip == ip)
+                or_(names_account(LoginEvent), LoginEvent.ip == ip)
                 if ip is not None
-                else LoginEvent.login == login,
+                else names_account(LoginEvent),
             )
         )
     ).one()

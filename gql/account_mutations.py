@@ -168,7 +168,7 @@ class AccountMutation:
         ip, user_agent = client_of(info)
         engine = info.context.engine
         async with engine.connect() as conn:
-            failures = await account_queries.recent_failures(conn, email, ip, failure_window(info))
+            failures = await account_queries.recent_failures(conn, email, None, ip, failure_window(info))
         wait = retry_after_seconds(failures, info.context.settings.limits)
         if wait is not None:
             return RegisterPayload(user_errors=[refuse_for(info, wait)])
@@ -201,13 +201,21 @@ class AccountMutation:
         ip, user_agent = client_of(info)
         engine = info.context.engine
         async with engine.connect() as conn:
-            failures = await account_queries.recent_failures(conn, login, ip, failure_window(info))
-            wait = retry_after_seconds(failures, info.context.settings.limits)
-            account = None if wait is not None else await account_queries.user_for_login(conn, login)
+            account = await account_queries.user_for_login(conn, login)
+            failures = await account_queries.recent_failures(
+                conn, login, None if account is None else account.id, ip, failure_window(info)
+            )
+        wait = retry_after_seconds(failures, info.context.settings.limits)
         if wait is not None:
             async with engine.begin() as conn:
                 await account_queries.record_login_event(
-                    conn, login, None, False, RATE_LIMITED_REASON, ip, user_agent
+                    conn,
+                    login,
+                    None if account is None else account.id,
+                    False,
+                    RATE_LIMITED_REASON,
+                    ip,
+                    user_agent,
                 )
             return LoginPayload(user_errors=[refuse_for(info, wait)])
         # No account: verify against a dummy hash so the answer takes the same time either way.

@@ -108,6 +108,16 @@ async def test_the_account_limit_holds_across_addresses(client_at: ClientAt, eng
     assert codes(await login(await client_at("198.51.100.7"), "ada", FIXTURE_PASSWORD)) == ["RATE_LIMITED"]
 
 
+async def test_switching_between_username_and_email_does_not_reset_the_count(
+    client_at: ClientAt, engine
+) -> None:
+    await make_user(engine, username="ada")
+    client = await client_at()
+    for name in ("ada", "ada@example.test", "ADA"):
+        assert codes(await login(client, name, "wrong password")) == ["INVALID_CREDENTIALS"]
+    assert codes(await login(client, "ada@example.test", FIXTURE_PASSWORD)) == ["RATE_LIMITED"]
+
+
 async def test_one_address_failing_on_many_accounts_is_refused(client_at: ClientAt, engine) -> None:
     await make_user(engine, username="ada")
     attacker = await client_at("203.0.113.9")
