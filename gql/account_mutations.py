@@ -6,7 +6,8 @@ import datetime as dt
 import strawberry
 
 from db import accounts as account_queries
-from db.accounts import RATE_LIMITED_REASON
+from db import login_events
+from db.login_events import RATE_LIMITED_REASON
 from db.passwords import (
     Problem,
     hash_password,
@@ -168,7 +169,7 @@ class AccountMutation:
         ip, user_agent = client_of(info)
         engine = info.context.engine
         async with engine.connect() as conn:
-            failures = await account_queries.recent_failures(conn, email, None, ip, failure_window(info))
+            failures = await login_events.recent_failures(conn, email, None, ip, failure_window(info))
         wait = retry_after_seconds(failures, info.context.settings.limits)
         if wait is not None:
             return RegisterPayload(user_errors=[refuse_for(info, wait)])
@@ -180,7 +181,7 @@ class AccountMutation:
                 taken = await account_queries.taken_fields(conn, email, username)
                 # A failed registration counts against the address like a failed sign-in, which
                 # bounds how fast anyone can probe which emails have accounts.
-                await account_queries.record_login_event(
+                await login_events.record_login_event(
                     conn, email, None, False, "register_taken", ip, user_agent
                 )
                 return RegisterPayload(
@@ -192,7 +193,7 @@ class AccountMutation:
             token, _ = await account_queries.create_session(
                 conn, row.id, session_lifetime(info), ip, user_agent
             )
-            await account_queries.record_login_event(conn, email, row.id, True, "register", ip, user_agent)
+            await login_events.record_login_event(conn, email, row.id, True, "register", ip, user_agent)
         return RegisterPayload(token=token, user=User.from_row(row))
 
     @strawberry.mutation(description="Sign in with email or username; returns a bearer token.")
@@ -202,13 +203,13 @@ class AccountMutation:
         engine = info.context.engine
         async with engine.connect() as conn:
             account = await account_queries.user_for_login(conn, login)
-            failures = await account_queries.recent_failures(
+            failures = await login_events.recent_failures(
                 conn, login, None if account is None else account.id, ip, failure_window(info)
             )
         wait = retry_after_seconds(failures, info.context.settings.limits)
         if wait is not None:
             async with engine.begin() as conn:
-                await account_queries.record_login_event(
+                await login_events.record_login_event(
                     conn,
                     login,
                     None if account is None else account.id,
@@ -222,7 +223,7 @@ class AccountMutation:
         verified = await verify_password(None if account is None else account.password_hash, input.password)
         if account is None or not verified:
             async with engine.begin() as conn:
-                await account_queries.record_login_event(
+                await login_events.record_login_event(
                     conn,
                     login,
                     None if account is None else account.id,
@@ -241,7 +242,7 @@ class AccountMutation:
             token, _ = await account_queries.create_session(
                 conn, account.id, session_lifetime(info), ip, user_agent
             )
-            await account_queries.record_login_event(conn, login, account.id, True, None, ip, user_agent)
+            await login_events.record_login_event(conn, login, account.id, True, None, ip, user_agent)
             (row,) = await account_queries.users_by_ids(conn, [account.id])
         assert row is not None
         return LoginPayload(token=token, user=User.from_row(row))

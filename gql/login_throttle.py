@@ -5,7 +5,7 @@ every failure stops counting `login_failure_window_seconds` after it happened.""
 import datetime as dt
 import math
 
-from db.accounts import RecentFailures
+from db.login_events import RecentFailures
 from gql.config import Limits
 
 
