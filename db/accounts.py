@@ -1,4 +1,4 @@
-"""Users, sessions, API tokens and sign-in events. Secrets are random and stored only as SHA-256 hashes;
+"""Users, sessions and API tokens. Secrets are random and stored only as SHA-256 hashes;
 authorization is the caller's job, but every write here is also scoped by user id in SQL."""
 
 import datetime as dt
