@@ -1,18 +1,25 @@
-"""Users, sessions and API tokens. Secrets are random and stored only as SHA-256 hashes."""
+"""Users, sessions and API tokens. Secrets are random and stored only as SHA-256 hashes;
+authorization is the caller's job, but every write here is also scoped by user id in SQL."""
 
 import datetime as dt
 import hashlib
 import secrets
 import uuid
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import Row, func, insert, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.models import ApiToken, Session, User
 
 SESSION_PREFIX = "omts_"
 API_TOKEN_PREFIX = "omtk_"
+
+AnyRow = Row[*tuple[Any, ...]]
 
 
 def new_secret(prefix: str) -> str:
@@ -32,6 +39,36 @@ class Credential:
     token_id: uuid.UUID | None
 
 
+user_columns = (
+    User.id,
+    User.email,
+    User.username,
+    User.role,
+    User.settings,
+    User.created_at,
+    User.updated_at,
+)
+session_columns = (
+    Session.id,
+    Session.user_id,
+    Session.created_at,
+    Session.last_seen_at,
+    Session.expires_at,
+    Session.ip,
+    Session.user_agent,
+)
+api_token_columns = (
+    ApiToken.id,
+    ApiToken.user_id,
+    ApiToken.name,
+    ApiToken.scopes,
+    ApiToken.created_at,
+    ApiToken.expires_at,
+    ApiToken.last_used_at,
+    ApiToken.revoked_at,
+)
+
+
 async def create_session(
     conn: AsyncConnection,
     user_id: uuid.UUID,
@@ -39,6 +76,7 @@ async def create_session(
     ip: str | None = None,
     user_agent: str | None = None,
 ) -> tuple[str, uuid.UUID]:
+    """A new session; `lifetime` is its absolute expiry (idle expiry is checked on use)."""
     secret = new_secret(SESSION_PREFIX)
     session_id = (
         await conn.execute(
@@ -102,3 +140,185 @@ async def user_id_by_username(conn: AsyncConnection, username: str) -> uuid.UUID
     return (
         await conn.execute(select(User.id).where(func.lower(User.username) == username.lower()))
     ).scalar_one_or_none()
+
+
+async def users_by_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[AnyRow | None]:
+    rows = (await conn.execute(select(*user_columns).where(User.id.in_(ids)))).all()
+    by_id = {row.id: row for row in rows}
+    return [by_id.get(user_id) for user_id in ids]
+
+
+async def users_by_usernames(conn: AsyncConnection, usernames: Sequence[str]) -> list[AnyRow | None]:
+    """Users by case-insensitive username, in key order."""
+    folded = [username.lower() for username in usernames]
+    rows = (await conn.execute(select(*user_columns).where(func.lower(User.username).in_(folded)))).all()
+    by_name = {row.username.lower(): row for row in rows}
+    return [by_name.get(name) for name in folded]
+
+
+async def create_user(
+    conn: AsyncConnection, email: str, username: str, password_hash: str, role: str = "user"
+) -> AnyRow | None:
+    """Insert a user; None when the email or the username (case-insensitively) is taken."""
+    return (
+        await conn.execute(
+            pg_insert(User)
+            .values(email=email, username=username, password_hash=password_hash, role=role)
+            .on_conflict_do_nothing()
+            .returning(*user_columns)
+        )
+    ).first()
+
+
+async def taken_fields(conn: AsyncConnection, email: str, username: str) -> list[str]:
+    row = (
+        await conn.execute(
+            select(
+                func.bool_or(User.email == email).label("email"),
+                func.bool_or(func.lower(User.username) == username.lower()).label("username"),
+            ).where(or_(User.email == email, func.lower(User.username) == username.lower()))
+        )
+    ).one()
+    return [name for name in ("email", "username") if getattr(row, name)]
+
+
+async def user_for_login(conn: AsyncConnection, login: str) -> AnyRow | None:
+    """The account a sign-in names by email or by username (`login` already normalised)."""
+    return (
+        await conn.execute(
+            select(User.id, User.role, User.password_hash)
+            .where(or_(User.email == login, func.lower(User.username) == login))
+            .limit(1)
+        )
+    ).first()
+
+
+async def password_hash_of(conn: AsyncConnection, user_id: uuid.UUID) -> str | None:
+    return (await conn.execute(select(User.password_hash).where(User.id == user_id))).scalar_one_or_none()
+
+
+async def set_password_hash(conn: AsyncConnection, user_id: uuid.UUID, password_hash: str) -> None:
+    await conn.execute(
+        update(User).where(User.id == user_id).values(password_hash=password_hash, updated_at=func.now())
+    )
+
+
+async def update_settings(conn: AsyncConnection, user_id: uuid.UUID, changes: dict[str, Any]) -> AnyRow:
+    return (
+        await conn.execute(
+            update(User)
+            .where(User.id == user_id)
+            .values(
+                settings=User.settings.op("||")(literal(changes, User.settings.type)), updated_at=func.now()
+            )
+            .returning(*user_columns)
+        )
+    ).one()
+
+
+async def revoke_session(conn: AsyncConnection, user_id: uuid.UUID, session_id: uuid.UUID) -> bool:
+    result = await conn.execute(
+        update(Session)
+        .where(Session.id == session_id, Session.user_id == user_id, Session.revoked_at.is_(None))
+        .values(revoked_at=func.now())
+        .returning(Session.id)
+    )
+    return result.first() is not None
+
+
+async def revoke_other_sessions(conn: AsyncConnection, user_id: uuid.UUID, keep: uuid.UUID | None) -> int:
+    result = await conn.execute(
+        update(Session)
+        .where(
+            Session.user_id == user_id,
+            Session.revoked_at.is_(None),
+            Session.id != keep if keep is not None else literal(True),
+        )
+        .values(revoked_at=func.now())
+        .returning(Session.id)
+    )
+    return len(result.all())
+
+
+async def sessions_by_user_ids(conn: AsyncConnection, user_ids: Sequence[uuid.UUID]) -> list[list[AnyRow]]:
+    """Each user's live sessions (not revoked, not past their absolute expiry), most recent use first."""
+    rows = (
+        await conn.execute(
+            select(*session_columns)
+            .where(
+                Session.user_id.in_(user_ids), Session.revoked_at.is_(None), Session.expires_at > func.now()
+            )
+            .order_by(Session.last_seen_at.desc(), Session.id)
+        )
+    ).all()
+    grouped: dict[uuid.UUID, list[AnyRow]] = defaultdict(list)
+    for row in rows:
+        grouped[row.user_id].append(row)
+    return [grouped[user_id] for user_id in user_ids]
+
+
+async def create_api_token(
+    conn: AsyncConnection, user_id: uuid.UUID, name: str, scopes: Sequence[str], lifetime: dt.timedelta
+) -> tuple[str, AnyRow]:
+    secret = new_secret(API_TOKEN_PREFIX)
+    row = (
+        await conn.execute(
+            insert(ApiToken)
+            .values(
+                user_id=user_id,
+                name=name,
+                token_hash=hash_secret(secret),
+                scopes=list(scopes),
+                expires_at=func.now() + lifetime,
+            )
+            .returning(*api_token_columns)
+        )
+    ).one()
+    return secret, row
+
+
+async def count_live_api_tokens(conn: AsyncConnection, user_id: uuid.UUID) -> int:
+    return int(
+        (
+            await conn.execute(
+                select(func.count())
+                .select_from(ApiToken)
+                .where(
+                    ApiToken.user_id == user_id,
+                    ApiToken.revoked_at.is_(None),
+                    or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > func.now()),
+                )
+            )
+        ).scalar_one()
+    )
+
+
+async def revoke_api_token(conn: AsyncConnection, user_id: uuid.UUID, token_id: uuid.UUID) -> AnyRow | None:
+    """Revoke one of this user's live tokens; None when the user has no such token."""
+    return (
+        await conn.execute(
+            update(ApiToken)
+            .where(ApiToken.id == token_id, ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=func.now())
+            .returning(*api_token_columns)
+        )
+    ).first()
+
+
+async def api_tokens_by_user_ids(conn: AsyncConnection, user_ids: Sequence[uuid.UUID]) -> list[list[AnyRow]]:
+    """Each user's tokens that still work, newest first."""
+    rows = (
+        await conn.execute(
+            select(*api_token_columns)
+            .where(
+                ApiToken.user_id.in_(user_ids),
+                ApiToken.revoked_at.is_(None),
+                or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > func.now()),
+            )
+            .order_by(ApiToken.created_at.desc(), ApiToken.id)
+        )
+    ).all()
+    grouped: dict[uuid.UUID, list[AnyRow]] = defaultdict(list)
+    for row in rows:
+        grouped[row.user_id].append(row)
+    return [grouped[user_id] for user_id in user_ids]

@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import getpass
 import logging
 import signal
 import sys
@@ -9,10 +10,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from db import accounts as account_queries
 from db.cluster import DATABASE_NAME, EmbeddedCluster, asyncpg_url
 from db.engine import make_engine
 from db.ingest import catalog_is_empty, load_jsonl
 from db.migrate import upgrade
+from db.passwords import hash_password, normalize_email, registration_problems
 from gql.config import Settings
 from gql.logs import configure_logging
 
@@ -49,6 +52,38 @@ async def _load_demo(url: str, catalog: Path) -> None:
 
 def _exit_cleanly(signum: int, frame: object) -> None:
     raise SystemExit(0)
+
+
+async def _create_admin(url: str, email: str, username: str, password: str) -> list[str]:
+    """Create an admin account; the problems that prevented it, if any."""
+    email = normalize_email(email)
+    problems = [problem.message for problem in registration_problems(email, username, password)]
+    if problems:
+        return problems
+    engine = make_engine(url)
+    try:
+        async with engine.begin() as conn:
+            row = await account_queries.create_user(
+                conn, email, username, await hash_password(password), role="admin"
+            )
+            if row is None:
+                taken = await account_queries.taken_fields(conn, email, username)
+                return [f"this {field} is already taken" for field in taken]
+    finally:
+        await engine.dispose()
+    return []
+
+
+def create_admin(settings: Settings, email: str, username: str, password: str | None) -> int:
+    password = password if password is not None else getpass.getpass("Password for the new admin: ")
+    with database(settings) as url:
+        upgrade(url)
+        problems = asyncio.run(_create_admin(url, email, username, password))
+    for problem in problems:
+        print(f"create-admin: {problem}", file=sys.stderr)
+    if not problems:
+        log.info("created admin %s", username)
+    return 1 if problems else 0
 
 
 def serve(settings: Settings, load_demo: bool) -> None:
@@ -92,6 +127,12 @@ def main(argv: list[str] | None = None) -> int:
     migrate_parser = commands.add_parser("migrate", help="apply database migrations up to head")
     migrate_parser.add_argument("--data-dir", type=Path, dest="sub_data_dir")
 
+    admin_parser = commands.add_parser("create-admin", help="create an admin account")
+    admin_parser.add_argument("--email", required=True)
+    admin_parser.add_argument("--username", required=True)
+    admin_parser.add_argument("--password", help="prompted for when left out (keeps it out of shell history)")
+    admin_parser.add_argument("--data-dir", type=Path, dest="sub_data_dir")
+
     export_parser = commands.add_parser("export-schema", help="write the SDL to schema.graphql (or --out)")
     export_parser.add_argument("--out", type=Path, default=Path("schema.graphql"))
 
@@ -118,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "serve":
         serve(settings, load_demo=not args.no_demo)
+    elif args.command == "create-admin":
+        return create_admin(settings, args.email, args.username, args.password)
     elif args.command == "migrate":
         with database(settings) as url:
             upgrade(url)

@@ -28,6 +28,9 @@ class Limits:
     rate_limit_per_minute: int = 600
     login_failures_per_account: int = 5
     login_failures_per_ip: int = 20
+    login_failure_window_seconds: int = 900
+    login_backoff_seconds: float = 1.0
+    api_tokens_per_user: int = 50
 
 
 @dataclass(frozen=True)
@@ -90,5 +93,8 @@ class Settings:
                 rate_limit_per_minute=_int("OMT_RATE_LIMIT_PER_MINUTE", 600),
                 login_failures_per_account=_int("OMT_LOGIN_FAILURES_PER_ACCOUNT", 5),
                 login_failures_per_ip=_int("OMT_LOGIN_FAILURES_PER_IP", 20),
+                login_failure_window_seconds=_int("OMT_LOGIN_FAILURE_WINDOW_SECONDS", 900),
+                login_backoff_seconds=_float("OMT_LOGIN_BACKOFF_SECONDS", 1.0),
+                api_tokens_per_user=_int("OMT_API_TOKENS_PER_USER", 50),
             ),
         )

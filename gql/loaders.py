@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from aiodataloader import DataLoader
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from db import accounts as account_queries
 from db import media as media_queries
 
 K = TypeVar("K")
@@ -27,6 +28,11 @@ def batch_loader(
 class Loaders:
     def __init__(self, engine: AsyncEngine) -> None:
         self.media_by_id = batch_loader(engine, media_queries.media_by_ids)
+        # accounts
+        self.user_by_id = batch_loader(engine, account_queries.users_by_ids)
+        self.user_by_username = batch_loader(engine, account_queries.users_by_usernames)
+        self.api_tokens_by_user_id = batch_loader(engine, account_queries.api_tokens_by_user_ids)
+        self.sessions_by_user_id = batch_loader(engine, account_queries.sessions_by_user_ids)
 
     def __getattr__(self, name: str) -> Any:
         raise AttributeError(f"no loader named {name}")

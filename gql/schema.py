@@ -4,6 +4,8 @@ import strawberry
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.tools import merge_types
 
+from gql.account_mutations import AccountMutation
+from gql.accounts import AccountsQuery
 from gql.config import Limits
 from gql.errors import MaskUnexpectedErrors
 from gql.limits import QueryCostLimiter
@@ -11,7 +13,8 @@ from gql.media import Media, MediaQuery
 from gql.observability import DatabaseStats
 from gql.relay import NodeQuery
 
-Query = merge_types("Query", (NodeQuery, MediaQuery))
+Query = merge_types("Query", (NodeQuery, MediaQuery, AccountsQuery))
+Mutation = merge_types("Mutation", (AccountMutation,))
 
 
 def build_schema(limits: Limits | None = None, expose_db_stats: bool = True) -> strawberry.Schema:
@@ -25,7 +28,7 @@ def build_schema(limits: Limits | None = None, expose_db_stats: bool = True) -> 
     ]
     if expose_db_stats:
         extensions.append(DatabaseStats)
-    return strawberry.Schema(query=Query, types=[Media], extensions=extensions)  # type: ignore[arg-type]
+    return strawberry.Schema(query=Query, mutation=Mutation, types=[Media], extensions=extensions)  # type: ignore[arg-type]
 
 
 schema = build_schema()

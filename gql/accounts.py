@@ -1,0 +1,191 @@
+"""Account types and queries: User (public profile and, for its owner, private fields), `viewer`, `user`.
+
+One `User` type serves both `viewer` and `user(username)`: private fields (email, role, settings,
+apiTokens, sessions) resolve only for the user themself and are null for anyone else; a PRIVATE
+profile shows others its username only. Other domains add fields to `User` through `raw_id` and
+`profile_public` (see gql/permissions.py for the rules).
+"""
+
+import datetime as dt
+import uuid
+from enum import Enum
+from typing import Any
+
+import strawberry
+
+from db.accounts import AnyRow
+from db.passwords import USERNAME_PATTERN
+from gql.context import Info
+from gql.permissions import is_owner, profile_visible_to
+from gql.relay import Node, register_node, to_global_id
+
+
+@strawberry.enum(description="Who sees a user's join date, lists and library.")
+class ProfileVisibility(Enum):
+    PUBLIC = "public"
+    PRIVATE = "private"
+
+
+@strawberry.enum
+class UserRole(Enum):
+    USER = "user"
+    ADMIN = "admin"
+
+
+@strawberry.enum(description="What an API token may do. Scopes are cumulative: ADMIN > WRITE > READ.")
+class TokenScope(Enum):
+    READ = "READ"
+    WRITE = "WRITE"
+    ADMIN = "ADMIN"
+
+
+DEFAULT_PROFILE_VISIBILITY = ProfileVisibility.PRIVATE
+
+
+@strawberry.type
+class UserSettings:
+    profile_visibility: ProfileVisibility
+
+    @classmethod
+    def from_json(cls, settings: dict[str, Any]) -> "UserSettings":
+        return cls(profile_visibility=profile_visibility_of(settings))
+
+
+def profile_visibility_of(settings: dict[str, Any]) -> ProfileVisibility:
+    try:
+        return ProfileVisibility(settings.get("profile_visibility", DEFAULT_PROFILE_VISIBILITY.value))
+    except ValueError:
+        return DEFAULT_PROFILE_VISIBILITY
+
+
+@strawberry.type(description="A personal API token. Its secret is shown once, when it is created.")
+class ApiToken:
+    id: strawberry.ID
+    raw_id: strawberry.Private[uuid.UUID]
+    name: str
+    scopes: list[TokenScope]
+    created_at: dt.datetime
+    expires_at: dt.datetime | None
+    last_used_at: dt.datetime | None
+
+    @classmethod
+    def from_row(cls, row: AnyRow) -> "ApiToken":
+        return cls(
+            id=to_global_id("ApiToken", row.id),
+            raw_id=row.id,
+            name=row.name,
+            scopes=[scope for scope in TokenScope if scope.value in row.scopes],
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            last_used_at=row.last_used_at,
+        )
+
+
+@strawberry.type(name="Session", description="A signed-in session (a device), without its secret.")
+class SignInSession:
+    id: strawberry.ID
+    created_at: dt.datetime
+    last_seen_at: dt.datetime
+    expires_at: dt.datetime
+    ip: str | None
+    user_agent: str | None
+    current: bool = strawberry.field(description="Whether this request uses this session.")
+
+
+@strawberry.type(description="A user. Others see a public profile; private fields are null unless it is you.")
+class User(Node):
+    raw_id: strawberry.Private[uuid.UUID]
+    profile_visibility: strawberry.Private[ProfileVisibility]
+    username: str
+    joined_at: strawberry.Private[dt.datetime]
+    email_address: strawberry.Private[str]
+    role_name: strawberry.Private[str]
+    settings_json: strawberry.Private[dict[str, Any]]
+
+    @classmethod
+    def from_row(cls, row: AnyRow) -> "User":
+        return cls(
+            id=to_global_id("User", row.id),
+            raw_id=row.id,
+            profile_visibility=profile_visibility_of(row.settings),
+            username=row.username,
+            joined_at=row.created_at,
+            email_address=row.email,
+            role_name=row.role,
+            settings_json=row.settings,
+        )
+
+    @property
+    def profile_public(self) -> bool:
+        return self.profile_visibility is ProfileVisibility.PUBLIC
+
+    @strawberry.field(description="When the user joined; null for others when the profile is PRIVATE.")
+    def created_at(self, info: Info) -> dt.datetime | None:
+        return (
+            self.joined_at
+            if profile_visible_to(info.context.viewer, self.raw_id, self.profile_public)
+            else None
+        )
+
+    @strawberry.field(description="Only for yourself.")
+    def email(self, info: Info) -> str | None:
+        return self.email_address if is_owner(info.context.viewer, self.raw_id) else None
+
+    @strawberry.field(description="Only for yourself.")
+    def role(self, info: Info) -> UserRole | None:
+        return UserRole(self.role_name) if is_owner(info.context.viewer, self.raw_id) else None
+
+    @strawberry.field(description="Only for yourself.")
+    def settings(self, info: Info) -> UserSettings | None:
+        return (
+            UserSettings.from_json(self.settings_json) if is_owner(info.context.viewer, self.raw_id) else None
+        )
+
+    @strawberry.field(description="Your API tokens that still work, newest first; only for yourself.")
+    async def api_tokens(self, info: Info) -> list[ApiToken] | None:
+        if not is_owner(info.context.viewer, self.raw_id):
+            return None
+        rows = await info.context.loaders.api_tokens_by_user_id.load(self.raw_id)
+        return [ApiToken.from_row(row) for row in rows]
+
+    @strawberry.field(description="Your live sign-in sessions, most recently used first; only for yourself.")
+    async def sessions(self, info: Info) -> list[SignInSession] | None:
+        viewer = info.context.viewer
+        if viewer is None or not is_owner(viewer, self.raw_id):
+            return None
+        rows = await info.context.loaders.sessions_by_user_id.load(self.raw_id)
+        return [
+            SignInSession(
+                id=to_global_id("Session", row.id),
+                created_at=row.created_at,
+                last_seen_at=row.last_seen_at,
+                expires_at=row.expires_at,
+                ip=row.ip,
+                user_agent=row.user_agent,
+                current=row.id == viewer.session_id,
+            )
+            for row in rows
+        ]
+
+
+async def user_by_raw_id(info: Info, user_id: uuid.UUID) -> User | None:
+    row = await info.context.loaders.user_by_id.load(user_id)
+    return None if row is None else User.from_row(row)
+
+
+register_node("User", user_by_raw_id)
+
+
+@strawberry.type
+class AccountsQuery:
+    @strawberry.field(description="The signed-in user; null when anonymous.")
+    async def viewer(self, info: Info) -> User | None:
+        viewer = info.context.viewer
+        return None if viewer is None else await user_by_raw_id(info, viewer.user_id)
+
+    @strawberry.field(description="A public profile by username (case-insensitive); null when there is none.")
+    async def user(self, info: Info, username: str) -> User | None:
+        if not USERNAME_PATTERN.fullmatch(username):
+            return None
+        row = await info.context.loaders.user_by_username.load(username.lower())
+        return None if row is None else User.from_row(row)

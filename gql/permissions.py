@@ -1,0 +1,101 @@
+"""Authorization in one place. Every resolver that returns or changes user data asks here.
+
+Rules:
+- Anonymous callers read public data only; they change nothing.
+- Scopes are cumulative (ADMIN > WRITE > READ): a session holds READ and WRITE (and ADMIN for admins);
+  an API token holds the scopes it was created with. Every mutation needs WRITE, except `logout`.
+- ADMIN needs both an admin user and the ADMIN scope (`Viewer.is_admin`).
+- Private user data (entries, lists, sessions, tokens, settings) is visible and changeable by its owner
+  only, not by admins: for anyone else it does not exist, so "forbidden" and "not found" look the same.
+
+`require_*` raise `Unauthenticated` / `Forbidden` (typed GraphQL errors a query may let through);
+mutations turn them into a `userErrors` entry with `user_error_for`.
+"""
+
+import uuid
+
+from gql.auth import Viewer
+from gql.context import Info
+from gql.errors import Forbidden, Unauthenticated, UserError, UserErrorCode, user_error
+
+READ = "READ"
+WRITE = "WRITE"
+ADMIN = "ADMIN"
+SCOPES = (READ, WRITE, ADMIN)
+SCOPES_IMPLIED = {READ: {READ}, WRITE: {READ, WRITE}, ADMIN: {READ, WRITE, ADMIN}}
+
+
+def expand_scopes(scopes: set[str] | frozenset[str] | list[str]) -> frozenset[str]:
+    """The scopes a token really holds: each asked scope with the ones it implies."""
+    return frozenset(implied for scope in scopes for implied in SCOPES_IMPLIED[scope])
+
+
+def require_viewer(info: Info) -> Viewer:
+    viewer = info.context.viewer
+    if viewer is None:
+        raise Unauthenticated()
+    return viewer
+
+
+def require_scope(viewer: Viewer, scope: str) -> Viewer:
+    if not viewer.can(scope):
+        raise Forbidden(f"This token lacks the {scope} scope")
+    return viewer
+
+
+def require_writer(info: Info) -> Viewer:
+    """The signed-in viewer allowed to change their own data (the check every user mutation starts with)."""
+    return require_scope(require_viewer(info), WRITE)
+
+
+def require_admin(viewer: Viewer) -> Viewer:
+    if not viewer.is_admin:
+        raise Forbidden("Only admins may do this")
+    return viewer
+
+
+def is_owner(viewer: Viewer | None, owner_id: uuid.UUID) -> bool:
+    return viewer is not None and viewer.user_id == owner_id and viewer.can(READ)
+
+
+def is_self_or_admin(viewer: Viewer | None, user_id: uuid.UUID) -> bool:
+    return viewer is not None and (viewer.user_id == user_id or viewer.is_admin)
+
+
+def visible_to(viewer: Viewer | None, owner_id: uuid.UUID, is_public: bool) -> bool:
+    """May this caller read an object (a list, an entry, a library) owned by `owner_id`?"""
+    return is_public or is_owner(viewer, owner_id)
+
+
+def can_change(viewer: Viewer | None, owner_id: uuid.UUID) -> bool:
+    """May this caller change or delete an object owned by `owner_id`? (False means: answer NOT_FOUND.)"""
+    return viewer is not None and viewer.user_id == owner_id and viewer.can(WRITE)
+
+
+def profile_visible_to(viewer: Viewer | None, owner_id: uuid.UUID, profile_public: bool) -> bool:
+    """A user's join date, library, stats and public lists show only when their profile is PUBLIC
+    (or to the user themself); a PRIVATE profile shows others its username only."""
+    return visible_to(viewer, owner_id, profile_public)
+
+
+def library_visible_to(viewer: Viewer | None, owner_id: uuid.UUID, profile_public: bool) -> bool:
+    """A user's library (tracking entries) is public only when their profile is PUBLIC."""
+    return profile_visible_to(viewer, owner_id, profile_public)
+
+
+def require_session(viewer: Viewer) -> Viewer:
+    """Creating credentials and changing the password need an interactive sign-in, not an API token,
+    so a leaked token cannot mint itself a wider one or take the account over."""
+    if viewer.session_id is None:
+        raise Forbidden("Sign in with your password to do this; API tokens cannot")
+    return viewer
+
+
+def user_error_for(error: Unauthenticated | Forbidden) -> UserError:
+    code = UserErrorCode.UNAUTHENTICATED if isinstance(error, Unauthenticated) else UserErrorCode.FORBIDDEN
+    return user_error(code, error.message)
+
+
+def not_found(what: str, *field: str) -> UserError:
+    """The answer for an object that does not exist or is not the caller's: the two look the same."""
+    return user_error(UserErrorCode.NOT_FOUND, f"No such {what}", *field)

@@ -1,0 +1,206 @@
+"""Failed sign-ins are slowed, then refused with HTTP 429 and Retry-After, per account and per address;
+every failure stops counting when the window passes, so nobody is locked out for good."""
+
+import statistics
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy import text
+
+from gql.app import create_app
+from gql.config import Limits, Settings
+from tests.client import GraphQLClient
+from tests.factories import FIXTURE_PASSWORD, make_user
+
+LOGIN = """
+mutation($input: LoginInput!) {
+  login(input: $input) { token userErrors { field code message } }
+}"""
+REGISTER = """
+mutation($input: RegisterInput!) {
+  register(input: $input) { token userErrors { field code } }
+}"""
+WINDOW_SECONDS = 900
+ClientAt = Callable[..., Awaitable[GraphQLClient]]
+
+
+@pytest.fixture
+async def client_at(engine, database_url) -> AsyncIterator[ClientAt]:
+    """Clients of an app with small limits (no back-off unless asked), each from a given address."""
+    opened: list[AsyncClient] = []
+
+    async def open_client(ip: str = "192.0.2.1", **limits: float) -> GraphQLClient:
+        chosen = {
+            "login_failures_per_account": 3,
+            "login_failures_per_ip": 5,
+            "login_failure_window_seconds": WINDOW_SECONDS,
+            "login_backoff_seconds": 0,
+        } | limits
+        settings = Settings(environment="development", limits=Limits(**chosen))  # type: ignore[arg-type]
+        app = create_app(settings, database_url, engine=engine)
+        http = AsyncClient(transport=ASGITransport(app=app, client=(ip, 4321)), base_url="http://testserver")
+        opened.append(http)
+        return GraphQLClient(http)
+
+    yield open_client
+    for http in opened:
+        await http.aclose()
+
+
+async def login(client: GraphQLClient, name: str, password: str):
+    return await client(LOGIN, {"input": {"login": name, "password": password}})
+
+
+async def age_login_events(engine, seconds: float) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE auth.login_events SET event_time = event_time - make_interval(secs => :s)"),
+            {"s": seconds},
+        )
+
+
+def codes(result) -> list[str]:
+    return [error["code"] for error in result.data["login"]["userErrors"]]
+
+
+async def test_an_account_is_refused_with_429_after_repeated_failures(client_at: ClientAt, engine) -> None:
+    await make_user(engine, username="ada")
+    client = await client_at()
+    for _ in range(3):
+        assert codes(await login(client, "ada", "wrong password")) == ["INVALID_CREDENTIALS"]
+    refused = await login(client, "ada", FIXTURE_PASSWORD)
+    assert refused.response.status_code == 429
+    assert codes(refused) == ["RATE_LIMITED"]
+    assert refused.data["login"]["token"] is None
+    assert WINDOW_SECONDS - 5 <= int(refused.response.headers["retry-after"]) <= WINDOW_SECONDS
+
+
+async def test_the_refusal_ends_when_the_window_passes(client_at: ClientAt, engine) -> None:
+    await make_user(engine, username="ada")
+    client = await client_at()
+    for _ in range(3):
+        await login(client, "ada", "wrong password")
+    await age_login_events(engine, WINDOW_SECONDS)
+    result = await login(client, "ada", FIXTURE_PASSWORD)
+    assert result.response.status_code == 200
+    assert result.data["login"]["token"] is not None
+
+
+async def test_refused_attempts_do_not_extend_the_refusal(client_at: ClientAt, engine) -> None:
+    await make_user(engine, username="ada")
+    client = await client_at()
+    for _ in range(3):
+        await login(client, "ada", "wrong password")
+    await age_login_events(engine, WINDOW_SECONDS - 60)
+    for _ in range(5):
+        refused = await login(client, "ada", "wrong password")
+        assert int(refused.response.headers["retry-after"]) <= 60
+    await age_login_events(engine, 60)
+    assert (await login(client, "ada", FIXTURE_PASSWORD)).data["login"]["token"] is not None
+
+
+async def test_the_account_limit_holds_across_addresses(client_at: ClientAt, engine) -> None:
+    await make_user(engine, username="ada")
+    for n in range(3):
+        await login(await client_at(f"192.0.2.{n + 10}"), "ada", "wrong password")
+    assert codes(await login(await client_at("198.51.100.7"), "ada", FIXTURE_PASSWORD)) == ["RATE_LIMITED"]
+
+
+async def test_switching_between_username_and_email_does_not_reset_the_count(
+    client_at: ClientAt, engine
+) -> None:
+    await make_user(engine, username="ada")
+    client = await client_at()
+    for name in ("ada", "ada@example.test", "ADA"):
+        assert codes(await login(client, name, "wrong password")) == ["INVALID_CREDENTIALS"]
+    assert codes(await login(client, "ada@example.test", FIXTURE_PASSWORD)) == ["RATE_LIMITED"]
+
+
+async def test_one_address_failing_on_many_accounts_is_refused(client_at: ClientAt, engine) -> None:
+    await make_user(engine, username="ada")
+    attacker = await client_at("203.0.113.9")
+    for n in range(5):
+        await login(attacker, f"someone{n}", "wrong password")
+    refused = await login(attacker, "ada", FIXTURE_PASSWORD)
+    assert refused.response.status_code == 429
+    other_address = await login(await client_at("198.51.100.7"), "ada", FIXTURE_PASSWORD)
+    assert other_address.data["login"]["token"] is not None
+
+
+async def test_a_success_resets_the_account_count(client_at: ClientAt, engine) -> None:
+    await make_user(engine, username="ada")
+    client = await client_at(login_failures_per_ip=100)
+    for _ in range(2):
+        await login(client, "ada", "wrong password")
+    assert (await login(client, "ada", FIXTURE_PASSWORD)).data["login"]["token"] is not None
+    for _ in range(2):
+        assert codes(await login(client, "ada", "wrong password")) == ["INVALID_CREDENTIALS"]
+
+
+async def test_failures_back_off_exponentially(client_at: ClientAt, engine) -> None:
+    await make_user(engine, username="ada")
+    client = await client_at(login_backoff_seconds=60, login_failures_per_account=10)
+    await login(client, "ada", "wrong password")
+    first = await login(client, "ada", FIXTURE_PASSWORD)
+    assert codes(first) == ["RATE_LIMITED"]
+    assert 55 <= int(first.response.headers["retry-after"]) <= 60
+    await age_login_events(engine, 60)
+    await login(client, "ada", "wrong password")
+    second = await login(client, "ada", FIXTURE_PASSWORD)
+    assert 115 <= int(second.response.headers["retry-after"]) <= 120
+    await age_login_events(engine, 120)
+    assert (await login(client, "ada", FIXTURE_PASSWORD)).data["login"]["token"] is not None
+
+
+async def test_unknown_accounts_are_throttled_like_real_ones(client_at: ClientAt, engine) -> None:
+    await make_user(engine, username="ada")
+    answers = {}
+    for ip, name in (("192.0.2.20", "ada"), ("192.0.2.21", "nobody")):
+        client = await client_at(ip)
+        answers[name] = [codes(await login(client, name, "wrong password")) for _ in range(4)]
+    assert answers["ada"] == answers["nobody"] == [["INVALID_CREDENTIALS"]] * 3 + [["RATE_LIMITED"]]
+
+
+async def test_probing_for_taken_emails_through_register_is_throttled(client_at: ClientAt, engine) -> None:
+    for n in range(6):
+        await make_user(engine, username=f"user{n}")
+    client = await client_at()
+    answers = [
+        await client(
+            REGISTER,
+            {
+                "input": {
+                    "email": f"user{n}@example.test",
+                    "username": f"new{n}",
+                    "password": "long enough phrase",
+                }
+            },
+        )
+        for n in range(6)
+    ]
+    assert [[e["code"] for e in a.data["register"]["userErrors"]] for a in answers] == [["TAKEN"]] * 5 + [
+        ["RATE_LIMITED"]
+    ]
+    assert answers[-1].response.status_code == 429
+
+
+async def test_a_wrong_password_and_an_unknown_account_take_the_same_time(
+    client_at: ClientAt, engine
+) -> None:
+    client = await client_at(login_failures_per_account=1000, login_failures_per_ip=1000)
+    await client(
+        REGISTER, {"input": {"email": "ada@example.org", "username": "ada", "password": "long enough phrase"}}
+    )
+
+    async def timed(name: str) -> float:
+        started = time.perf_counter()
+        await login(client, name, "wrong password")
+        return time.perf_counter() - started
+
+    await timed("warm-up")
+    wrong_password = statistics.median([await timed("ada") for _ in range(7)])
+    unknown = statistics.median([await timed(f"nobody{n}") for n in range(7)])
+    # Without the dummy verification an unknown account answers without any argon2 work at all.
+    assert 0.5 < unknown / wrong_password < 2.0, (unknown, wrong_password)
