@@ -8,7 +8,10 @@ from typing import Any, TypeVar
 from aiodataloader import DataLoader
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from db import lists as list_queries
 from db import media as media_queries
+from db import tracking as tracking_queries
+from db import users_temp as profile_queries
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -27,6 +30,13 @@ def batch_loader(
 class Loaders:
     def __init__(self, engine: AsyncEngine) -> None:
         self.media_by_id = batch_loader(engine, media_queries.media_by_ids)
+        # tracking and lists (issue 5)
+        self.entry_by_user_media = batch_loader(engine, tracking_queries.entries_by_keys)
+        self.library_stats_by_user = batch_loader(engine, tracking_queries.stats_by_users)
+        self.list_by_id = batch_loader(engine, list_queries.lists_by_ids)
+        self.list_items_page = batch_loader(engine, list_queries.list_item_pages)
+        self.list_item_count = batch_loader(engine, list_queries.list_item_counts)
+        self.profile_by_id = batch_loader(engine, profile_queries.profiles_by_ids)  # until accounts' User
 
     def __getattr__(self, name: str) -> Any:
         raise AttributeError(f"no loader named {name}")

@@ -6,11 +6,15 @@ from strawberry.tools import merge_types
 
 from gql.config import Limits
 from gql.errors import MaskUnexpectedErrors
+from gql.lists import ListMutation, ListQuery
 from gql.media import Media, MediaQuery
 from gql.observability import DatabaseStats
 from gql.relay import NodeQuery
+from gql.tracking import TrackingMutation
+from gql.users_temp import User, UserQuery
 
-Query = merge_types("Query", (NodeQuery, MediaQuery))
+Query = merge_types("Query", (NodeQuery, MediaQuery, UserQuery, ListQuery))
+Mutation = merge_types("Mutation", (TrackingMutation, ListMutation))
 
 
 def build_schema(limits: Limits | None = None, expose_db_stats: bool = True) -> strawberry.Schema:
@@ -23,7 +27,7 @@ def build_schema(limits: Limits | None = None, expose_db_stats: bool = True) -> 
     ]
     if expose_db_stats:
         extensions.append(DatabaseStats)
-    return strawberry.Schema(query=Query, types=[Media], extensions=extensions)  # type: ignore[arg-type]
+    return strawberry.Schema(query=Query, mutation=Mutation, types=[Media, User], extensions=extensions)  # type: ignore[arg-type]
 
 
 schema = build_schema()

@@ -1,0 +1,568 @@
+"""User lists: static lists with gapped positions, smart lists evaluated at query time.
+
+Positions are BIGINTs spaced POSITION_STEP apart: an insert or a move takes the midpoint of its
+neighbours and renumbers the list (one UPDATE) only when that gap is used up. Callers see the
+0-based ordinal, never the stored position.
+"""
+
+import datetime as dt
+import json
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Integer,
+    and_,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    true,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from db.keyset import SortKey, keys_after, parse_date, parse_datetime, parse_int, parse_text, parse_uuid
+from db.media import MEDIA_TYPES, media_columns
+from db.media_filters import InvalidFilter, MediaFilter, filter_conditions
+from db.models import TRACKING_STATUSES, ListItem, Media, User, UserList, UserMedia
+from db.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
+from db.users_temp import profile_is_public
+
+LIST_ITEM_LIMIT = 10_000
+POSITION_STEP = 1024
+NAME_MAX_LENGTH = 200
+DESCRIPTION_MAX_LENGTH = 2_000
+SMART_SORT_FIELDS = ("TITLE", "RELEASE_DATE", "UPDATED_AT")
+SORT_DIRECTIONS = ("ASC", "DESC")
+STATUS_NAMES = {status.upper().replace("-", "_"): status for status in TRACKING_STATUSES}
+MEDIA_TYPE_NAMES = {media_type.upper(): media_type for media_type in MEDIA_TYPES}
+
+
+class InvalidDefinition(ValueError):
+    """A smart list definition refused; `path` names the offending key inside `definition`."""
+
+    def __init__(self, path: Sequence[str], message: str) -> None:
+        super().__init__(message)
+        self.path = list(path)
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+@dataclass(frozen=True)
+class TrackingCondition:
+    statuses: tuple[str, ...] | None = None
+    rating_min: int | None = None
+    rating_max: int | None = None
+
+    def conditions(self) -> ColumnElement[bool]:
+        conditions: list[ColumnElement[bool]] = []
+        if self.statuses is not None:
+            conditions.append(UserMedia.status.in_(self.statuses))
+        if self.rating_min is not None:
+            conditions.append(UserMedia.rating >= self.rating_min)
+        if self.rating_max is not None:
+            conditions.append(UserMedia.rating <= self.rating_max)
+        return and_(true(), *conditions)
+
+
+@dataclass(frozen=True)
+class SmartDefinition:
+    """`{"media": <searchMedia's MediaFilter, camelCase keys, enum names>, "tracking": {"statuses",
+    "ratingMin", "ratingMax"}, "sort": {"field": TITLE|RELEASE_DATE|UPDATED_AT, "direction": ASC|DESC}}`.
+    `tracking` (even `{}`) limits the list to media in the owner's library."""
+
+    media: MediaFilter
+    tracking: TrackingCondition | None = None
+    sort_field: str = "TITLE"
+    sort_direction: str = "ASC"
+
+    @classmethod
+    def parse(cls, data: Any) -> "SmartDefinition":
+        if not isinstance(data, dict):
+            raise InvalidDefinition([], "definition must be a JSON object")
+        _refuse_unknown(data, ("media", "tracking", "sort"), [])
+        media = _parse_media_filter(data.get("media") or {})
+        tracking = None if data.get("tracking") is None else _parse_tracking(data["tracking"])
+        sort_field, sort_direction = _parse_sort(data.get("sort") or {})
+        if sort_field == "UPDATED_AT" and tracking is None:
+            raise InvalidDefinition(
+                ["sort", "field"], "UPDATED_AT sorts by the owner's entries: add `tracking`"
+            )
+        return cls(media, tracking, sort_field, sort_direction)
+
+    def to_json(self) -> dict[str, Any]:
+        media = {_camel(key): value for key, value in self.media.to_json().items()}
+        if "mediaTypes" in media:
+            media["mediaTypes"] = [value.upper() for value in media["mediaTypes"]]
+        out: dict[str, Any] = {"media": media}
+        if self.tracking is not None:
+            tracking: dict[str, Any] = {}
+            if self.tracking.statuses is not None:
+                tracking["statuses"] = [status.upper().replace("-", "_") for status in self.tracking.statuses]
+            if self.tracking.rating_min is not None:
+                tracking["ratingMin"] = self.tracking.rating_min
+            if self.tracking.rating_max is not None:
+                tracking["ratingMax"] = self.tracking.rating_max
+            out["tracking"] = tracking
+        out["sort"] = {"field": self.sort_field, "direction": self.sort_direction}
+        return out
+
+
+def _refuse_unknown(data: dict[str, Any], known: Sequence[str], path: list[str]) -> None:
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise InvalidDefinition([*path, unknown[0]], f"unknown keys: {', '.join(unknown)}")
+
+
+def _parse_media_filter(data: Any) -> MediaFilter:
+    if not isinstance(data, dict):
+        raise InvalidDefinition(["media"], "media must be a JSON object")
+    snake: dict[str, Any] = {}
+    for key, value in data.items():
+        if key != _camel(_snake(key)):
+            raise InvalidDefinition(["media", key], f"unknown key {key} (keys are camelCase)")
+        snake[_snake(key)] = value
+    media_types = snake.get("media_types")
+    if isinstance(media_types, list):
+        unknown = [value for value in media_types if value not in MEDIA_TYPE_NAMES]
+        if unknown:
+            raise InvalidDefinition(["media", "mediaTypes"], f"unknown media types: {unknown}")
+        snake["media_types"] = [MEDIA_TYPE_NAMES[value] for value in media_types]
+    try:
+        return MediaFilter.from_json(snake)
+    except InvalidFilter as exc:
+        raise InvalidDefinition(["media", _camel(exc.field)], str(exc)) from exc
+
+
+def _rating_bound(data: dict[str, Any], key: str) -> int | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 10:
+        raise InvalidDefinition(["tracking", key], f"{key} must be an integer from 1 to 10")
+    return value
+
+
+def _parse_tracking(data: Any) -> TrackingCondition:
+    if not isinstance(data, dict):
+        raise InvalidDefinition(["tracking"], "tracking must be a JSON object")
+    _refuse_unknown(data, ("statuses", "ratingMin", "ratingMax"), ["tracking"])
+    statuses = data.get("statuses")
+    if statuses is not None:
+        if not isinstance(statuses, list) or not all(value in STATUS_NAMES for value in statuses):
+            raise InvalidDefinition(
+                ["tracking", "statuses"], f"statuses must be among {sorted(STATUS_NAMES)}"
+            )
+        statuses = tuple(STATUS_NAMES[value] for value in statuses)
+    rating_min, rating_max = _rating_bound(data, "ratingMin"), _rating_bound(data, "ratingMax")
+    if rating_min is not None and rating_max is not None and rating_min > rating_max:
+        raise InvalidDefinition(["tracking", "ratingMin"], "ratingMin cannot be above ratingMax")
+    return TrackingCondition(statuses, rating_min, rating_max)
+
+
+def _parse_sort(data: Any) -> tuple[str, str]:
+    if not isinstance(data, dict):
+        raise InvalidDefinition(["sort"], "sort must be a JSON object")
+    _refuse_unknown(data, ("field", "direction"), ["sort"])
+    field, direction = data.get("field", "TITLE"), data.get("direction", "ASC")
+    if field not in SMART_SORT_FIELDS:
+        raise InvalidDefinition(
+            ["sort", "field"], f"sort field must be one of {', '.join(SMART_SORT_FIELDS)}"
+        )
+    if direction not in SORT_DIRECTIONS:
+        raise InvalidDefinition(["sort", "direction"], "sort direction must be ASC or DESC")
+    return field, direction
+
+
+LIST_KEYS = (SortKey(UserList.created_at, False, parse_datetime), SortKey(UserList.id, False, parse_uuid))
+ITEM_KEYS = (SortKey(ListItem.position, False, parse_int), SortKey(ListItem.media_id, False, parse_uuid))
+
+# --- reading lists -------------------------------------------------------------------------------
+
+list_columns = (
+    UserList.id,
+    UserList.user_id,
+    UserList.name,
+    UserList.description,
+    UserList.is_public,
+    UserList.list_type,
+    UserList.filter_definition,
+    UserList.created_at,
+    UserList.updated_at,
+    profile_is_public().label("owner_profile_public"),
+)
+
+
+def _lists_select() -> Any:
+    return select(*list_columns).join(User, User.id == UserList.user_id)
+
+
+async def lists_by_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[Any]:
+    rows = {row.id: row for row in await conn.execute(_lists_select().where(UserList.id.in_(ids)))}
+    return [rows.get(list_id) for list_id in ids]
+
+
+def _owner_condition(owner_id: uuid.UUID, include_private: bool) -> ColumnElement[bool]:
+    return and_(UserList.user_id == owner_id, true() if include_private else UserList.is_public)
+
+
+async def lists_of_owner(
+    conn: AsyncConnection, owner_id: uuid.UUID, include_private: bool, first: int, after: str | None
+) -> Page[Any]:
+    query = _lists_select().where(_owner_condition(owner_id, include_private))
+    if after is not None:
+        created, list_id = decode_cursor(after, "lists", 2)
+        try:
+            values = [dt.datetime.fromisoformat(created), uuid.UUID(list_id)]
+        except (TypeError, ValueError) as exc:
+            raise InvalidCursor("The cursor is not valid") from exc
+        query = query.where(keys_after(LIST_KEYS, values))
+    rows = list(await conn.execute(query.order_by(UserList.created_at, UserList.id).limit(first + 1)))
+    kept = rows[:first]
+    return Page(
+        rows=kept,
+        has_next_page=len(rows) > first,
+        cursors=[encode_cursor("lists", [row.created_at.isoformat(), str(row.id)]) for row in kept],
+    )
+
+
+async def count_lists(conn: AsyncConnection, owner_id: uuid.UUID, include_private: bool) -> int:
+    query = select(func.count()).select_from(UserList).where(_owner_condition(owner_id, include_private))
+    return int((await conn.execute(query)).scalar_one())
+
+
+# --- items of many lists in one statement ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ItemsRequest:
+    """One `items(first, after)` of one list. For smart lists `definition` is the stored JSON text;
+    `evaluate` is False when the reader may not see what the definition reveals (then: no items)."""
+
+    list_id: uuid.UUID
+    smart: bool
+    owner_id: uuid.UUID
+    definition: str | None
+    evaluate: bool
+    first: int = 20
+    after: str | None = None
+
+
+def smart_sort_keys(definition: SmartDefinition) -> list[SortKey]:
+    descending = definition.sort_direction == "DESC"
+    by_id = SortKey(Media.id, False, parse_uuid)
+    if definition.sort_field == "RELEASE_DATE":
+        missing = dt.date.min if descending else dt.date.max
+        return [SortKey(func.coalesce(Media.release_date, missing), descending, parse_date), by_id]
+    if definition.sort_field == "UPDATED_AT":
+        return [SortKey(UserMedia.updated_at, descending, parse_datetime), by_id]
+    return [SortKey(Media.title, descending, parse_text), by_id]
+
+
+def smart_base(definition: SmartDefinition, owner_id: uuid.UUID, *columns: Any) -> Any:
+    """Media matching the definition; tracking conditions join the owner's entries only (one partition)."""
+    query = select(*columns).select_from(Media)
+    if definition.tracking is not None:
+        query = query.join(
+            UserMedia,
+            and_(
+                UserMedia.user_id == owner_id,
+                UserMedia.media_id == Media.id,
+                definition.tracking.conditions(),
+            ),
+        )
+    return query.where(filter_conditions(definition.media))
+
+
+def _smart_cursor_values(request: ItemsRequest, keys: Sequence[SortKey]) -> tuple[list[Any], int] | None:
+    if request.after is None:
+        return None
+    raw = decode_cursor(request.after, "smart-list", len(keys) + 1)
+    try:
+        return [key.parse(value) for key, value in zip(keys, raw, strict=False)], int(raw[-1])
+    except (TypeError, ValueError) as exc:
+        raise InvalidCursor("The cursor is not valid") from exc
+
+
+def _smart_items(request: ItemsRequest) -> Any:
+    definition = SmartDefinition.parse(json.loads(request.definition or "{}"))
+    keys = smart_sort_keys(definition)
+    order = [key.expression.desc() if key.descending else key.expression.asc() for key in keys]
+    query = smart_base(
+        definition,
+        request.owner_id,
+        literal(request.list_id, UUID(as_uuid=True)).label("list_id"),
+        *media_columns,
+        func.row_number().over(order_by=order).label("ordinal"),
+        cast(null(), DateTime(timezone=True)).label("added_at"),
+        func.jsonb_build_array(*(key.expression for key in keys)).label("sort_values"),
+    )
+    after = _smart_cursor_values(request, keys)
+    base_ordinal = 0
+    if after is not None:
+        values, last_ordinal = after
+        query = query.where(keys_after(keys, values))
+        base_ordinal = last_ordinal + 1
+    page = query.order_by(*order).limit(request.first + 1).subquery()
+    return select(
+        page.c.list_id,
+        *(page.c[column.key] for column in media_columns),
+        (page.c.ordinal - 1 + base_ordinal).label("ordinal"),
+        page.c.added_at,
+        page.c.sort_values,
+    )
+
+
+def _static_items(list_ids: Sequence[uuid.UUID], first: int, after: str | None) -> Any:
+    after_key = (
+        ListItem.position.is_not(None)
+        if after is None
+        else keys_after(ITEM_KEYS, _static_cursor_values(after))
+    )
+    by_list, in_order = ListItem.list_id, (ListItem.position, ListItem.media_id)
+    ranked = (
+        select(
+            ListItem.list_id,
+            ListItem.media_id,
+            ListItem.position,
+            ListItem.added_at,
+            (func.row_number().over(partition_by=by_list, order_by=in_order) - 1).label("ordinal"),
+            func.count().filter(after_key).over(partition_by=by_list, order_by=in_order).label("page_rank"),
+            after_key.label("is_after"),
+        )
+        .where(ListItem.list_id.in_(list_ids))
+        .subquery()
+    )
+    return (
+        select(
+            ranked.c.list_id,
+            *media_columns,
+            ranked.c.ordinal,
+            ranked.c.added_at,
+            func.jsonb_build_array(ranked.c.position, ranked.c.media_id).label("sort_values"),
+        )
+        .join(Media, Media.id == ranked.c.media_id)
+        .where(ranked.c.is_after, ranked.c.page_rank <= first + 1)
+    )
+
+
+def _static_cursor_values(after: str) -> list[Any]:
+    position, media_id, _ordinal = decode_cursor(after, "list", 3)
+    try:
+        return [int(position), uuid.UUID(media_id)]
+    except (TypeError, ValueError) as exc:
+        raise InvalidCursor("The cursor is not valid") from exc
+
+
+def items_query(requests: Sequence[ItemsRequest]) -> Any:
+    static_groups: dict[tuple[int, str | None], list[uuid.UUID]] = {}
+    parts = []
+    for request in requests:
+        if not request.smart:
+            static_groups.setdefault((request.first, request.after), []).append(request.list_id)
+        elif request.evaluate:
+            parts.append(_smart_items(request))
+    parts += [_static_items(ids, first, after) for (first, after), ids in static_groups.items()]
+    return union_all(*parts) if len(parts) > 1 else parts[0] if parts else None
+
+
+@dataclass
+class ListItemRow:
+    media: Any
+    ordinal: int
+    added_at: dt.datetime | None
+
+
+async def list_item_pages(conn: AsyncConnection, requests: Sequence[ItemsRequest]) -> list[Page[ListItemRow]]:
+    """Pages of items for many lists (static and smart) in one statement, in position order."""
+    query = items_query(requests)
+    rows: list[Any] = [] if query is None else list(await conn.execute(query))
+    by_list: dict[uuid.UUID, list[Any]] = {}
+    for row in rows:
+        by_list.setdefault(row.list_id, []).append(row)
+    pages = []
+    for request in requests:
+        found = sorted(by_list.get(request.list_id, []), key=lambda row: row.ordinal)
+        kept = found[: request.first]
+        kind = "smart-list" if request.smart else "list"
+        pages.append(
+            Page(
+                rows=[ListItemRow(row, row.ordinal, row.added_at) for row in kept],
+                has_next_page=len(found) > request.first,
+                cursors=[encode_cursor(kind, [*row.sort_values, row.ordinal]) for row in kept],
+            )
+        )
+    return pages
+
+
+def counts_query(requests: Sequence[ItemsRequest]) -> Any:
+    static_ids = [request.list_id for request in requests if not request.smart]
+    parts = []
+    if static_ids:
+        parts.append(
+            select(ListItem.list_id, func.count().label("items"))
+            .where(ListItem.list_id.in_(static_ids))
+            .group_by(ListItem.list_id)
+        )
+    for request in requests:
+        if request.smart and request.evaluate:
+            definition = SmartDefinition.parse(json.loads(request.definition or "{}"))
+            parts.append(
+                smart_base(
+                    definition,
+                    request.owner_id,
+                    literal(request.list_id, UUID(as_uuid=True)).label("list_id"),
+                    func.count().label("items"),
+                )
+            )
+    return union_all(*parts) if len(parts) > 1 else parts[0] if parts else None
+
+
+async def list_item_counts(conn: AsyncConnection, requests: Sequence[ItemsRequest]) -> list[int]:
+    query = counts_query(requests)
+    counts = {} if query is None else {row.list_id: row.items for row in await conn.execute(query)}
+    return [int(counts.get(request.list_id, 0)) for request in requests]
+
+
+# --- writing lists --------------------------------------------------------------------------------
+
+
+async def create_list(conn: AsyncConnection, owner_id: uuid.UUID, values: dict[str, Any]) -> uuid.UUID:
+    statement = insert(UserList).values(user_id=owner_id, **values).returning(UserList.id)
+    list_id: uuid.UUID = (await conn.execute(statement)).scalar_one()
+    return list_id
+
+
+async def lock_list(conn: AsyncConnection, list_id: uuid.UUID) -> Any:
+    """The list row, locked so adds and moves on one list run one at a time."""
+    query = select(*list_columns).join(User, User.id == UserList.user_id).where(UserList.id == list_id)
+    return (await conn.execute(query.with_for_update(of=UserList))).first()
+
+
+async def update_list(conn: AsyncConnection, list_id: uuid.UUID, values: dict[str, Any]) -> None:
+    await conn.execute(update(UserList).where(UserList.id == list_id).values(**values, updated_at=func.now()))
+
+
+async def delete_list(conn: AsyncConnection, list_id: uuid.UUID) -> None:
+    await conn.execute(delete(UserList).where(UserList.id == list_id))
+
+
+async def item_count(conn: AsyncConnection, list_id: uuid.UUID) -> int:
+    query = select(func.count()).select_from(ListItem).where(ListItem.list_id == list_id)
+    return int((await conn.execute(query)).scalar_one())
+
+
+async def has_item(conn: AsyncConnection, list_id: uuid.UUID, media_id: uuid.UUID) -> bool:
+    query = select(ListItem.media_id).where(ListItem.list_id == list_id, ListItem.media_id == media_id)
+    return (await conn.execute(query)).first() is not None
+
+
+def _ordinals(list_id: uuid.UUID, moving: uuid.UUID | None) -> Any:
+    return (
+        select(
+            ListItem.media_id,
+            ListItem.position,
+            (func.row_number().over(order_by=(ListItem.position, ListItem.media_id)) - 1).label("ordinal"),
+        )
+        .where(ListItem.list_id == list_id, ListItem.media_id != moving if moving else true())
+        .subquery()
+    )
+
+
+async def free_position(
+    conn: AsyncConnection, list_id: uuid.UUID, ordinal: int, moving: uuid.UUID | None = None
+) -> int:
+    """A stored position that puts an item at `ordinal` among the list's other items (0 = first)."""
+    ranked = _ordinals(list_id, moving)
+    neighbours = {
+        row.ordinal: row.position
+        for row in await conn.execute(
+            select(ranked.c.ordinal, ranked.c.position).where(ranked.c.ordinal.in_([ordinal - 1, ordinal]))
+        )
+    }
+    before, following = neighbours.get(ordinal - 1), neighbours.get(ordinal)
+    if before is None and following is None:
+        return 0
+    if before is None:
+        return int(following or 0) - POSITION_STEP
+    if following is None:
+        return int(before) + POSITION_STEP
+    if following - before >= 2:
+        return int((before + following) // 2)
+    await _renumber_with_gap(conn, list_id, ordinal, moving)
+    return ordinal * POSITION_STEP
+
+
+async def _renumber_with_gap(
+    conn: AsyncConnection, list_id: uuid.UUID, gap: int, moving: uuid.UUID | None
+) -> None:
+    ranked = _ordinals(list_id, moving)
+    shifted = ranked.c.ordinal + cast(ranked.c.ordinal >= gap, Integer)
+    await conn.execute(
+        update(ListItem)
+        .where(ListItem.list_id == list_id, ListItem.media_id == ranked.c.media_id)
+        .values(position=shifted * POSITION_STEP)
+    )
+
+
+async def add_item(conn: AsyncConnection, list_id: uuid.UUID, media_id: uuid.UUID, position: int) -> None:
+    await conn.execute(insert(ListItem).values(list_id=list_id, media_id=media_id, position=position))
+    await touch_list(conn, list_id)
+
+
+async def move_item(conn: AsyncConnection, list_id: uuid.UUID, media_id: uuid.UUID, position: int) -> None:
+    await conn.execute(
+        update(ListItem)
+        .where(ListItem.list_id == list_id, ListItem.media_id == media_id)
+        .values(position=position)
+    )
+    await touch_list(conn, list_id)
+
+
+async def remove_item(conn: AsyncConnection, list_id: uuid.UUID, media_id: uuid.UUID) -> bool:
+    deleted = await conn.execute(
+        delete(ListItem)
+        .where(ListItem.list_id == list_id, ListItem.media_id == media_id)
+        .returning(ListItem.media_id)
+    )
+    if deleted.first() is None:
+        return False
+    await touch_list(conn, list_id)
+    return True
+
+
+async def touch_list(conn: AsyncConnection, list_id: uuid.UUID) -> None:
+    await conn.execute(update(UserList).where(UserList.id == list_id).values(updated_at=func.now()))
+
+
+def check_items_cursor(request: ItemsRequest) -> None:
+    """Raise InvalidCursor now rather than inside a batch shared with other lists."""
+    if request.after is None:
+        return
+    if request.smart:
+        definition = SmartDefinition.parse(json.loads(request.definition or "{}"))
+        _smart_cursor_values(request, smart_sort_keys(definition))
+    else:
+        _static_cursor_values(request.after)
+
+
+async def media_exists(conn: AsyncConnection, media_id: uuid.UUID) -> bool:
+    return (await conn.execute(select(Media.id).where(Media.id == media_id))).first() is not None

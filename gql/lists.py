@@ -1,0 +1,471 @@
+"""Lists: UserList (static and smart), list(id), the lists of a user and the list mutations.
+`user_lists` is a plain function so any User type can expose it."""
+
+import dataclasses
+import datetime as dt
+import json
+import uuid
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from db import lists as list_queries
+from db.pagination import InvalidCursor, Page
+from gql.context import Info
+from gql.errors import UserError, UserErrorCode, user_error
+from gql.list_permissions import (
+    can_evaluate_smart_list,
+    can_see_list,
+    can_see_profile,
+    is_owner,
+    list_write_denied,
+    write_denied,
+)
+from gql.media import Media
+from gql.relay import (
+    Connection,
+    Edge,
+    Node,
+    PageInfo,
+    bad_cursor,
+    decode_id,
+    page_info,
+    page_size,
+    register_node,
+    to_global_id,
+)
+
+if TYPE_CHECKING:
+    from gql.users_temp import User
+
+LazyUser = Annotated["User", strawberry.lazy("gql.users_temp")]
+
+
+@strawberry.enum
+class ListType(Enum):
+    STATIC = "static"
+    SMART = "smart"
+
+
+@strawberry.type(description="An item of a list at its 0-based `position`.")
+class ListItemEdge:
+    cursor: str
+    position: int
+    added_at: dt.datetime | None = strawberry.field(description="Null for smart lists.")
+    node: Media
+
+
+@strawberry.type
+class ListItemConnection:
+    edges: list[ListItemEdge]
+    page_info: PageInfo
+    count_request: strawberry.Private[list_queries.ItemsRequest]
+
+    @strawberry.field(description="The exact number of items in the list.")
+    async def total_count(self, info: Info) -> int:
+        count: int = await info.context.loaders.list_item_count.load(self.count_request)
+        return count
+
+
+@strawberry.type(description="A user's list: STATIC (hand-ordered) or SMART (a saved query).")
+class UserList(Node):
+    raw_id: strawberry.Private[uuid.UUID]
+    row: strawberry.Private[Any]
+    name: str
+    description: str | None
+    is_public: bool
+    list_type: ListType
+    definition: JSON | None = strawberry.field(
+        description="Smart lists: `{media: <MediaFilter fields>, tracking: {statuses, ratingMin, ratingMax}, "
+        "sort: {field: TITLE|RELEASE_DATE|UPDATED_AT, direction: ASC|DESC}}`."
+    )
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    @classmethod
+    def from_row(cls, row: Any) -> "UserList":
+        return cls(
+            id=to_global_id("UserList", row.id),
+            raw_id=row.id,
+            row=row,
+            name=row.name,
+            description=row.description,
+            is_public=row.is_public,
+            list_type=ListType(row.list_type),
+            definition=row.filter_definition,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+    @strawberry.field(description="The owner; null when their profile is private to you.")
+    async def owner(self, info: Info) -> LazyUser | None:
+        from gql.users_temp import User  # gql.users_temp imports this module for User.lists
+
+        if not can_see_profile(info.context.viewer, self.row.user_id, self.row.owner_profile_public):
+            return None
+        profile = await info.context.loaders.profile_by_id.load(self.row.user_id)
+        return None if profile is None else User.from_row(profile)
+
+    @strawberry.field(
+        description="True when this smart list selects by its owner's private library: you see no items."
+    )
+    def items_restricted(self, info: Info) -> bool:
+        return self.list_type is ListType.SMART and not can_evaluate_smart_list(info.context.viewer, self.row)
+
+    @strawberry.field(description="The items in list order (smart lists: evaluated now).")
+    async def items(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> ListItemConnection:
+        smart = self.list_type is ListType.SMART
+        request = list_queries.ItemsRequest(
+            list_id=self.raw_id,
+            smart=smart,
+            owner_id=self.row.user_id,
+            definition=json.dumps(self.row.filter_definition, sort_keys=True) if smart else None,
+            evaluate=can_evaluate_smart_list(info.context.viewer, self.row),
+            first=page_size(first),
+            after=after,
+        )
+        try:
+            list_queries.check_items_cursor(request)
+        except InvalidCursor as exc:
+            raise bad_cursor(exc) from exc
+        page: Page[list_queries.ListItemRow] = await info.context.loaders.list_items_page.load(request)
+        return ListItemConnection(
+            edges=[
+                ListItemEdge(
+                    cursor=cursor,
+                    position=item.ordinal,
+                    added_at=item.added_at,
+                    node=Media.from_row(item.media),
+                )
+                for item, cursor in zip(page.rows, page.cursors, strict=True)
+            ],
+            page_info=page_info(page, after),
+            count_request=dataclasses.replace(request, first=0, after=None),
+        )
+
+
+async def list_by_raw_id(info: Info, list_id: uuid.UUID) -> UserList | None:
+    row = await info.context.loaders.list_by_id.load(list_id)
+    if row is None or not can_see_list(info.context.viewer, row):
+        return None
+    return UserList.from_row(row)
+
+
+register_node("UserList", list_by_raw_id)
+
+UserListConnection = Connection[UserList]
+
+
+async def user_lists(
+    info: Info, owner_id: uuid.UUID, first: int | None, after: str | None
+) -> UserListConnection:
+    """User.lists / viewer.lists: every list for the owner, public lists for everyone else."""
+    include_private = is_owner(info.context.viewer, owner_id)
+    size = page_size(first)
+    engine = info.context.engine
+    try:
+        async with engine.connect() as conn:
+            page = await list_queries.lists_of_owner(conn, owner_id, include_private, size, after)
+    except InvalidCursor as exc:
+        raise bad_cursor(exc) from exc
+
+    async def count_total() -> int:
+        async with engine.connect() as conn:
+            return await list_queries.count_lists(conn, owner_id, include_private)
+
+    return Connection(
+        edges=[
+            Edge(cursor=cursor, node=UserList.from_row(row))
+            for row, cursor in zip(page.rows, page.cursors, strict=True)
+        ],
+        page_info=page_info(page, after),
+        count_total=count_total,
+    )
+
+
+@strawberry.type
+class ListQuery:
+    @strawberry.field(description="A list by ID; null when it does not exist or is private to someone else.")
+    async def list(self, info: Info, id: strawberry.ID) -> UserList | None:
+        list_id = decode_id(id, "UserList")
+        return None if list_id is None else await list_by_raw_id(info, list_id)
+
+
+# --- mutations ------------------------------------------------------------------------------------
+
+_UNSET: Any = strawberry.UNSET
+
+
+@strawberry.input
+class CreateListInput:
+    name: str
+    description: str | None = None
+    is_public: bool = False
+    list_type: ListType = ListType.STATIC
+    definition: JSON | None = strawberry.field(
+        default=None, description="Required for SMART lists; see UserList.definition."
+    )
+
+
+@strawberry.input(description="Fields left out keep their values.")
+class UpdateListInput:
+    id: strawberry.ID
+    name: str | None = _UNSET
+    description: str | None = _UNSET
+    is_public: bool | None = _UNSET
+    definition: JSON | None = _UNSET
+
+
+@strawberry.input
+class DeleteListInput:
+    id: strawberry.ID
+
+
+@strawberry.input
+class AddListItemInput:
+    list_id: strawberry.ID
+    media_id: strawberry.ID
+    position: int | None = strawberry.field(default=None, description="0 = first; the end by default.")
+
+
+@strawberry.input
+class RemoveListItemInput:
+    list_id: strawberry.ID
+    media_id: strawberry.ID
+
+
+@strawberry.input
+class MoveListItemInput:
+    list_id: strawberry.ID
+    media_id: strawberry.ID
+    position: int = strawberry.field(description="The new 0-based position; past the end means last.")
+
+
+@strawberry.type
+class ListPayload:
+    user_list: UserList | None = strawberry.field(name="list")
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class DeleteListPayload:
+    deleted_list_id: strawberry.ID | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class ListItemPayload:
+    user_list: UserList | None = strawberry.field(name="list")
+    position: int | None = strawberry.field(description="Where the item now is (0-based).")
+    user_errors: list[UserError]
+
+
+class ListInputError(Exception):
+    def __init__(self, error: UserError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def _invalid(message: str, *field: str) -> ListInputError:
+    return ListInputError(user_error(UserErrorCode.INVALID, message, *field))
+
+
+def _checked_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > list_queries.NAME_MAX_LENGTH:
+        raise _invalid(f"A name has 1 to {list_queries.NAME_MAX_LENGTH} characters", "name")
+    return name
+
+
+def _checked_description(description: str | None) -> str | None:
+    if description is not None and len(description) > list_queries.DESCRIPTION_MAX_LENGTH:
+        raise _invalid(
+            f"A description has at most {list_queries.DESCRIPTION_MAX_LENGTH} characters", "description"
+        )
+    return description
+
+
+def _checked_definition(definition: Any) -> dict[str, Any]:
+    if definition is None:
+        raise _invalid("A smart list needs a definition", "definition")
+    try:
+        return list_queries.SmartDefinition.parse(definition).to_json()
+    except list_queries.InvalidDefinition as exc:
+        raise _invalid(str(exc), "definition", *exc.path) from exc
+
+
+def _list_id(global_id: str, field: str) -> uuid.UUID:
+    list_id = decode_id(global_id, "UserList")
+    if list_id is None:
+        raise ListInputError(user_error(UserErrorCode.NOT_FOUND, "No such list", field))
+    return list_id
+
+
+async def _locked_own_list(conn: Any, info: Info, global_id: str, field: str) -> Any:
+    row = await list_queries.lock_list(conn, _list_id(global_id, field))
+    denied = list_write_denied(info.context.viewer, row, field)
+    if denied is not None:
+        raise ListInputError(denied)
+    return row
+
+
+def _check_writer(info: Info) -> uuid.UUID:
+    viewer = info.context.viewer
+    denied = write_denied(viewer)
+    if denied is not None:
+        raise ListInputError(denied)
+    assert viewer is not None
+    return viewer.user_id
+
+
+async def _reread(conn: Any, list_id: uuid.UUID) -> UserList:
+    return UserList.from_row((await list_queries.lists_by_ids(conn, [list_id]))[0])
+
+
+@strawberry.type
+class ListMutation:
+    @strawberry.mutation(description="Create a STATIC or SMART list for the viewer.")
+    async def create_list(self, info: Info, input: CreateListInput) -> ListPayload:
+        try:
+            owner_id = _check_writer(info)
+            values: dict[str, Any] = {
+                "name": _checked_name(input.name),
+                "description": _checked_description(input.description),
+                "is_public": input.is_public,
+                "list_type": input.list_type.value,
+                "filter_definition": None,
+            }
+            if input.list_type is ListType.SMART:
+                values["filter_definition"] = _checked_definition(input.definition)
+            elif input.definition is not None:
+                raise _invalid("Only smart lists have a definition", "definition")
+            async with info.context.engine.begin() as conn:
+                list_id = await list_queries.create_list(conn, owner_id, values)
+                created = await _reread(conn, list_id)
+        except ListInputError as exc:
+            return ListPayload(user_list=None, user_errors=[exc.error])
+        return ListPayload(user_list=created, user_errors=[])
+
+    @strawberry.mutation(description="Rename, describe, publish or redefine one of the viewer's lists.")
+    async def update_list(self, info: Info, input: UpdateListInput) -> ListPayload:
+        try:
+            _check_writer(info)
+            async with info.context.engine.begin() as conn:
+                row = await _locked_own_list(conn, info, input.id, "id")
+                values: dict[str, Any] = {}
+                if input.name is not strawberry.UNSET:
+                    if input.name is None:
+                        raise _invalid("A list needs a name", "name")
+                    values["name"] = _checked_name(input.name)
+                if input.description is not strawberry.UNSET:
+                    values["description"] = _checked_description(input.description)
+                if input.is_public is not strawberry.UNSET:
+                    if input.is_public is None:
+                        raise _invalid("isPublic cannot be null", "isPublic")
+                    values["is_public"] = input.is_public
+                if input.definition is not strawberry.UNSET:
+                    if row.list_type != ListType.SMART.value:
+                        raise _invalid("Only smart lists have a definition", "definition")
+                    values["filter_definition"] = _checked_definition(input.definition)
+                await list_queries.update_list(conn, row.id, values)
+                updated = await _reread(conn, row.id)
+        except ListInputError as exc:
+            return ListPayload(user_list=None, user_errors=[exc.error])
+        return ListPayload(user_list=updated, user_errors=[])
+
+    @strawberry.mutation(description="Delete one of the viewer's lists and its items.")
+    async def delete_list(self, info: Info, input: DeleteListInput) -> DeleteListPayload:
+        try:
+            _check_writer(info)
+            async with info.context.engine.begin() as conn:
+                row = await _locked_own_list(conn, info, input.id, "id")
+                await list_queries.delete_list(conn, row.id)
+        except ListInputError as exc:
+            return DeleteListPayload(deleted_list_id=None, user_errors=[exc.error])
+        return DeleteListPayload(deleted_list_id=input.id, user_errors=[])
+
+    @strawberry.mutation(
+        description="Add a media item to a static list, at the end unless `position` says where."
+    )
+    async def add_list_item(self, info: Info, input: AddListItemInput) -> ListItemPayload:
+        try:
+            _check_writer(info)
+            media_id = decode_id(input.media_id, "Media")
+            if input.position is not None and input.position < 0:
+                raise _invalid("position cannot be negative", "position")
+            async with info.context.engine.begin() as conn:
+                row = await _locked_own_list(conn, info, input.list_id, "listId")
+                _require_static(row)
+                if media_id is None or not await list_queries.media_exists(conn, media_id):
+                    raise ListInputError(user_error(UserErrorCode.NOT_FOUND, "No such media", "mediaId"))
+                if await list_queries.has_item(conn, row.id, media_id):
+                    raise ListInputError(
+                        user_error(UserErrorCode.CONFLICT, "This item is already in the list", "mediaId")
+                    )
+                count = await list_queries.item_count(conn, row.id)
+                if count >= list_queries.LIST_ITEM_LIMIT:
+                    raise ListInputError(
+                        user_error(
+                            UserErrorCode.LIMIT_EXCEEDED,
+                            f"A list holds at most {list_queries.LIST_ITEM_LIMIT} items",
+                            "listId",
+                        )
+                    )
+                ordinal = count if input.position is None else min(input.position, count)
+                stored = await list_queries.free_position(conn, row.id, ordinal)
+                await list_queries.add_item(conn, row.id, media_id, stored)
+                updated = await _reread(conn, row.id)
+        except ListInputError as exc:
+            return ListItemPayload(user_list=None, position=None, user_errors=[exc.error])
+        return ListItemPayload(user_list=updated, position=ordinal, user_errors=[])
+
+    @strawberry.mutation(description="Remove a media item from a static list.")
+    async def remove_list_item(self, info: Info, input: RemoveListItemInput) -> ListItemPayload:
+        try:
+            _check_writer(info)
+            media_id = decode_id(input.media_id, "Media")
+            async with info.context.engine.begin() as conn:
+                row = await _locked_own_list(conn, info, input.list_id, "listId")
+                _require_static(row)
+                if media_id is None or not await list_queries.remove_item(conn, row.id, media_id):
+                    raise ListInputError(
+                        user_error(UserErrorCode.NOT_FOUND, "This item is not in the list", "mediaId")
+                    )
+                updated = await _reread(conn, row.id)
+        except ListInputError as exc:
+            return ListItemPayload(user_list=None, position=None, user_errors=[exc.error])
+        return ListItemPayload(user_list=updated, position=None, user_errors=[])
+
+    @strawberry.mutation(description="Move an item of a static list to a 0-based position (0 = first).")
+    async def move_list_item(self, info: Info, input: MoveListItemInput) -> ListItemPayload:
+        try:
+            _check_writer(info)
+            media_id = decode_id(input.media_id, "Media")
+            if input.position < 0:
+                raise _invalid("position cannot be negative", "position")
+            async with info.context.engine.begin() as conn:
+                row = await _locked_own_list(conn, info, input.list_id, "listId")
+                _require_static(row)
+                if media_id is None or not await list_queries.has_item(conn, row.id, media_id):
+                    raise ListInputError(
+                        user_error(UserErrorCode.NOT_FOUND, "This item is not in the list", "mediaId")
+                    )
+                others = await list_queries.item_count(conn, row.id) - 1
+                ordinal = min(input.position, others)
+                stored = await list_queries.free_position(conn, row.id, ordinal, moving=media_id)
+                await list_queries.move_item(conn, row.id, media_id, stored)
+                updated = await _reread(conn, row.id)
+        except ListInputError as exc:
+            return ListItemPayload(user_list=None, position=None, user_errors=[exc.error])
+        return ListItemPayload(user_list=updated, position=ordinal, user_errors=[])
+
+
+def _require_static(row: Any) -> None:
+    if row.list_type != ListType.STATIC.value:
+        raise _invalid(
+            "Smart lists are evaluated from their definition; their items cannot be edited", "listId"
+        )
