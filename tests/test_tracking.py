@@ -4,6 +4,7 @@ Media.viewerEntry, privacy of profiles, and the one-partition property of user-s
 import datetime as dt
 import json
 import uuid
+from typing import Any
 
 import pytest
 from sqlalchemy import insert, select
@@ -72,7 +73,7 @@ async def make_read_token(engine: AsyncEngine, user_id: uuid.UUID) -> str:
     return secret
 
 
-async def track(client: GraphQLClient, token: str, media_id: uuid.UUID, **fields: object) -> dict:
+async def track(client: GraphQLClient, token: str, media_id: uuid.UUID, **fields: object) -> Any:
     result = await client(TRACK, {"input": {"mediaId": gid(media_id), **fields}}, token=token)
     return result.data["trackMedia"]
 
@@ -130,7 +131,7 @@ async def test_the_snapshot_keeps_title_and_type_as_tracked(client: GraphQLClien
     ],
 )
 async def test_invalid_fields_are_refused_and_nothing_is_written(
-    client: GraphQLClient, engine, fields: dict, field: str
+    client: GraphQLClient, engine, fields: dict[str, Any], field: str
 ) -> None:
     _, token = await make_user(engine)
     media_id = await make_media(
