@@ -6,7 +6,8 @@ from strawberry.tools import merge_types
 
 from gql.config import Limits
 from gql.errors import MaskUnexpectedErrors
-from gql.lists import ListMutation, ListQuery
+from gql.list_mutations import ListMutation
+from gql.lists import ListQuery
 from gql.media import Media, MediaQuery
 from gql.observability import DatabaseStats
 from gql.relay import NodeQuery

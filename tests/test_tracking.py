@@ -14,6 +14,7 @@ from db import lists as list_queries
 from db import tracking as tracking_queries
 from db.accounts import API_TOKEN_PREFIX, hash_secret, new_secret
 from db.models import ApiToken, UserMedia
+from db.smart_lists import SmartDefinition
 from gql.relay import to_global_id
 from tests.client import GraphQLClient
 from tests.factories import make_media, make_user
@@ -423,7 +424,7 @@ async def test_user_scoped_statements_scan_one_partition(engine) -> None:
     library = tracking_queries.LibraryFilter(
         statuses=("completed",), media_types=("book",), media_class="written"
     )
-    smart = list_queries.SmartDefinition.parse(
+    smart = SmartDefinition.parse(
         {
             "media": {"mediaTypes": ["BOOK"]},
             "tracking": {"statuses": ["COMPLETED"], "ratingMin": 8},
