@@ -1,6 +1,8 @@
 """The tracking and list operations of client-operations.graphql, verbatim: they validate, return the
 data the screens show, and cost a number of SQL statements that does not grow with the rows."""
 
+import re
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -149,3 +151,43 @@ async def test_profile_screen(client: GraphQLClient, engine) -> None:
     assert [edge["node"]["name"] for edge in profile["lists"]["edges"]] == ["Static", "Best"]
     assert len(profile["library"]["edges"]) == 9
     assert small.queries == large.queries
+
+
+def readme_tour() -> list[str]:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## Tour: tracking and lists", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```graphql\n(.*?)```", section, flags=re.DOTALL)
+
+
+def user_errors_in(data: Any) -> list[Any]:
+    if isinstance(data, dict):
+        found = list(data.get("userErrors") or [])
+        return found + [error for value in data.values() for error in user_errors_in(value)]
+    if isinstance(data, list):
+        return [error for value in data for error in user_errors_in(value)]
+    return []
+
+
+async def test_the_readme_tour_runs(client: GraphQLClient, engine) -> None:
+    _, token = await make_user(engine)
+    variables: dict[str, Any] = {
+        "dune": to_global_id("Media", await make_media(engine, title="Dune")),
+        "akira": to_global_id(
+            "Media", await make_media(engine, title="Akira", attributes={"page_count": 2000})
+        ),
+        "heat": to_global_id(
+            "Media", await make_media(engine, title="Heat", media_type="film", media_class="video.film")
+        ),
+    }
+    results = {}
+    for document in readme_tour():
+        name = re.search(r"(?:query|mutation) (\w+)", document)
+        assert name is not None
+        result = await client(document, variables, token=token)
+        assert user_errors_in(result.data) == []
+        results[name.group(1)] = result.data
+        if name.group(1) == "MakeList":
+            variables["list"] = result.data["createList"]["list"]["id"]
+    assert [e["node"]["title"] for e in results["ReadList"]["list"]["items"]["edges"]] == ["Heat", "Dune"]
+    smart = results["MakeSmartList"]["createList"]["list"]["items"]
+    assert [edge["node"]["title"] for edge in smart["edges"]] == ["Dune"]
