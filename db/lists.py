@@ -156,11 +156,7 @@ def _smart_items(request: ItemsRequest) -> Any:
 
 
 def _static_items(list_ids: Sequence[uuid.UUID], first: int, after: str | None) -> Any:
-    after_key = (
-        ListItem.position.is_not(None)
-        if after is None
-        else keys_after(ITEM_KEYS, _static_cursor_values(after))
-    )
+    after_key = literal(True) if after is None else keys_after(ITEM_KEYS, _static_cursor_values(after))
     by_list, in_order = ListItem.list_id, (ListItem.position, ListItem.media_id)
     ranked = (
         select(
@@ -196,16 +192,32 @@ def _static_cursor_values(after: str) -> list[Any]:
         raise InvalidCursor("The cursor is not valid") from exc
 
 
-def items_query(requests: Sequence[ItemsRequest]) -> Any:
+def items_query(requests: Sequence[ItemsRequest]) -> tuple[Any, list[int | None]]:
+    """One UNION ALL for every request, each part tagged with its number, and the part of each
+    request (None: nothing to evaluate). Static lists asking for the same page share one part."""
     static_groups: dict[tuple[int, str | None], list[uuid.UUID]] = {}
-    parts = []
     for request in requests:
         if not request.smart:
             static_groups.setdefault((request.first, request.after), []).append(request.list_id)
+    parts = [_static_items(list_ids, first, after) for (first, after), list_ids in static_groups.items()]
+    static_part = {page: number for number, page in enumerate(static_groups)}
+    part_of: list[int | None] = []
+    for request in requests:
+        if not request.smart:
+            part_of.append(static_part[(request.first, request.after)])
         elif request.evaluate:
+            part_of.append(len(parts))
             parts.append(_smart_items(request))
-    parts += [_static_items(ids, first, after) for (first, after), ids in static_groups.items()]
-    return union_all(*parts) if len(parts) > 1 else parts[0] if parts else None
+        else:
+            part_of.append(None)
+    tagged = [part.add_columns(literal(number).label("part")) for number, part in enumerate(parts)]
+    return _union(tagged), part_of
+
+
+def _union(parts: list[Any]) -> Any:
+    if len(parts) > 1:
+        return union_all(*parts)
+    return parts[0] if parts else None
 
 
 @dataclass
@@ -217,14 +229,16 @@ class ListItemRow:
 
 async def list_item_pages(conn: AsyncConnection, requests: Sequence[ItemsRequest]) -> list[Page[ListItemRow]]:
     """Pages of items for many lists (static and smart) in one statement, in position order."""
-    query = items_query(requests)
+    query, part_of = items_query(requests)
     rows: list[Any] = [] if query is None else list(await conn.execute(query))
-    by_list: dict[uuid.UUID, list[Any]] = {}
+    by_part: dict[tuple[int, uuid.UUID], list[Any]] = {}
     for row in rows:
-        by_list.setdefault(row.list_id, []).append(row)
+        by_part.setdefault((row.part, row.list_id), []).append(row)
     pages = []
-    for request in requests:
-        found = sorted(by_list.get(request.list_id, []), key=lambda row: row.ordinal)
+    for request, part in zip(requests, part_of, strict=True):
+        found = sorted(
+            by_part.get((part, request.list_id), []) if part is not None else [], key=lambda row: row.ordinal
+        )
         kept = found[: request.first]
         kind = "smart-list" if request.smart else "list"
         pages.append(
@@ -239,7 +253,7 @@ async def list_item_pages(conn: AsyncConnection, requests: Sequence[ItemsRequest
 
 def counts_query(requests: Sequence[ItemsRequest]) -> Any:
     static_ids = [request.list_id for request in requests if not request.smart]
-    parts = []
+    parts: list[Any] = []
     if static_ids:
         parts.append(
             select(ListItem.list_id, func.count().label("items"))
@@ -257,7 +271,7 @@ def counts_query(requests: Sequence[ItemsRequest]) -> Any:
                     func.count().label("items"),
                 )
             )
-    return union_all(*parts) if len(parts) > 1 else parts[0] if parts else None
+    return _union(parts)
 
 
 async def list_item_counts(conn: AsyncConnection, requests: Sequence[ItemsRequest]) -> list[int]:

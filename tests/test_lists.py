@@ -243,6 +243,21 @@ async def test_items_page_with_cursors_and_ordinal_positions(client: GraphQLClie
     assert second["items"]["totalCount"] == 5
 
 
+async def test_two_pages_of_one_list_in_one_request_stay_apart(client: GraphQLClient, engine) -> None:
+    _, token = await make_user(engine)
+    media = await titled(engine, "A", "B", "C")
+    list_id = await create(client, token)
+    for media_id in media.values():
+        await add(client, token, list_id, media_id)
+    query = """query($id: ID!) { list(id: $id) {
+      two: items(first: 2) { edges { node { title } } }
+      all: items(first: 10) { edges { node { title } } }
+    } }"""
+    shown = (await client(query, {"id": list_id}, token=token)).data["list"]
+    assert [edge["node"]["title"] for edge in shown["two"]["edges"]] == ["A", "B"]
+    assert [edge["node"]["title"] for edge in shown["all"]["edges"]] == ["A", "B", "C"]
+
+
 async def test_garbage_item_cursors_are_bad_user_input(client: GraphQLClient, engine) -> None:
     _, token = await make_user(engine)
     list_id = await create(client, token)
