@@ -60,7 +60,9 @@ class Media(Node):
     created_at: dt.datetime
     updated_at: dt.datetime
     tracker_count: strawberry.Private[int]
-    viewer_entry: TrackingEntry | None = strawberry.field(resolver=viewer_entry)  # tracking (issue 5)
+    viewer_entry: TrackingEntry | None = strawberry.field(  # tracking (issue 5)
+        resolver=viewer_entry, description="The viewer's tracking entry; null when anonymous or untracked."
+    )
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> "Media":

@@ -216,6 +216,33 @@ async def test_moving_does_not_rewrite_other_rows_while_the_gap_lasts(client: Gr
     assert before[media["B"]] - before[media["A"]] == POSITION_STEP
 
 
+async def test_negative_positions_are_refused(client: GraphQLClient, engine) -> None:
+    _, token = await make_user(engine)
+    media_id = await make_media(engine)
+    list_id = await create(client, token)
+    assert (await add(client, token, list_id, media_id, position=-1))["userErrors"][0]["field"] == [
+        "position"
+    ]
+    await add(client, token, list_id, media_id)
+    assert (await move(client, token, list_id, media_id, -1))["userErrors"] == [
+        {"field": ["position"], "code": "INVALID"}
+    ]
+
+
+async def test_moving_an_item_not_in_the_list_is_not_found(client: GraphQLClient, engine) -> None:
+    _, token = await make_user(engine)
+    list_id = await create(client, token)
+    errors = (await move(client, token, list_id, await make_media(engine), 0))["userErrors"]
+    assert errors == [{"field": ["mediaId"], "code": "NOT_FOUND"}]
+
+
+async def test_a_list_cannot_lose_its_name(client: GraphQLClient, engine) -> None:
+    _, token = await make_user(engine)
+    list_id = await create(client, token)
+    result = await client(UPDATE, {"input": {"id": list_id, "name": None}}, token=token)
+    assert result.data["updateList"]["userErrors"] == [{"field": ["name"], "code": "INVALID"}]
+
+
 async def test_removing_an_item(client: GraphQLClient, engine) -> None:
     _, token = await make_user(engine)
     media = await titled(engine, "A", "B")

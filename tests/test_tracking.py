@@ -362,6 +362,15 @@ async def test_a_private_profile_is_not_found_by_others(client: GraphQLClient, e
     assert (await client(PROFILE, {"username": "alice"})).data == {"user": None}
 
 
+async def test_a_private_profile_is_not_a_node_for_others(client: GraphQLClient, engine) -> None:
+    alice_id, alice = await make_user(engine)
+    _, bob = await make_user(engine)
+    query = "query($id: ID!) { node(id: $id) { ... on User { username } } }"
+    variables = {"id": to_global_id("User", alice_id)}
+    assert (await client(query, variables, token=bob)).data == {"node": None}
+    assert (await client(query, variables, token=alice)).data["node"] is not None
+
+
 async def test_a_public_profile_shows_library_and_stats(client: GraphQLClient, engine) -> None:
     _, alice = await make_user(engine, username="alice", profileVisibility="PUBLIC")
     media_id = await make_media(engine, title="Dune")
