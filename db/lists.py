@@ -18,6 +18,7 @@ from sqlalchemy import (
     Integer,
     and_,
     cast,
+    column,
     delete,
     func,
     insert,
@@ -27,6 +28,7 @@ from sqlalchemy import (
     true,
     union_all,
     update,
+    values,
 )
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -156,31 +158,40 @@ def _smart_items(request: ItemsRequest) -> Any:
 
 
 def _static_items(list_ids: Sequence[uuid.UUID], first: int, after: str | None) -> Any:
-    after_key = literal(True) if after is None else keys_after(ITEM_KEYS, _static_cursor_values(after))
-    by_list, in_order = ListItem.list_id, (ListItem.position, ListItem.media_id)
-    ranked = (
+    """A page of each list through its (list_id, position) index: LIMIT per list, never the whole list.
+    The ordinal is the row number in the page plus the number of items up to the cursor."""
+    lists = values(column("list_id", UUID(as_uuid=True)), name="lists").data(
+        [(list_id,) for list_id in list_ids]
+    )
+    in_order = (ListItem.position, ListItem.media_id)
+    in_list = ListItem.list_id == lists.c.list_id
+    cursor = None if after is None else _static_cursor_values(after)
+    page = (
         select(
-            ListItem.list_id,
             ListItem.media_id,
             ListItem.position,
             ListItem.added_at,
-            (func.row_number().over(partition_by=by_list, order_by=in_order) - 1).label("ordinal"),
-            func.count().filter(after_key).over(partition_by=by_list, order_by=in_order).label("page_rank"),
-            after_key.label("is_after"),
+            func.row_number().over(order_by=in_order).label("rank"),
         )
-        .where(ListItem.list_id.in_(list_ids))
-        .subquery()
+        .where(in_list, true() if cursor is None else keys_after(ITEM_KEYS, cursor))
+        .order_by(*in_order)
+        .limit(first + 1)
+        .lateral("page")
     )
+    before: Any = literal(0)
+    if cursor is not None:
+        before = select(func.count()).where(in_list, ~keys_after(ITEM_KEYS, cursor)).scalar_subquery()
     return (
         select(
-            ranked.c.list_id,
+            lists.c.list_id,
             *media_columns,
-            ranked.c.ordinal,
-            ranked.c.added_at,
-            func.jsonb_build_array(ranked.c.position, ranked.c.media_id).label("sort_values"),
+            (page.c.rank - 1 + before).label("ordinal"),
+            page.c.added_at,
+            func.jsonb_build_array(page.c.position, page.c.media_id).label("sort_values"),
         )
-        .join(Media, Media.id == ranked.c.media_id)
-        .where(ranked.c.is_after, ranked.c.page_rank <= first + 1)
+        .select_from(lists)
+        .join(page, true())
+        .join(Media, Media.id == page.c.media_id)
     )
 
 
