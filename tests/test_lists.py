@@ -1,5 +1,6 @@
 """Lists: static lists and their order, smart lists and their definitions, privacy, batching."""
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -241,6 +242,17 @@ async def test_a_list_cannot_lose_its_name(client: GraphQLClient, engine) -> Non
     list_id = await create(client, token)
     result = await client(UPDATE, {"input": {"id": list_id, "name": None}}, token=token)
     assert result.data["updateList"]["userErrors"] == [{"field": ["name"], "code": "INVALID"}]
+
+
+async def test_concurrent_adds_to_one_list_queue_up(client: GraphQLClient, engine) -> None:
+    _, token = await make_user(engine)
+    media = await titled(engine, *(f"M{n}" for n in range(8)))
+    list_id = await create(client, token)
+    results = await asyncio.gather(*(add(client, token, list_id, media_id) for media_id in media.values()))
+    assert sorted(result["position"] for result in results) == list(range(8))
+    shown = await page(client, list_id, token)
+    assert sorted(item_titles(shown)) == sorted(media)
+    assert [edge["position"] for edge in shown["items"]["edges"]] == list(range(8))
 
 
 async def test_removing_an_item(client: GraphQLClient, engine) -> None:
