@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, func, insert, literal, or_, select, update
+from sqlalchemy import ColumnElement, Row, func, insert, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -322,3 +322,12 @@ async def api_tokens_by_user_ids(conn: AsyncConnection, user_ids: Sequence[uuid.
     for row in rows:
         grouped[row.user_id].append(row)
     return [grouped[user_id] for user_id in user_ids]
+
+
+PROFILE_VISIBILITY_KEY = "profile_visibility"
+PROFILE_VISIBILITY_PUBLIC = "public"
+
+
+def profile_is_public() -> ColumnElement[bool]:
+    """PRIVATE is the default: only an explicit PUBLIC setting opens a profile."""
+    return func.coalesce(User.settings[PROFILE_VISIBILITY_KEY].astext == PROFILE_VISIBILITY_PUBLIC, False)

@@ -7,6 +7,7 @@ import strawberry
 
 from db import accounts as account_queries
 from db import login_events
+from db.accounts import PROFILE_VISIBILITY_KEY
 from db.login_events import RATE_LIMITED_REASON
 from db.passwords import (
     Problem,
@@ -375,7 +376,7 @@ class AccountMutation:
                         user_error(UserErrorCode.INVALID, "Choose PUBLIC or PRIVATE", "profileVisibility")
                     ]
                 )
-            changes["profile_visibility"] = input.profile_visibility.value
+            changes[PROFILE_VISIBILITY_KEY] = input.profile_visibility.value
         async with info.context.engine.begin() as conn:
             row = await account_queries.update_settings(conn, viewer.user_id, changes)
         return UpdateSettingsPayload(user=User.from_row(row))

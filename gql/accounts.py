@@ -13,11 +13,20 @@ from typing import Any
 
 import strawberry
 
-from db.accounts import AnyRow
+from db.accounts import PROFILE_VISIBILITY_KEY, AnyRow
 from db.passwords import USERNAME_PATTERN
 from gql.context import Info
+from gql.lists import UserListConnection, user_lists
 from gql.permissions import is_owner, profile_visible_to
 from gql.relay import Node, register_node, to_global_id
+from gql.tracking import (
+    LibraryFilter,
+    LibrarySort,
+    LibraryStats,
+    TrackingEntryConnection,
+    user_library,
+    user_stats,
+)
 
 
 @strawberry.enum(description="Who sees a user's join date, lists and library.")
@@ -53,7 +62,7 @@ class UserSettings:
 
 def profile_visibility_of(settings: dict[str, Any]) -> ProfileVisibility:
     try:
-        return ProfileVisibility(settings.get("profile_visibility", DEFAULT_PROFILE_VISIBILITY.value))
+        return ProfileVisibility(settings.get(PROFILE_VISIBILITY_KEY, DEFAULT_PROFILE_VISIBILITY.value))
     except ValueError:
         return DEFAULT_PROFILE_VISIBILITY
 
@@ -166,6 +175,30 @@ class User(Node):
             )
             for row in rows
         ]
+
+    @strawberry.field(description="Tracking entries; null unless the profile is yours or PUBLIC.")
+    async def library(
+        self,
+        info: Info,
+        filter: LibraryFilter | None = None,
+        sort: LibrarySort = LibrarySort.UPDATED_AT,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> TrackingEntryConnection | None:
+        return await user_library(info, self.raw_id, self.profile_public, filter, sort, first, after)
+
+    @strawberry.field(
+        description="Lists: all of them for their owner; public ones for others when the profile is PUBLIC."
+    )
+    async def lists(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> UserListConnection:
+        profile_shown = profile_visible_to(info.context.viewer, self.raw_id, self.profile_public)
+        return await user_lists(info, self.raw_id, first, after, profile_shown=profile_shown)
+
+    @strawberry.field(description="Library statistics; null unless the profile is yours or PUBLIC.")
+    async def stats(self, info: Info) -> LibraryStats | None:
+        return await user_stats(info, self.raw_id, self.profile_public)
 
 
 async def user_by_raw_id(info: Info, user_id: uuid.UUID) -> User | None:

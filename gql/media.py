@@ -23,6 +23,7 @@ from gql.relay import (
     register_node,
     to_global_id,
 )
+from gql.tracking import TrackingEntry, viewer_entry
 
 
 @strawberry.enum(description="The kind of media; the database stores the lower-case value.")
@@ -59,6 +60,9 @@ class Media(Node):
     created_at: dt.datetime
     updated_at: dt.datetime
     tracker_count: strawberry.Private[int]
+    viewer_entry: TrackingEntry | None = strawberry.field(  # tracking (issue 5)
+        resolver=viewer_entry, description="The viewer's tracking entry; null when anonymous or untracked."
+    )
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> "Media":

@@ -5,16 +5,19 @@ from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDept
 from strawberry.tools import merge_types
 
 from gql.account_mutations import AccountMutation
-from gql.accounts import AccountsQuery
+from gql.accounts import AccountsQuery, User
 from gql.config import Limits
 from gql.errors import MaskUnexpectedErrors
 from gql.limits import QueryCostLimiter
+from gql.list_mutations import ListMutation
+from gql.lists import ListQuery
 from gql.media import Media, MediaQuery
 from gql.observability import DatabaseStats
 from gql.relay import NodeQuery
+from gql.tracking import TrackingMutation
 
-Query = merge_types("Query", (NodeQuery, MediaQuery, AccountsQuery))
-Mutation = merge_types("Mutation", (AccountMutation,))
+Query = merge_types("Query", (NodeQuery, MediaQuery, AccountsQuery, ListQuery))
+Mutation = merge_types("Mutation", (AccountMutation, TrackingMutation, ListMutation))
 
 
 def build_schema(limits: Limits | None = None, expose_db_stats: bool = True) -> strawberry.Schema:
@@ -28,7 +31,7 @@ def build_schema(limits: Limits | None = None, expose_db_stats: bool = True) -> 
     ]
     if expose_db_stats:
         extensions.append(DatabaseStats)
-    return strawberry.Schema(query=Query, mutation=Mutation, types=[Media], extensions=extensions)  # type: ignore[arg-type]
+    return strawberry.Schema(query=Query, mutation=Mutation, types=[Media, User], extensions=extensions)  # type: ignore[arg-type]
 
 
 schema = build_schema()

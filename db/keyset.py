@@ -1,0 +1,94 @@
+"""Keyset pages over several sort keys: cursors carry the typed sort values of the last row."""
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression
+
+from db.pagination import InvalidCursor, Page, after_condition, decode_cursor, encode_cursor
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """One non-null sort expression; `parse` turns its JSON cursor value back into a SQL value."""
+
+    expression: SQLColumnExpression[Any]
+    descending: bool
+    parse: Callable[[Any], Any]
+
+
+def parse_datetime(value: Any) -> dt.datetime:
+    return dt.datetime.fromisoformat(value)
+
+
+def parse_date(value: Any) -> dt.date:
+    return dt.date.fromisoformat(value)
+
+
+def parse_int(value: Any) -> int:
+    if not isinstance(value, int):
+        raise TypeError("expected an integer")
+    return value
+
+
+def parse_text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError("expected a string")
+    return value
+
+
+def parse_uuid(value: Any) -> uuid.UUID:
+    return uuid.UUID(value)
+
+
+def keys_after(keys: Sequence[SortKey], values: Sequence[Any]) -> ColumnElement[bool]:
+    """Rows strictly after `values` in the order of `keys`."""
+    return after_condition(
+        [(cast(ColumnElement[Any], key.expression), key.descending) for key in keys], values
+    )
+
+
+def _label(index: int) -> str:
+    return f"sort_key_{index}"
+
+
+def keyset_select(
+    query: Select[*tuple[Any, ...]], keys: Sequence[SortKey], kind: str, first: int, after: str | None
+) -> Select[*tuple[Any, ...]]:
+    """`query` ordered by `keys`, starting after the cursor, one row more than `first` (has-next probe)."""
+    query = query.add_columns(*(key.expression.label(_label(i)) for i, key in enumerate(keys)))
+    if after is not None:
+        raw = decode_cursor(after, kind, len(keys))
+        try:
+            values = [key.parse(value) for key, value in zip(keys, raw, strict=True)]
+        except (TypeError, ValueError) as exc:
+            raise InvalidCursor("The cursor is not valid") from exc
+        query = query.where(
+            after_condition(
+                [(cast(ColumnElement[Any], key.expression), key.descending) for key in keys], values
+            )
+        )
+    order = [key.expression.desc() if key.descending else key.expression.asc() for key in keys]
+    return query.order_by(*order).limit(first + 1)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.date | uuid.UUID):
+        return value.isoformat() if isinstance(value, dt.date) else str(value)
+    return value
+
+
+def cursor_of(row: Any, key_count: int, kind: str) -> str:
+    return encode_cursor(kind, [_jsonable(getattr(row, _label(i))) for i in range(key_count)])
+
+
+def keyset_page(rows: Sequence[Any], keys: Sequence[SortKey], kind: str, first: int) -> Page[Any]:
+    kept = list(rows[:first])
+    return Page(
+        rows=kept,
+        has_next_page=len(rows) > first,
+        cursors=[cursor_of(row, len(keys), kind) for row in kept],
+    )

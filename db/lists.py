@@ -1,0 +1,417 @@
+"""User lists: static lists with gapped positions, smart lists (db/smart_lists.py) evaluated at query time.
+
+Positions are BIGINTs spaced POSITION_STEP apart: an insert or a move takes the midpoint of its
+neighbours and renumbers the list (one UPDATE) only when that gap is used up. Callers see the
+0-based ordinal, never the stored position.
+"""
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Integer,
+    and_,
+    cast,
+    column,
+    delete,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    true,
+    union_all,
+    update,
+    values,
+)
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from db.accounts import profile_is_public
+from db.keyset import SortKey, keys_after, parse_datetime, parse_int, parse_uuid
+from db.media import media_columns
+from db.models import ListItem, Media, User, UserList
+from db.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
+from db.smart_lists import SmartDefinition, smart_base, smart_sort_keys
+
+LIST_ITEM_LIMIT = 10_000
+POSITION_STEP = 1024
+NAME_MAX_LENGTH = 200
+DESCRIPTION_MAX_LENGTH = 2_000
+LIST_KEYS = (SortKey(UserList.created_at, False, parse_datetime), SortKey(UserList.id, False, parse_uuid))
+ITEM_KEYS = (SortKey(ListItem.position, False, parse_int), SortKey(ListItem.media_id, False, parse_uuid))
+
+# --- reading lists -------------------------------------------------------------------------------
+
+list_columns = (
+    UserList.id,
+    UserList.user_id,
+    UserList.name,
+    UserList.description,
+    UserList.is_public,
+    UserList.list_type,
+    UserList.filter_definition,
+    UserList.created_at,
+    UserList.updated_at,
+    profile_is_public().label("owner_profile_public"),
+)
+
+
+def _lists_select() -> Any:
+    return select(*list_columns).join(User, User.id == UserList.user_id)
+
+
+async def lists_by_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[Any]:
+    rows = {row.id: row for row in await conn.execute(_lists_select().where(UserList.id.in_(ids)))}
+    return [rows.get(list_id) for list_id in ids]
+
+
+def _owner_condition(owner_id: uuid.UUID, include_private: bool) -> ColumnElement[bool]:
+    return and_(UserList.user_id == owner_id, true() if include_private else UserList.is_public)
+
+
+async def lists_of_owner(
+    conn: AsyncConnection, owner_id: uuid.UUID, include_private: bool, first: int, after: str | None
+) -> Page[Any]:
+    query = _lists_select().where(_owner_condition(owner_id, include_private))
+    if after is not None:
+        created, list_id = decode_cursor(after, "lists", 2)
+        try:
+            values = [dt.datetime.fromisoformat(created), uuid.UUID(list_id)]
+        except (TypeError, ValueError) as exc:
+            raise InvalidCursor("The cursor is not valid") from exc
+        query = query.where(keys_after(LIST_KEYS, values))
+    rows = list(await conn.execute(query.order_by(UserList.created_at, UserList.id).limit(first + 1)))
+    kept = rows[:first]
+    return Page(
+        rows=kept,
+        has_next_page=len(rows) > first,
+        cursors=[encode_cursor("lists", [row.created_at.isoformat(), str(row.id)]) for row in kept],
+    )
+
+
+async def count_lists(conn: AsyncConnection, owner_id: uuid.UUID, include_private: bool) -> int:
+    query = select(func.count()).select_from(UserList).where(_owner_condition(owner_id, include_private))
+    return int((await conn.execute(query)).scalar_one())
+
+
+# --- items of many lists in one statement ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ItemsRequest:
+    """One `items(first, after)` of one list. For smart lists `definition` is the stored JSON text;
+    `evaluate` is False when the reader may not see what the definition reveals (then: no items)."""
+
+    list_id: uuid.UUID
+    smart: bool
+    owner_id: uuid.UUID
+    definition: str | None
+    evaluate: bool
+    first: int = 20
+    after: str | None = None
+
+
+def _smart_cursor_values(request: ItemsRequest, keys: Sequence[SortKey]) -> tuple[list[Any], int] | None:
+    if request.after is None:
+        return None
+    raw = decode_cursor(request.after, "smart-list", len(keys) + 1)
+    try:
+        return [key.parse(value) for key, value in zip(keys, raw, strict=False)], int(raw[-1])
+    except (TypeError, ValueError) as exc:
+        raise InvalidCursor("The cursor is not valid") from exc
+
+
+def _smart_items(request: ItemsRequest) -> Any:
+    definition = SmartDefinition.parse(json.loads(request.definition or "{}"))
+    keys = smart_sort_keys(definition)
+    order = [key.expression.desc() if key.descending else key.expression.asc() for key in keys]
+    query = smart_base(
+        definition,
+        request.owner_id,
+        literal(request.list_id, UUID(as_uuid=True)).label("list_id"),
+        *media_columns,
+        func.row_number().over(order_by=order).label("ordinal"),
+        cast(null(), DateTime(timezone=True)).label("added_at"),
+        func.jsonb_build_array(*(key.expression for key in keys)).label("sort_values"),
+    )
+    after = _smart_cursor_values(request, keys)
+    base_ordinal = 0
+    if after is not None:
+        values, last_ordinal = after
+        query = query.where(keys_after(keys, values))
+        base_ordinal = last_ordinal + 1
+    page = query.order_by(*order).limit(request.first + 1).subquery()
+    return select(
+        page.c.list_id,
+        *(page.c[column.key] for column in media_columns),
+        (page.c.ordinal - 1 + base_ordinal).label("ordinal"),
+        page.c.added_at,
+        page.c.sort_values,
+    )
+
+
+def _static_items(list_ids: Sequence[uuid.UUID], first: int, after: str | None) -> Any:
+    """A page of each list through its (list_id, position) index: LIMIT per list, never the whole list.
+    The ordinal is the row number in the page plus the number of items up to the cursor."""
+    lists = values(column("list_id", UUID(as_uuid=True)), name="lists").data(
+        [(list_id,) for list_id in list_ids]
+    )
+    in_order = (ListItem.position, ListItem.media_id)
+    in_list = ListItem.list_id == lists.c.list_id
+    cursor = None if after is None else _static_cursor_values(after)
+    page = (
+        select(
+            ListItem.media_id,
+            ListItem.position,
+            ListItem.added_at,
+            func.row_number().over(order_by=in_order).label("rank"),
+        )
+        .where(in_list, true() if cursor is None else keys_after(ITEM_KEYS, cursor))
+        .order_by(*in_order)
+        .limit(first + 1)
+        .lateral("page")
+    )
+    before: Any = literal(0)
+    if cursor is not None:
+        before = select(func.count()).where(in_list, ~keys_after(ITEM_KEYS, cursor)).scalar_subquery()
+    return (
+        select(
+            lists.c.list_id,
+            *media_columns,
+            (page.c.rank - 1 + before).label("ordinal"),
+            page.c.added_at,
+            func.jsonb_build_array(page.c.position, page.c.media_id).label("sort_values"),
+        )
+        .select_from(lists)
+        .join(page, true())
+        .join(Media, Media.id == page.c.media_id)
+    )
+
+
+def _static_cursor_values(after: str) -> list[Any]:
+    position, media_id, _ordinal = decode_cursor(after, "list", 3)
+    try:
+        return [int(position), uuid.UUID(media_id)]
+    except (TypeError, ValueError) as exc:
+        raise InvalidCursor("The cursor is not valid") from exc
+
+
+def items_query(requests: Sequence[ItemsRequest]) -> tuple[Any, list[int | None]]:
+    """One UNION ALL for every request, each part tagged with its number, and the part of each
+    request (None: nothing to evaluate). Static lists asking for the same page share one part."""
+    static_groups: dict[tuple[int, str | None], list[uuid.UUID]] = {}
+    for request in requests:
+        if not request.smart:
+            static_groups.setdefault((request.first, request.after), []).append(request.list_id)
+    parts = [_static_items(list_ids, first, after) for (first, after), list_ids in static_groups.items()]
+    static_part = {page: number for number, page in enumerate(static_groups)}
+    part_of: list[int | None] = []
+    for request in requests:
+        if not request.smart:
+            part_of.append(static_part[(request.first, request.after)])
+        elif request.evaluate:
+            part_of.append(len(parts))
+            parts.append(_smart_items(request))
+        else:
+            part_of.append(None)
+    tagged = [part.add_columns(literal(number).label("part")) for number, part in enumerate(parts)]
+    return _union(tagged), part_of
+
+
+def _union(parts: list[Any]) -> Any:
+    if len(parts) > 1:
+        return union_all(*parts)
+    return parts[0] if parts else None
+
+
+@dataclass
+class ListItemRow:
+    media: Any
+    ordinal: int
+    added_at: dt.datetime | None
+
+
+async def list_item_pages(conn: AsyncConnection, requests: Sequence[ItemsRequest]) -> list[Page[ListItemRow]]:
+    """Pages of items for many lists (static and smart) in one statement, in position order."""
+    query, part_of = items_query(requests)
+    rows: list[Any] = [] if query is None else list(await conn.execute(query))
+    by_part: dict[tuple[int, uuid.UUID], list[Any]] = {}
+    for row in rows:
+        by_part.setdefault((row.part, row.list_id), []).append(row)
+    pages = []
+    for request, part in zip(requests, part_of, strict=True):
+        found = sorted(
+            by_part.get((part, request.list_id), []) if part is not None else [], key=lambda row: row.ordinal
+        )
+        kept = found[: request.first]
+        kind = "smart-list" if request.smart else "list"
+        pages.append(
+            Page(
+                rows=[ListItemRow(row, row.ordinal, row.added_at) for row in kept],
+                has_next_page=len(found) > request.first,
+                cursors=[encode_cursor(kind, [*row.sort_values, row.ordinal]) for row in kept],
+            )
+        )
+    return pages
+
+
+def counts_query(requests: Sequence[ItemsRequest]) -> Any:
+    static_ids = [request.list_id for request in requests if not request.smart]
+    parts: list[Any] = []
+    if static_ids:
+        parts.append(
+            select(ListItem.list_id, func.count().label("items"))
+            .where(ListItem.list_id.in_(static_ids))
+            .group_by(ListItem.list_id)
+        )
+    for request in requests:
+        if request.smart and request.evaluate:
+            definition = SmartDefinition.parse(json.loads(request.definition or "{}"))
+            parts.append(
+                smart_base(
+                    definition,
+                    request.owner_id,
+                    literal(request.list_id, UUID(as_uuid=True)).label("list_id"),
+                    func.count().label("items"),
+                )
+            )
+    return _union(parts)
+
+
+async def list_item_counts(conn: AsyncConnection, requests: Sequence[ItemsRequest]) -> list[int]:
+    query = counts_query(requests)
+    counts = {} if query is None else {row.list_id: row.items for row in await conn.execute(query)}
+    return [int(counts.get(request.list_id, 0)) for request in requests]
+
+
+# --- writing lists --------------------------------------------------------------------------------
+
+
+async def create_list(conn: AsyncConnection, owner_id: uuid.UUID, values: dict[str, Any]) -> uuid.UUID:
+    statement = insert(UserList).values(user_id=owner_id, **values).returning(UserList.id)
+    list_id: uuid.UUID = (await conn.execute(statement)).scalar_one()
+    return list_id
+
+
+async def lock_list(conn: AsyncConnection, list_id: uuid.UUID) -> Any:
+    """The list row, locked so adds and moves on one list run one at a time."""
+    query = select(*list_columns).join(User, User.id == UserList.user_id).where(UserList.id == list_id)
+    return (await conn.execute(query.with_for_update(of=UserList))).first()
+
+
+async def update_list(conn: AsyncConnection, list_id: uuid.UUID, values: dict[str, Any]) -> None:
+    await conn.execute(update(UserList).where(UserList.id == list_id).values(**values, updated_at=func.now()))
+
+
+async def delete_list(conn: AsyncConnection, list_id: uuid.UUID) -> None:
+    await conn.execute(delete(UserList).where(UserList.id == list_id))
+
+
+async def item_count(conn: AsyncConnection, list_id: uuid.UUID) -> int:
+    query = select(func.count()).select_from(ListItem).where(ListItem.list_id == list_id)
+    return int((await conn.execute(query)).scalar_one())
+
+
+async def has_item(conn: AsyncConnection, list_id: uuid.UUID, media_id: uuid.UUID) -> bool:
+    query = select(ListItem.media_id).where(ListItem.list_id == list_id, ListItem.media_id == media_id)
+    return (await conn.execute(query)).first() is not None
+
+
+def _ordinals(list_id: uuid.UUID, moving: uuid.UUID | None) -> Any:
+    return (
+        select(
+            ListItem.media_id,
+            ListItem.position,
+            (func.row_number().over(order_by=(ListItem.position, ListItem.media_id)) - 1).label("ordinal"),
+        )
+        .where(ListItem.list_id == list_id, ListItem.media_id != moving if moving else true())
+        .subquery()
+    )
+
+
+async def free_position(
+    conn: AsyncConnection, list_id: uuid.UUID, ordinal: int, moving: uuid.UUID | None = None
+) -> int:
+    """A stored position that puts an item at `ordinal` among the list's other items (0 = first)."""
+    ranked = _ordinals(list_id, moving)
+    neighbours = {
+        row.ordinal: row.position
+        for row in await conn.execute(
+            select(ranked.c.ordinal, ranked.c.position).where(ranked.c.ordinal.in_([ordinal - 1, ordinal]))
+        )
+    }
+    before, following = neighbours.get(ordinal - 1), neighbours.get(ordinal)
+    if before is None and following is None:
+        return 0
+    if before is None:
+        return int(following or 0) - POSITION_STEP
+    if following is None:
+        return int(before) + POSITION_STEP
+    if following - before >= 2:
+        return int((before + following) // 2)
+    await _renumber_with_gap(conn, list_id, ordinal, moving)
+    return ordinal * POSITION_STEP
+
+
+async def _renumber_with_gap(
+    conn: AsyncConnection, list_id: uuid.UUID, gap: int, moving: uuid.UUID | None
+) -> None:
+    ranked = _ordinals(list_id, moving)
+    shifted = ranked.c.ordinal + cast(ranked.c.ordinal >= gap, Integer)
+    await conn.execute(
+        update(ListItem)
+        .where(ListItem.list_id == list_id, ListItem.media_id == ranked.c.media_id)
+        .values(position=shifted * POSITION_STEP)
+    )
+
+
+async def add_item(conn: AsyncConnection, list_id: uuid.UUID, media_id: uuid.UUID, position: int) -> None:
+    await conn.execute(insert(ListItem).values(list_id=list_id, media_id=media_id, position=position))
+    await touch_list(conn, list_id)
+
+
+async def move_item(conn: AsyncConnection, list_id: uuid.UUID, media_id: uuid.UUID, position: int) -> None:
+    await conn.execute(
+        update(ListItem)
+        .where(ListItem.list_id == list_id, ListItem.media_id == media_id)
+        .values(position=position)
+    )
+    await touch_list(conn, list_id)
+
+
+async def remove_item(conn: AsyncConnection, list_id: uuid.UUID, media_id: uuid.UUID) -> bool:
+    deleted = await conn.execute(
+        delete(ListItem)
+        .where(ListItem.list_id == list_id, ListItem.media_id == media_id)
+        .returning(ListItem.media_id)
+    )
+    if deleted.first() is None:
+        return False
+    await touch_list(conn, list_id)
+    return True
+
+
+async def touch_list(conn: AsyncConnection, list_id: uuid.UUID) -> None:
+    await conn.execute(update(UserList).where(UserList.id == list_id).values(updated_at=func.now()))
+
+
+def check_items_cursor(request: ItemsRequest) -> None:
+    """Raise InvalidCursor now rather than inside a batch shared with other lists."""
+    if request.after is None:
+        return
+    if request.smart:
+        definition = SmartDefinition.parse(json.loads(request.definition or "{}"))
+        _smart_cursor_values(request, smart_sort_keys(definition))
+    else:
+        _static_cursor_values(request.after)
+
+
+async def media_exists(conn: AsyncConnection, media_id: uuid.UUID) -> bool:
+    return (await conn.execute(select(Media.id).where(Media.id == media_id))).first() is not None

@@ -1,0 +1,310 @@
+"""Tracking entries (interaction.user_media): validation, writes, the library and its statistics.
+
+Every statement names one user_id as a constant, so PostgreSQL prunes the hash-partitioned table to
+that user's single partition.
+"""
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, and_, case, cast, delete, func, select, true, tuple_
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from db.keyset import (
+    SortKey,
+    keyset_page,
+    keyset_select,
+    parse_date,
+    parse_datetime,
+    parse_int,
+    parse_text,
+    parse_uuid,
+)
+from db.media import media_columns
+from db.models import TRACKING_STATUSES, Media, UserMedia
+from db.pagination import Page
+from db.types import Ltree
+
+RATING_RANGE = (1, 10)
+NOTES_MAX_LENGTH = 10_000
+BULK_MAX = 100
+ENTRY_FIELDS = ("status", "progress", "rating", "notes", "repeat_count", "started_at", "completed_at")
+NOT_NULL_FIELDS = ("status", "progress", "repeat_count")
+# Where each media type keeps its number of units (the first positive integer found wins).
+TOTAL_UNIT_ATTRIBUTES: dict[str, tuple[str, ...]] = {
+    "book": ("page_count", "pages"),
+    "audiobook": ("chapters",),
+    "comic": ("issues", "chapters", "page_count"),
+    "manga": ("chapters", "volumes"),
+    "anime": ("episodes",),
+    "series": ("episodes",),
+    "podcast": ("episodes",),
+    "music": ("track_count",),
+}
+LIBRARY_SORTS = ("UPDATED_AT", "RATING", "TITLE", "RELEASE_DATE", "STATUS")
+# STATUS sorts what is being consumed first, then what is waiting, then what is done.
+STATUS_RANK = {"in-progress": 0, "paused": 1, "planned": 2, "completed": 3, "dropped": 4}
+
+entry_columns = (
+    UserMedia.user_id.label("entry_user_id"),
+    UserMedia.media_id.label("entry_media_id"),
+    UserMedia.status.label("entry_status"),
+    UserMedia.progress.label("entry_progress"),
+    UserMedia.rating.label("entry_rating"),
+    UserMedia.notes.label("entry_notes"),
+    UserMedia.repeat_count.label("entry_repeat_count"),
+    UserMedia.started_at.label("entry_started_at"),
+    UserMedia.completed_at.label("entry_completed_at"),
+    UserMedia.meta_snapshot.label("entry_meta_snapshot"),
+    UserMedia.created_at.label("entry_created_at"),
+    UserMedia.updated_at.label("entry_updated_at"),
+)
+
+
+class InvalidEntry(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def total_units(media_type: str, attributes: Mapping[str, Any] | None) -> int | None:
+    """Episodes, chapters, pages... when the catalog knows them; None otherwise."""
+    for key in TOTAL_UNIT_ATTRIBUTES.get(media_type, ()):
+        value = (attributes or {}).get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return None
+
+
+def _empty_entry() -> dict[str, Any]:
+    return {
+        "status": "planned",
+        "progress": 0,
+        "rating": None,
+        "notes": None,
+        "repeat_count": 0,
+        "started_at": None,
+        "completed_at": None,
+    }
+
+
+def merge_entry(
+    existing: Mapping[str, Any] | None,
+    changes: Mapping[str, Any],
+    media_type: str,
+    attributes: Mapping[str, Any] | None,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """The entry after `changes` (only the fields given), validated; raises InvalidEntry."""
+    for name in changes:
+        if name not in ENTRY_FIELDS:
+            raise InvalidEntry(name, f"unknown field {name}")
+        if name in NOT_NULL_FIELDS and changes[name] is None:
+            raise InvalidEntry(name, f"{name} cannot be null")
+    current = dict(existing) if existing is not None else _empty_entry()
+    merged = {**current, **changes}
+    total = total_units(media_type, attributes)
+    if merged["status"] not in TRACKING_STATUSES:
+        raise InvalidEntry("status", f"unknown status {merged['status']}")
+    rating = merged["rating"]
+    if rating is not None and not RATING_RANGE[0] <= rating <= RATING_RANGE[1]:
+        raise InvalidEntry("rating", "rating must be between 1 and 10")
+    if merged["progress"] < 0:
+        raise InvalidEntry("progress", "progress cannot be negative")
+    if total is not None and merged["progress"] > total:
+        raise InvalidEntry("progress", f"progress cannot be above the total of {total}")
+    if merged["repeat_count"] < 0:
+        raise InvalidEntry("repeat_count", "repeat_count cannot be negative")
+    if merged["notes"] is not None and len(merged["notes"]) > NOTES_MAX_LENGTH:
+        raise InvalidEntry("notes", f"notes are at most {NOTES_MAX_LENGTH} characters")
+    if merged["status"] == "completed":
+        newly_completed = current["status"] != "completed"
+        if merged["completed_at"] is None or (newly_completed and "completed_at" not in changes):
+            merged["completed_at"] = now
+        if total is not None:
+            merged["progress"] = total
+    started, completed = merged["started_at"], merged["completed_at"]
+    if started is not None and completed is not None and started > completed:
+        raise InvalidEntry("started_at", "started_at cannot be after completed_at")
+    return merged
+
+
+async def media_for_tracking(conn: AsyncConnection, media_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    rows = await conn.execute(
+        select(Media.id, Media.title, Media.media_type, Media.attributes).where(Media.id.in_(media_ids))
+    )
+    return {row.id: row for row in rows}
+
+
+async def entries_for_update(
+    conn: AsyncConnection, user_id: uuid.UUID, media_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, Any]]:
+    rows = await conn.execute(
+        select(UserMedia.media_id, *(getattr(UserMedia, name) for name in ENTRY_FIELDS))
+        .where(UserMedia.user_id == user_id, UserMedia.media_id.in_(media_ids))
+        .with_for_update()
+    )
+    return {row.media_id: {name: getattr(row, name) for name in ENTRY_FIELDS} for row in rows}
+
+
+async def upsert_entries(
+    conn: AsyncConnection,
+    user_id: uuid.UUID,
+    entries: Mapping[uuid.UUID, Mapping[str, Any]],
+    snapshots: Mapping[uuid.UUID, dict[str, Any]],
+) -> list[Row[Any]]:
+    """Write full entries (already merged and validated) in one statement; the snapshot is kept from
+    the first time an item was tracked."""
+    values = [
+        {"user_id": user_id, "media_id": media_id, **entry, "meta_snapshot": snapshots[media_id]}
+        for media_id, entry in entries.items()
+    ]
+    statement = insert(UserMedia).values(values)
+    statement = statement.on_conflict_do_update(
+        index_elements=[UserMedia.user_id, UserMedia.media_id],
+        set_={**{name: statement.excluded[name] for name in ENTRY_FIELDS}, "updated_at": func.now()},
+    )
+    return list(await conn.execute(statement.returning(*entry_columns)))
+
+
+async def delete_entry(conn: AsyncConnection, user_id: uuid.UUID, media_id: uuid.UUID) -> bool:
+    result = await conn.execute(
+        delete(UserMedia)
+        .where(UserMedia.user_id == user_id, UserMedia.media_id == media_id)
+        .returning(UserMedia.media_id)
+    )
+    return result.first() is not None
+
+
+def entries_query(keys: Sequence[tuple[uuid.UUID, uuid.UUID]]) -> Any:
+    users = sorted({user_id for user_id, _ in keys})
+    return select(*entry_columns).where(
+        UserMedia.user_id.in_(users), tuple_(UserMedia.user_id, UserMedia.media_id).in_(list(keys))
+    )
+
+
+async def entries_by_keys(
+    conn: AsyncConnection, keys: Sequence[tuple[uuid.UUID, uuid.UUID]]
+) -> list[Row[Any] | None]:
+    """Entries by (user id, media id); in practice one user (the viewer), so one partition."""
+    rows = await conn.execute(entries_query(keys))
+    by_key = {(row.entry_user_id, row.entry_media_id): row for row in rows}
+    return [by_key.get(key) for key in keys]
+
+
+@dataclass(frozen=True)
+class LibraryFilter:
+    statuses: tuple[str, ...] | None = None
+    media_types: tuple[str, ...] | None = None
+    media_class: str | None = None
+
+    def conditions(self, user_id: uuid.UUID) -> ColumnElement[bool]:
+        conditions: list[ColumnElement[bool]] = [UserMedia.user_id == user_id]
+        if self.statuses is not None:
+            conditions.append(UserMedia.status.in_(self.statuses))
+        if self.media_types is not None:
+            conditions.append(Media.media_type.in_(self.media_types))
+        if self.media_class:
+            conditions.append(Media.media_class.op("<@")(cast(self.media_class, Ltree())))
+        return and_(true(), *conditions)
+
+
+def library_sort_keys(sort: str) -> list[SortKey]:
+    by_media = SortKey(UserMedia.media_id, False, parse_uuid)
+    if sort == "RATING":
+        return [SortKey(func.coalesce(UserMedia.rating, 0), True, parse_int), by_media]
+    if sort == "TITLE":
+        return [SortKey(Media.title, False, parse_text), by_media]
+    if sort == "RELEASE_DATE":
+        return [SortKey(func.coalesce(Media.release_date, dt.date.max), False, parse_date), by_media]
+    if sort == "STATUS":
+        rank = case(STATUS_RANK, value=UserMedia.status, else_=len(STATUS_RANK))
+        return [
+            SortKey(rank, False, parse_int),
+            SortKey(UserMedia.updated_at, True, parse_datetime),
+            by_media,
+        ]
+    return [SortKey(UserMedia.updated_at, True, parse_datetime), by_media]
+
+
+def library_query(
+    user_id: uuid.UUID, library_filter: LibraryFilter, sort: str, first: int, after: str | None
+) -> Any:
+    base = (
+        select(*entry_columns, *media_columns)
+        .join(Media, Media.id == UserMedia.media_id)
+        .where(library_filter.conditions(user_id))
+    )
+    return keyset_select(base, library_sort_keys(sort), f"library:{sort}", first, after)
+
+
+async def library_page(
+    conn: AsyncConnection,
+    user_id: uuid.UUID,
+    library_filter: LibraryFilter,
+    sort: str,
+    first: int,
+    after: str | None,
+) -> Page[Row[Any]]:
+    rows = list(await conn.execute(library_query(user_id, library_filter, sort, first, after)))
+    return keyset_page(rows, library_sort_keys(sort), f"library:{sort}", first)
+
+
+async def count_library(conn: AsyncConnection, user_id: uuid.UUID, library_filter: LibraryFilter) -> int:
+    query = (
+        select(func.count())
+        .select_from(UserMedia)
+        .join(Media, Media.id == UserMedia.media_id)
+        .where(library_filter.conditions(user_id))
+    )
+    return int((await conn.execute(query)).scalar_one())
+
+
+@dataclass
+class LibraryStats:
+    total: int = 0
+    mean_rating: float | None = None
+    by_status: dict[str, int] = field(default_factory=dict)
+    by_media_type: dict[str, int] = field(default_factory=dict)
+
+
+def stats_query(user_ids: Sequence[uuid.UUID]) -> Any:
+    return (
+        select(
+            UserMedia.user_id,
+            UserMedia.status,
+            Media.media_type,
+            func.grouping(UserMedia.status).label("no_status"),
+            func.grouping(Media.media_type).label("no_media_type"),
+            func.count().label("entries"),
+            func.avg(UserMedia.rating).label("mean_rating"),
+        )
+        .join(Media, Media.id == UserMedia.media_id)
+        .where(UserMedia.user_id.in_(user_ids))
+        .group_by(
+            func.grouping_sets(
+                tuple_(UserMedia.user_id, UserMedia.status),
+                tuple_(UserMedia.user_id, Media.media_type),
+                tuple_(UserMedia.user_id),
+            )
+        )
+    )
+
+
+async def stats_by_users(conn: AsyncConnection, user_ids: Sequence[uuid.UUID]) -> list[LibraryStats]:
+    """Counts by status, by media type and the mean rating, per user, in one statement."""
+    stats = {user_id: LibraryStats() for user_id in user_ids}
+    for row in await conn.execute(stats_query(user_ids)):
+        entry = stats[row.user_id]
+        if not row.no_status:
+            entry.by_status[row.status] = row.entries
+        elif not row.no_media_type:
+            entry.by_media_type[row.media_type] = row.entries
+        else:
+            entry.total = row.entries
+            entry.mean_rating = None if row.mean_rating is None else round(float(row.mean_rating), 2)
+    return [stats[user_id] for user_id in user_ids]

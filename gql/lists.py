@@ -1,0 +1,195 @@
+"""Lists: UserList (static and smart), list(id) and the lists of a user (mutations: gql/list_mutations.py).
+`user_lists` is a plain function so any User type can expose it."""
+
+import dataclasses
+import datetime as dt
+import json
+import uuid
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from db import lists as list_queries
+from db.pagination import InvalidCursor, Page
+from gql.context import Info
+from gql.media import Media
+from gql.permissions import (
+    can_evaluate_smart_list,
+    can_see_list,
+    is_owner,
+    profile_visible_to,
+)
+from gql.relay import (
+    Connection,
+    Edge,
+    Node,
+    PageInfo,
+    bad_cursor,
+    decode_id,
+    page_info,
+    page_size,
+    register_node,
+    to_global_id,
+)
+
+if TYPE_CHECKING:
+    from gql.accounts import User
+
+LazyUser = Annotated["User", strawberry.lazy("gql.accounts")]
+
+
+@strawberry.enum
+class ListType(Enum):
+    STATIC = "static"
+    SMART = "smart"
+
+
+@strawberry.type(description="An item of a list at its 0-based `position`.")
+class ListItemEdge:
+    cursor: str
+    position: int
+    added_at: dt.datetime | None = strawberry.field(description="Null for smart lists.")
+    node: Media
+
+
+@strawberry.type
+class ListItemConnection:
+    edges: list[ListItemEdge]
+    page_info: PageInfo
+    count_request: strawberry.Private[list_queries.ItemsRequest]
+
+    @strawberry.field(description="The exact number of items in the list.")
+    async def total_count(self, info: Info) -> int:
+        count: int = await info.context.loaders.list_item_count.load(self.count_request)
+        return count
+
+
+@strawberry.type(description="A user's list: STATIC (hand-ordered) or SMART (a saved query).")
+class UserList(Node):
+    raw_id: strawberry.Private[uuid.UUID]
+    row: strawberry.Private[Any]
+    name: str
+    description: str | None
+    is_public: bool
+    list_type: ListType
+    definition: JSON | None = strawberry.field(
+        description="Smart lists: `{media: <MediaFilter fields>, tracking: {statuses, ratingMin, ratingMax}, "
+        "sort: {field: TITLE|RELEASE_DATE|UPDATED_AT, direction: ASC|DESC}}`."
+    )
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    @classmethod
+    def from_row(cls, row: Any) -> "UserList":
+        return cls(
+            id=to_global_id("UserList", row.id),
+            raw_id=row.id,
+            row=row,
+            name=row.name,
+            description=row.description,
+            is_public=row.is_public,
+            list_type=ListType(row.list_type),
+            definition=row.filter_definition,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+    @strawberry.field(description="The owner; null when their profile is private to you.")
+    async def owner(self, info: Info) -> LazyUser | None:
+        from gql.accounts import User  # gql.accounts imports this module for User.lists
+
+        if not profile_visible_to(info.context.viewer, self.row.user_id, self.row.owner_profile_public):
+            return None
+        owner = await info.context.loaders.user_by_id.load(self.row.user_id)
+        return None if owner is None else User.from_row(owner)
+
+    @strawberry.field(
+        description="True when this smart list selects by its owner's private library: you see no items."
+    )
+    def items_restricted(self, info: Info) -> bool:
+        return self.list_type is ListType.SMART and not can_evaluate_smart_list(info.context.viewer, self.row)
+
+    @strawberry.field(description="The items in list order (smart lists: evaluated now).")
+    async def items(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> ListItemConnection:
+        smart = self.list_type is ListType.SMART
+        request = list_queries.ItemsRequest(
+            list_id=self.raw_id,
+            smart=smart,
+            owner_id=self.row.user_id,
+            definition=json.dumps(self.row.filter_definition, sort_keys=True) if smart else None,
+            evaluate=can_evaluate_smart_list(info.context.viewer, self.row),
+            first=page_size(first),
+            after=after,
+        )
+        try:
+            list_queries.check_items_cursor(request)
+        except InvalidCursor as exc:
+            raise bad_cursor(exc) from exc
+        page: Page[list_queries.ListItemRow] = await info.context.loaders.list_items_page.load(request)
+        return ListItemConnection(
+            edges=[
+                ListItemEdge(
+                    cursor=cursor,
+                    position=item.ordinal,
+                    added_at=item.added_at,
+                    node=Media.from_row(item.media),
+                )
+                for item, cursor in zip(page.rows, page.cursors, strict=True)
+            ],
+            page_info=page_info(page, after),
+            count_request=dataclasses.replace(request, first=0, after=None),
+        )
+
+
+async def list_by_raw_id(info: Info, list_id: uuid.UUID) -> UserList | None:
+    row = await info.context.loaders.list_by_id.load(list_id)
+    if row is None or not can_see_list(info.context.viewer, row):
+        return None
+    return UserList.from_row(row)
+
+
+register_node("UserList", list_by_raw_id)
+
+UserListConnection = Connection[UserList]
+
+
+async def user_lists(
+    info: Info, owner_id: uuid.UUID, first: int | None, after: str | None, profile_shown: bool = True
+) -> UserListConnection:
+    """User.lists / viewer.lists: every list for the owner, public lists for everyone else, and none
+    when a PRIVATE profile hides them (a public list stays reachable through `list(id)`)."""
+    include_private = is_owner(info.context.viewer, owner_id)
+    size = 0 if not profile_shown else page_size(first)
+    engine = info.context.engine
+    try:
+        async with engine.connect() as conn:
+            page = await list_queries.lists_of_owner(conn, owner_id, include_private, size, after)
+    except InvalidCursor as exc:
+        raise bad_cursor(exc) from exc
+
+    async def count_total() -> int:
+        if not profile_shown:
+            return 0
+        async with engine.connect() as conn:
+            return await list_queries.count_lists(conn, owner_id, include_private)
+
+    return Connection(
+        edges=[
+            Edge(cursor=cursor, node=UserList.from_row(row))
+            for row, cursor in zip(page.rows, page.cursors, strict=True)
+        ],
+        page_info=page_info(page, after),
+        count_total=count_total,
+    )
+
+
+@strawberry.type
+class ListQuery:
+    @strawberry.field(description="A list by ID; null when it does not exist or is private to someone else.")
+    async def list(self, info: Info, id: strawberry.ID) -> UserList | None:
+        list_id = decode_id(id, "UserList")
+        return None if list_id is None else await list_by_raw_id(info, list_id)

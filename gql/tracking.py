@@ -1,0 +1,364 @@
+"""Tracking entries: TrackingEntry, the library and its statistics, Media.viewerEntry and the
+tracking mutations. `user_library` and `user_stats` are plain functions so any User type can expose them."""
+
+import datetime as dt
+import uuid
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+
+from db import tracking as tracking_queries
+from db.media_filters import LTREE_PATTERN
+from db.pagination import InvalidCursor
+from gql.context import Info
+from gql.enums import TrackingStatus
+from gql.errors import BadUserInput, UserError, UserErrorCode, user_error
+from gql.permissions import profile_visible_to, write_denied
+from gql.relay import Connection, Edge, bad_cursor, decode_id, page_info, page_size, to_global_id
+
+if TYPE_CHECKING:
+    from gql.media import Media, MediaType
+
+LazyMedia = Annotated["Media", strawberry.lazy("gql.media")]
+LazyMediaType = Annotated["MediaType", strawberry.lazy("gql.media")]
+
+
+def _media_from_row(row: Any) -> "Media":
+    from gql.media import Media  # gql.media imports this module for Media.viewerEntry
+
+    return Media.from_row(row)
+
+
+def _media_type(value: str) -> "MediaType":
+    from gql.media import MediaType
+
+    return MediaType(value)
+
+
+@strawberry.type(description="A user's entry for one media item: where they are, what they thought.")
+class TrackingEntry:
+    id: strawberry.ID
+    media_id: strawberry.Private[uuid.UUID]
+    status: TrackingStatus
+    progress: int = strawberry.field(description="Units done: episodes, chapters, pages...")
+    rating: int | None = strawberry.field(description="1 to 10.")
+    notes: str | None
+    repeat_count: int
+    started_at: dt.datetime | None
+    completed_at: dt.datetime | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    media_row: strawberry.Private[Any] = None
+
+    @classmethod
+    def from_row(cls, row: Any, media_row: Any = None) -> "TrackingEntry":
+        return cls(
+            id=to_global_id("TrackingEntry", f"{row.entry_user_id}:{row.entry_media_id}"),
+            media_id=row.entry_media_id,
+            status=TrackingStatus(row.entry_status),
+            progress=row.entry_progress,
+            rating=row.entry_rating,
+            notes=row.entry_notes,
+            repeat_count=row.entry_repeat_count,
+            started_at=row.entry_started_at,
+            completed_at=row.entry_completed_at,
+            created_at=row.entry_created_at,
+            updated_at=row.entry_updated_at,
+            media_row=media_row,
+        )
+
+    async def _media_row(self, info: Info) -> Any:
+        if self.media_row is None:
+            self.media_row = await info.context.loaders.media_by_id.load(self.media_id)
+        return self.media_row
+
+    @strawberry.field
+    async def media(self, info: Info) -> LazyMedia:
+        return _media_from_row(await self._media_row(info))
+
+    @strawberry.field(
+        description="Progress out of the media's total units, 0-100; null when the total is unknown."
+    )
+    async def progress_percent(self, info: Info) -> float | None:
+        row = await self._media_row(info)
+        total = tracking_queries.total_units(row.media_type, row.attributes)
+        return None if total is None else round(100 * min(self.progress, total) / total, 1)
+
+
+async def viewer_entry(root: "Media", info: Info) -> TrackingEntry | None:
+    """Media.viewerEntry: the viewer's entry for the item (batched over the whole response)."""
+    viewer = info.context.viewer
+    if viewer is None:
+        return None
+    row = await info.context.loaders.entry_by_user_media.load((viewer.user_id, root.raw_id))
+    return None if row is None else TrackingEntry.from_row(row)
+
+
+TrackingEntryConnection = Connection[TrackingEntry]
+
+
+@strawberry.enum
+class LibrarySort(Enum):
+    UPDATED_AT = "UPDATED_AT"
+    RATING = "RATING"
+    TITLE = "TITLE"
+    RELEASE_DATE = "RELEASE_DATE"
+    STATUS = "STATUS"
+
+
+@strawberry.input(description="Which entries of a library to show; every condition given must hold.")
+class LibraryFilter:
+    statuses: list[TrackingStatus] | None = None
+    media_types: list[LazyMediaType] | None = None
+    media_class: str | None = strawberry.field(default=None, description="Taxonomy subtree, e.g. `written`.")
+
+    def to_query(self) -> tracking_queries.LibraryFilter:
+        if self.media_class is not None and not LTREE_PATTERN.match(self.media_class):
+            raise BadUserInput("`mediaClass` must be dot-separated labels of letters, digits and _")
+        return tracking_queries.LibraryFilter(
+            statuses=None if self.statuses is None else tuple(status.value for status in self.statuses),
+            media_types=None if self.media_types is None else tuple(kind.value for kind in self.media_types),
+            media_class=self.media_class,
+        )
+
+
+async def user_library(
+    info: Info,
+    owner_id: uuid.UUID,
+    profile_public: bool,
+    filter: LibraryFilter | None,
+    sort: LibrarySort,
+    first: int | None,
+    after: str | None,
+) -> TrackingEntryConnection | None:
+    """User.library / viewer.library: null when the profile is not visible to the caller."""
+    if not profile_visible_to(info.context.viewer, owner_id, profile_public):
+        return None
+    size = page_size(first)
+    library_filter = (filter or LibraryFilter()).to_query()
+    engine = info.context.engine
+    try:
+        async with engine.connect() as conn:
+            page = await tracking_queries.library_page(
+                conn, owner_id, library_filter, sort.value, size, after
+            )
+    except InvalidCursor as exc:
+        raise bad_cursor(exc) from exc
+
+    async def count_total() -> int:
+        async with engine.connect() as conn:
+            return await tracking_queries.count_library(conn, owner_id, library_filter)
+
+    return Connection(
+        edges=[
+            Edge(cursor=cursor, node=TrackingEntry.from_row(row, media_row=row))
+            for row, cursor in zip(page.rows, page.cursors, strict=True)
+        ],
+        page_info=page_info(page, after),
+        count_total=count_total,
+    )
+
+
+@strawberry.type
+class LibraryStatusCount:
+    status: TrackingStatus
+    count: int
+
+
+@strawberry.type
+class LibraryMediaTypeCount:
+    media_type: LazyMediaType
+    count: int
+
+
+@strawberry.type(description="A library in numbers.")
+class LibraryStats:
+    total: int
+    mean_rating: float | None = strawberry.field(description="Mean of the rated entries; null when none.")
+    by_status: list[LibraryStatusCount]
+    by_media_type: list[LibraryMediaTypeCount]
+
+
+async def user_stats(info: Info, owner_id: uuid.UUID, profile_public: bool) -> LibraryStats | None:
+    """User.stats / viewer.stats: null when the profile is not visible to the caller."""
+    if not profile_visible_to(info.context.viewer, owner_id, profile_public):
+        return None
+    stats = await info.context.loaders.library_stats_by_user.load(owner_id)
+    return LibraryStats(
+        total=stats.total,
+        mean_rating=stats.mean_rating,
+        by_status=[
+            LibraryStatusCount(status=TrackingStatus(status), count=count)
+            for status, count in sorted(stats.by_status.items())
+        ],
+        by_media_type=[
+            LibraryMediaTypeCount(media_type=_media_type(media_type), count=count)
+            for media_type, count in sorted(stats.by_media_type.items())
+        ],
+    )
+
+
+# --- mutations ------------------------------------------------------------------------------------
+
+_UNSET: Any = strawberry.UNSET
+ENTRY_INPUT_FIELDS = {
+    "status": "status",
+    "progress": "progress",
+    "rating": "rating",
+    "notes": "notes",
+    "repeat_count": "repeatCount",
+    "started_at": "startedAt",
+    "completed_at": "completedAt",
+}
+
+
+@strawberry.input(description="Fields left out keep their values; a new entry starts PLANNED.")
+class TrackMediaInput:
+    media_id: strawberry.ID
+    status: TrackingStatus | None = _UNSET
+    progress: int | None = _UNSET
+    rating: int | None = strawberry.field(default=_UNSET, description="1 to 10; null clears it.")
+    notes: str | None = strawberry.field(default=_UNSET, description="At most 10,000 characters.")
+    repeat_count: int | None = _UNSET
+    started_at: dt.datetime | None = _UNSET
+    completed_at: dt.datetime | None = _UNSET
+
+
+@strawberry.input(description="The same change for up to 100 tracked items; all or nothing.")
+class UpdateTrackingEntriesInput:
+    media_ids: list[strawberry.ID]
+    status: TrackingStatus | None = _UNSET
+    progress: int | None = _UNSET
+    rating: int | None = _UNSET
+    notes: str | None = _UNSET
+    repeat_count: int | None = _UNSET
+    started_at: dt.datetime | None = _UNSET
+    completed_at: dt.datetime | None = _UNSET
+
+
+@strawberry.input
+class UntrackMediaInput:
+    media_id: strawberry.ID
+
+
+@strawberry.type
+class TrackMediaPayload:
+    entry: TrackingEntry | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class UpdateTrackingEntriesPayload:
+    entries: list[TrackingEntry]
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class UntrackMediaPayload:
+    untracked_media_id: strawberry.ID | None
+    user_errors: list[UserError]
+
+
+def _changes(data: TrackMediaInput | UpdateTrackingEntriesInput) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    for name in ENTRY_INPUT_FIELDS:
+        value = getattr(data, name)
+        if value is strawberry.UNSET:
+            continue
+        if isinstance(value, TrackingStatus):
+            value = value.value
+        elif isinstance(value, dt.datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        changes[name] = value
+    return changes
+
+
+async def _write_entries(
+    info: Info, global_ids: list[strawberry.ID], id_field: str, changes: dict[str, Any], create: bool
+) -> tuple[list[TrackingEntry], list[UserError]]:
+    """Create or update the viewer's entries for `global_ids` in one transaction; nothing on error."""
+    viewer = info.context.viewer
+    denied = write_denied(viewer)
+    if denied is not None:
+        return [], [denied]
+    assert viewer is not None
+    media_ids: list[uuid.UUID] = []
+    for index, global_id in enumerate(global_ids):
+        media_id = decode_id(global_id, "Media")
+        if media_id is None:
+            return [], [
+                user_error(
+                    UserErrorCode.NOT_FOUND, "No such media", *_field_path(id_field, index, bulk=not create)
+                )
+            ]
+        media_ids.append(media_id)
+    now = dt.datetime.now(dt.UTC)
+    async with info.context.engine.begin() as conn:
+        media = await tracking_queries.media_for_tracking(conn, media_ids)
+        existing = await tracking_queries.entries_for_update(conn, viewer.user_id, media_ids)
+        merged: dict[uuid.UUID, dict[str, Any]] = {}
+        for index, media_id in enumerate(media_ids):
+            where = [*_field_path(id_field, index, bulk=not create)]
+            if media_id not in media or (not create and media_id not in existing):
+                message = "No such media" if media_id not in media else "This item is not in your library"
+                return [], [user_error(UserErrorCode.NOT_FOUND, message, *where)]
+            item = media[media_id]
+            try:
+                merged[media_id] = tracking_queries.merge_entry(
+                    existing.get(media_id), changes, item.media_type, item.attributes, now
+                )
+            except tracking_queries.InvalidEntry as exc:
+                return [], [user_error(UserErrorCode.INVALID, str(exc), ENTRY_INPUT_FIELDS[exc.field])]
+        snapshots = {
+            media_id: {"title": media[media_id].title, "mediaType": media[media_id].media_type}
+            for media_id in media_ids
+        }
+        rows = await tracking_queries.upsert_entries(conn, viewer.user_id, merged, snapshots)
+    by_media = {row.entry_media_id: row for row in rows}
+    return [TrackingEntry.from_row(by_media[media_id]) for media_id in dict.fromkeys(media_ids)], []
+
+
+def _field_path(id_field: str, index: int, bulk: bool) -> list[str]:
+    return [id_field, str(index)] if bulk else [id_field]
+
+
+@strawberry.type
+class TrackingMutation:
+    @strawberry.mutation(description="Create or update the viewer's entry for a media item.")
+    async def track_media(self, info: Info, input: TrackMediaInput) -> TrackMediaPayload:
+        entries, errors = await _write_entries(
+            info, [input.media_id], "mediaId", _changes(input), create=True
+        )
+        return TrackMediaPayload(entry=entries[0] if entries else None, user_errors=errors)
+
+    @strawberry.mutation(description="Remove the viewer's entry for a media item.")
+    async def untrack_media(self, info: Info, input: UntrackMediaInput) -> UntrackMediaPayload:
+        viewer = info.context.viewer
+        denied = write_denied(viewer)
+        if denied is not None:
+            return UntrackMediaPayload(untracked_media_id=None, user_errors=[denied])
+        assert viewer is not None
+        media_id = decode_id(input.media_id, "Media")
+        deleted = False
+        if media_id is not None:
+            async with info.context.engine.begin() as conn:
+                deleted = await tracking_queries.delete_entry(conn, viewer.user_id, media_id)
+        if not deleted:
+            error = user_error(UserErrorCode.NOT_FOUND, "This item is not in your library", "mediaId")
+            return UntrackMediaPayload(untracked_media_id=None, user_errors=[error])
+        return UntrackMediaPayload(untracked_media_id=input.media_id, user_errors=[])
+
+    @strawberry.mutation(description="Apply one change to up to 100 of the viewer's entries, all or nothing.")
+    async def update_tracking_entries(
+        self, info: Info, input: UpdateTrackingEntriesInput
+    ) -> UpdateTrackingEntriesPayload:
+        if not 1 <= len(input.media_ids) <= tracking_queries.BULK_MAX:
+            error = user_error(
+                UserErrorCode.INVALID, f"Give 1 to {tracking_queries.BULK_MAX} media ids", "mediaIds"
+            )
+            return UpdateTrackingEntriesPayload(entries=[], user_errors=[error])
+        entries, errors = await _write_entries(
+            info, input.media_ids, "mediaIds", _changes(input), create=False
+        )
+        return UpdateTrackingEntriesPayload(entries=entries, user_errors=errors)
