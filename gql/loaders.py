@@ -9,6 +9,7 @@ from aiodataloader import DataLoader
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from db import media as media_queries
+from db import relations as relation_queries
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -26,7 +27,12 @@ def batch_loader(
 
 class Loaders:
     def __init__(self, engine: AsyncEngine) -> None:
+        # catalog
         self.media_by_id = batch_loader(engine, media_queries.media_by_ids)
+        self.external_links_by_media_id = batch_loader(engine, media_queries.external_links_by_media_ids)
+        self.stats_by_media_id = batch_loader(engine, media_queries.stats_by_media_ids)
+        self.relations_by_key = batch_loader(engine, relation_queries.relations_by_keys)
+        self.graph_by_key = batch_loader(engine, relation_queries.graphs_by_keys)
 
     def __getattr__(self, name: str) -> Any:
         raise AttributeError(f"no loader named {name}")
