@@ -144,7 +144,7 @@ async def test_nothing_close_finds_nothing(client: GraphQLClient) -> None:
         ({"mediaClass": "written", "creator": "otomo"}, ["Akira"]),
     ],
 )
-async def test_filters(client: GraphQLClient, media_filter: dict, expected: list[str]) -> None:
+async def test_filters(client: GraphQLClient, media_filter: dict[str, object], expected: list[str]) -> None:
     assert await titles(client, media_filter) == expected
 
 
@@ -291,7 +291,9 @@ async def test_first_above_100_is_a_clear_error(client: GraphQLClient) -> None:
         ({"search": "x" * 201}, "filter.search"),
     ],
 )
-async def test_bad_filters_are_clear_errors(client: GraphQLClient, media_filter: dict, message: str) -> None:
+async def test_bad_filters_are_clear_errors(
+    client: GraphQLClient, media_filter: dict[str, object], message: str
+) -> None:
     result = await client(SEARCH, {"filter": media_filter})
     assert result.errors[0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert result.errors[0]["message"].startswith(message)
