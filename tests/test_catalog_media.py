@@ -55,7 +55,7 @@ def gid(media_id: uuid.UUID) -> str:
     return to_global_id("Media", media_id)
 
 
-async def relations_of(client: GraphQLClient, media_id: uuid.UUID, **variables) -> list[tuple]:
+async def relations_of(client: GraphQLClient, media_id: uuid.UUID, **variables) -> list[tuple[str, str, str]]:
     result = await client(RELATIONS, {"id": gid(media_id), **variables})
     return [
         (edge["relationType"], edge["direction"], edge["node"]["title"])
