@@ -304,3 +304,11 @@ async def test_catalog_screen_statements_do_not_grow_with_rows(client: GraphQLCl
     large = await client(query, {"first": 12})
     assert len(large.data["searchMedia"]["edges"]) == 12
     assert small.queries == large.queries == 4
+
+
+async def test_nodes_load_several_media_in_one_statement(client: GraphQLClient, engine) -> None:
+    ids = [gid(await make_media(engine, title=title)) for title in ("A", "B", "C")]
+    query = "query($ids: [ID!]!) { nodes(ids: $ids) { ... on Media { title } } }"
+    result = await client(query, {"ids": [*ids, "garbage"]})
+    assert result.data["nodes"] == [{"title": "A"}, {"title": "B"}, {"title": "C"}, None]
+    assert result.queries == 1

@@ -323,3 +323,13 @@ async def test_franchise_pages(client: GraphQLClient, engine) -> None:
 async def test_franchise_refuses_a_malformed_path(client: GraphQLClient) -> None:
     result = await client(FRANCHISE, {"path": "dune novels"})
     assert result.errors[0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+@pytest.mark.usefixtures("shelf")
+async def test_a_search_of_only_punctuation_finds_nothing(client: GraphQLClient) -> None:
+    assert await titles(client, {"search": "!!! ?"}) == []
+
+
+@pytest.mark.usefixtures("shelf")
+async def test_a_typo_combines_with_other_filters(client: GraphQLClient) -> None:
+    assert await titles(client, {"search": "Dnue", "mediaTypes": ["FILM"]}) == ["Dune"]
