@@ -1,28 +1,24 @@
 """Catalog reads: batch functions (one SQL statement each, results in key order) and searches."""
 
+import datetime as dt
+import hashlib
+import json
 import uuid
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import ColumnElement, Row, and_, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from db.models import Media
-from db.pagination import Page, after_condition, decode_cursor, encode_cursor
+from db.media_filters import MEDIA_TYPES, MediaFilter, filter_conditions, relevance
+from db.models import TRACKING_STATUSES, ExternalLink, Media, UserMedia
+from db.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
 
-MEDIA_TYPES = (
-    "book",
-    "comic",
-    "manga",
-    "anime",
-    "film",
-    "series",
-    "game",
-    "podcast",
-    "audiobook",
-    "music",
-    "live_event",
-)
+__all__ = ["MEDIA_TYPES", "SORT_FIELDS", "MediaSort", "MediaStats", "search_media"]
+
+SORT_FIELDS = ("title", "release_date", "created_at", "relevance", "popularity")
 
 media_columns = (
     Media.id,
@@ -49,20 +45,231 @@ async def media_by_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[
     return [by_id.get(media_id) for media_id in ids]
 
 
-async def search_media(conn: AsyncConnection, first: int, after: str | None) -> Page[Row[Any]]:
-    keys: list[tuple[Any, bool]] = [(Media.title, False), (Media.id, False)]
-    query = select(*media_columns)
-    if after is not None:
-        title, media_id = decode_cursor(after, "media:title", 2)
-        query = query.where(after_condition(keys, [title, uuid.UUID(media_id)]))
-    query = query.order_by(Media.title, Media.id).limit(first + 1)
+async def media_by_external_key(conn: AsyncConnection, source: str, key: str) -> Row[Any] | None:
+    """The item an external source knows as `key`: through external_links, or its own external_id."""
+    linked = select(ExternalLink.media_id).where(
+        ExternalLink.source_name == source, ExternalLink.external_key == key
+    )
+    query = (
+        select(*media_columns)
+        .where(or_(Media.id.in_(linked.scalar_subquery()), Media.external_id == f"{source}:{key}"))
+        .limit(1)
+    )
+    row: Any = (await conn.execute(query)).first()
+    return row  # type: ignore[no-any-return]
+
+
+async def external_links_by_media_ids(
+    conn: AsyncConnection, ids: Sequence[uuid.UUID]
+) -> list[list[Row[Any]]]:
+    query = (
+        select(ExternalLink.media_id, ExternalLink.source_name, ExternalLink.external_key)
+        .where(ExternalLink.media_id.in_(ids))
+        .order_by(ExternalLink.source_name, ExternalLink.external_key)
+    )
+    by_id: dict[uuid.UUID, list[Row[Any]]] = {media_id: [] for media_id in ids}
     rows: list[Any] = list((await conn.execute(query)).all())
+    for row in rows:
+        by_id[row.media_id].append(row)
+    return [by_id[media_id] for media_id in ids]
+
+
+@dataclass(frozen=True)
+class MediaStats:
+    trackers: int
+    mean_rating: float | None
+    by_status: dict[str, int]
+
+
+async def stats_by_media_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[MediaStats]:
+    """Aggregates over every user's entries; no per-user value leaves this function."""
+    query = (
+        select(
+            UserMedia.media_id,
+            UserMedia.status,
+            func.count().label("entries"),
+            func.count(UserMedia.rating).label("ratings"),
+            func.coalesce(func.sum(UserMedia.rating), 0).label("rating_sum"),
+        )
+        .where(UserMedia.media_id.in_(ids))
+        .group_by(UserMedia.media_id, UserMedia.status)
+    )
+    entries: dict[uuid.UUID, Counter[str]] = {media_id: Counter() for media_id in ids}
+    ratings: Counter[uuid.UUID] = Counter()
+    rating_sums: Counter[uuid.UUID] = Counter()
+    for row in (await conn.execute(query)).all():
+        entries[row.media_id][row.status] += row.entries
+        ratings[row.media_id] += row.ratings
+        rating_sums[row.media_id] += row.rating_sum
+    return [
+        MediaStats(
+            trackers=sum(entries[media_id].values()),
+            mean_rating=rating_sums[media_id] / ratings[media_id] if ratings[media_id] else None,
+            by_status={status: entries[media_id][status] for status in TRACKING_STATUSES},
+        )
+        for media_id in ids
+    ]
+
+
+async def media_type_counts(conn: AsyncConnection) -> list[tuple[str, int]]:
+    """Every media type with its number of items, zero included, in vocabulary order."""
+    query = select(Media.media_type, func.count()).group_by(Media.media_type)
+    counts: dict[str, int] = {row[0]: row[1] for row in (await conn.execute(query)).all()}
+    return [(media_type, counts.get(media_type, 0)) for media_type in MEDIA_TYPES]
+
+
+async def media_class_counts(conn: AsyncConnection) -> list[tuple[str, int]]:
+    """Every taxonomy path in use and each of its ancestors, with the number of items in its subtree."""
+    query = select(Media.media_class, func.count()).group_by(Media.media_class)
+    subtree: Counter[str] = Counter()
+    for media_class, count in (await conn.execute(query)).all():
+        labels = media_class.split(".")
+        for depth in range(1, len(labels) + 1):
+            subtree[".".join(labels[:depth])] += count
+    return sorted(subtree.items())
+
+
+@dataclass(frozen=True)
+class MediaSort:
+    field: str
+    descending: bool = False
+
+
+@dataclass(frozen=True)
+class _SortKey:
+    name: str
+    expression: Any
+    descending: bool
+    nullable: bool
+    parse: Callable[[Any], Any]
+
+
+def _sort_keys(media_filter: MediaFilter, sort: Sequence[MediaSort]) -> list[_SortKey]:
+    search = media_filter.search
+    keys: list[_SortKey] = []
+    for spec in sort or (MediaSort("relevance", True) if search else MediaSort("title"),):
+        if spec.field not in SORT_FIELDS:
+            raise ValueError(f"unknown sort field {spec.field}")
+        if spec.field in {key.name for key in keys}:
+            continue
+        if spec.field == "title":
+            keys.append(_SortKey("title", Media.title, spec.descending, False, str))
+        elif spec.field == "release_date":
+            keys.append(
+                _SortKey("release_date", Media.release_date, spec.descending, True, dt.date.fromisoformat)
+            )
+        elif spec.field == "created_at":
+            keys.append(
+                _SortKey("created_at", Media.created_at, spec.descending, False, dt.datetime.fromisoformat)
+            )
+        elif spec.field == "relevance" and search:
+            keys.append(_SortKey("relevance", relevance(search), spec.descending, False, float))
+        else:
+            # Without a search text, relevance means popularity.
+            keys.append(_SortKey("popularity", Media.tracker_count, spec.descending, False, int))
+    keys.append(_SortKey("id", Media.id, keys[-1].descending, False, uuid.UUID))
+    return keys
+
+
+def _after(keys: Sequence[_SortKey], values: Sequence[Any]) -> ColumnElement[bool]:
+    """Rows strictly after `values`; nullable keys sort their NULLs last in either direction."""
+    condition: ColumnElement[bool] = false()
+    equal_prefix: ColumnElement[bool] = true()
+    for key, value in zip(keys, values, strict=True):
+        expression = key.expression
+        if value is None:
+            beyond: ColumnElement[bool] = false()
+            equal: ColumnElement[bool] = expression.is_(None)
+        else:
+            beyond = expression < value if key.descending else expression > value
+            if key.nullable:
+                beyond = or_(beyond, expression.is_(None))
+            equal = expression == value
+        condition = or_(condition, and_(equal_prefix, beyond))
+        equal_prefix = and_(equal_prefix, equal)
+    return condition
+
+
+def _order_by(keys: Sequence[_SortKey]) -> list[Any]:
+    order = []
+    for key in keys:
+        ordered = key.expression.desc() if key.descending else key.expression.asc()
+        order.append(ordered.nulls_last() if key.nullable else ordered)
+    return order
+
+
+def _cursor_kind(kind: str, media_filter: MediaFilter, keys: Sequence[_SortKey]) -> str:
+    """Names the query, its sort and a digest of its filter, so a foreign cursor is refused."""
+    filter_digest = hashlib.sha256(json.dumps(media_filter.to_json(), sort_keys=True).encode()).hexdigest()
+    order = ",".join(f"{key.name}{'-' if key.descending else '+'}" for key in keys)
+    return f"{kind}:{order}:{filter_digest[:12]}"
+
+
+def _cursor_value(value: Any) -> Any:
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
+def _decode_after(after: str, kind: str, keys: Sequence[_SortKey]) -> list[Any]:
+    raw = decode_cursor(after, kind, len(keys))
+    try:
+        return [
+            None if value is None and key.nullable else key.parse(value)
+            for key, value in zip(keys, raw, strict=True)
+        ]
+    except (TypeError, ValueError) as exc:
+        raise InvalidCursor("The cursor is not valid") from exc
+
+
+def _filtered(media_filter: MediaFilter, extra_conditions: Iterable[ColumnElement[bool]]) -> Any:
+    return select(*media_columns).where(filter_conditions(media_filter), *extra_conditions)
+
+
+async def search_media(
+    conn: AsyncConnection,
+    media_filter: MediaFilter,
+    sort: Sequence[MediaSort],
+    first: int,
+    after: str | None,
+    extra_conditions: Iterable[ColumnElement[bool]] = (),
+    cursor_kind: str = "media",
+) -> Page[Row[Any]]:
+    """One keyset page of the catalog matching the filter (and `extra_conditions` on media.media).
+
+    Raises InvalidCursor for a cursor of another query, sort or filter. `cursor_kind` names the
+    calling query so that, say, a franchise cursor is refused by searchMedia.
+    """
+    keys = _sort_keys(media_filter, sort)
+    kind = _cursor_kind(cursor_kind, media_filter, keys)
+    query = _filtered(media_filter, extra_conditions).add_columns(
+        *(key.expression.label(f"sort_{key.name}") for key in keys)
+    )
+    if after is not None:
+        query = query.where(_after(keys, _decode_after(after, kind, keys)))
+    query = query.order_by(*_order_by(keys)).limit(first + 1)
+    rows: list[Any] = list((await conn.execute(query)).all())[: first + 1]
+    page = rows[:first]
     return Page(
-        rows=rows[:first],
+        rows=page,
         has_next_page=len(rows) > first,
-        cursors=[encode_cursor("media:title", [row.title, str(row.id)]) for row in rows[:first]],
+        cursors=[
+            encode_cursor(kind, [_cursor_value(getattr(row, f"sort_{key.name}")) for key in keys])
+            for row in page
+        ],
     )
 
 
-async def count_media(conn: AsyncConnection) -> int:
-    return int((await conn.execute(select(func.count()).select_from(Media))).scalar_one())
+async def count_media(
+    conn: AsyncConnection,
+    media_filter: MediaFilter | None = None,
+    extra_conditions: Iterable[ColumnElement[bool]] = (),
+) -> int:
+    query = (
+        select(func.count())
+        .select_from(Media)
+        .where(filter_conditions(media_filter or MediaFilter()), *extra_conditions)
+    )
+    return int((await conn.execute(query)).scalar_one())

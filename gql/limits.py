@@ -306,11 +306,10 @@ class QueryCostLimiter(SchemaExtension):
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
-        if context.graphql_document is not None and context.pre_execution_errors is None:
+        if context.graphql_document is not None and not context.pre_execution_errors:
             cost = query_cost(
                 context.schema._schema, context.graphql_document, context.operation_name, context.variables
             )
             if cost > self.max_cost:
-                # Set before validation runs: strawberry then skips the other rules and refuses.
                 context.pre_execution_errors = [QueryCostExceeded(cost, self.max_cost)]
         yield

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from db import accounts as account_queries
 from db import lists as list_queries
 from db import media as media_queries
+from db import relations as relation_queries
 from db import tracking as tracking_queries
 
 K = TypeVar("K")
@@ -29,19 +30,24 @@ def batch_loader(
 
 class Loaders:
     def __init__(self, engine: AsyncEngine) -> None:
+        # catalog
         self.media_by_id = batch_loader(engine, media_queries.media_by_ids)
         # accounts
         self.user_by_id = batch_loader(engine, account_queries.users_by_ids)
         self.user_by_username = batch_loader(engine, account_queries.users_by_usernames)
         self.api_tokens_by_user_id = batch_loader(engine, account_queries.api_tokens_by_user_ids)
         self.sessions_by_user_id = batch_loader(engine, account_queries.sessions_by_user_ids)
-
-        # tracking and lists (issue 5)
+        # tracking and lists
         self.entry_by_user_media = batch_loader(engine, tracking_queries.entries_by_keys)
         self.library_stats_by_user = batch_loader(engine, tracking_queries.stats_by_users)
         self.list_by_id = batch_loader(engine, list_queries.lists_by_ids)
         self.list_items_page = batch_loader(engine, list_queries.list_item_pages)
         self.list_item_count = batch_loader(engine, list_queries.list_item_counts)
+        # catalog relations and stats
+        self.external_links_by_media_id = batch_loader(engine, media_queries.external_links_by_media_ids)
+        self.stats_by_media_id = batch_loader(engine, media_queries.stats_by_media_ids)
+        self.relations_by_key = batch_loader(engine, relation_queries.relations_by_keys)
+        self.graph_by_key = batch_loader(engine, relation_queries.graphs_by_keys)
 
     def __getattr__(self, name: str) -> Any:
         raise AttributeError(f"no loader named {name}")

@@ -1,4 +1,5 @@
-"""Catalog types and queries: Media, searchMedia."""
+"""Catalog types and queries: Media with its links, relations, graph and stats; searchMedia,
+franchise, lookups and the taxonomy counts for filter menus."""
 
 import datetime as dt
 import uuid
@@ -10,8 +11,15 @@ from sqlalchemy import Row
 from strawberry.scalars import JSON
 
 from db import media as media_queries
+from db import relations as relation_queries
+from db.media import MediaSort
+from db.media_filters import LTREE_PATTERN, MediaFilter
 from db.pagination import InvalidCursor
 from gql.context import Info
+from gql.enums import TrackingStatus
+from gql.errors import BadUserInput
+from gql.media_filters import MediaFilterInput, MediaSortInput, to_sorts
+from gql.relations import GraphEdge, MediaGraph, MediaRelation, RelationDirection, RelationType
 from gql.relay import (
     Connection,
     Edge,
@@ -39,6 +47,37 @@ class MediaType(Enum):
     AUDIOBOOK = "audiobook"
     MUSIC = "music"
     LIVE_EVENT = "live_event"
+
+
+@strawberry.type
+class StatusCount:
+    status: TrackingStatus
+    count: int
+
+
+@strawberry.type
+class MediaTypeCount:
+    media_type: MediaType
+    count: int
+
+
+@strawberry.type
+class MediaClassCount:
+    media_class: str
+    count: int = strawberry.field(description="Items in this taxonomy subtree.")
+
+
+@strawberry.type(description="Aggregates over every user's entries; nothing about any one user.")
+class MediaStats:
+    trackers: int = strawberry.field(description="Users with an entry for this item, in any status.")
+    mean_rating: float | None = strawberry.field(description="Mean of the ratings given (1-10).")
+    by_status: list[StatusCount]
+
+
+@strawberry.type
+class ExternalLink:
+    source_name: str
+    external_key: str
 
 
 @strawberry.type(description="One canonical catalog item: a book, a film, a game, a live event...")
@@ -85,6 +124,70 @@ class Media(Node):
             tracker_count=row.tracker_count,
         )
 
+    @strawberry.field(description="Where other catalogs list this item.")
+    async def external_links(self, info: Info) -> list[ExternalLink]:
+        rows = await info.context.loaders.external_links_by_media_id.load(self.raw_id)
+        return [ExternalLink(source_name=row.source_name, external_key=row.external_key) for row in rows]
+
+    @strawberry.field(description="Related items seen from this item, both directions by default.")
+    async def relations(
+        self,
+        info: Info,
+        types: list[RelationType] | None = None,
+        direction: RelationDirection = RelationDirection.BOTH,
+    ) -> list[MediaRelation]:
+        labels = None if types is None else tuple(sorted({t.value for t in types}))
+        loaders = info.context.loaders
+        rows = await loaders.relations_by_key.load((self.raw_id, direction.value, labels))
+        relations = []
+        for row in rows:
+            loaders.media_by_id.prime(row.id, row)
+            relations.append(
+                MediaRelation(
+                    relation_type=RelationType(row.label),
+                    direction=RelationDirection(row.direction),
+                    notes=row.notes,
+                    weight=row.weight,
+                    node=Media.from_row(row),
+                )
+            )
+        return relations
+
+    @strawberry.field(
+        description=f"The connected franchise around this item, up to `depth` hops "
+        f"(0-{relation_queries.MAX_GRAPH_DEPTH}) over edges of `types` (a type and its inverse walk "
+        "the same edges), in one SQL statement."
+    )
+    async def graph(self, info: Info, depth: int = 2, types: list[RelationType] | None = None) -> MediaGraph:
+        if not 0 <= depth <= relation_queries.MAX_GRAPH_DEPTH:
+            raise BadUserInput(f"`depth` must be between 0 and {relation_queries.MAX_GRAPH_DEPTH}")
+        walked = None if types is None else relation_queries.canonical_types([t.value for t in types])
+        graph = await info.context.loaders.graph_by_key.load((self.raw_id, depth, walked))
+        return MediaGraph(
+            nodes=[Media.from_row(row) for row in graph.nodes],
+            edges=[
+                GraphEdge(
+                    from_=to_global_id("Media", source),
+                    to=to_global_id("Media", target),
+                    relation_type=RelationType(relation_type),
+                )
+                for source, target, relation_type in graph.edges
+            ],
+            truncated=graph.truncated,
+        )
+
+    @strawberry.field
+    async def stats(self, info: Info) -> MediaStats:
+        stats = await info.context.loaders.stats_by_media_id.load(self.raw_id)
+        return MediaStats(
+            trackers=stats.trackers,
+            mean_rating=None if stats.mean_rating is None else round(stats.mean_rating, 2),
+            by_status=[
+                StatusCount(status=TrackingStatus(status), count=count)
+                for status, count in stats.by_status.items()
+            ],
+        )
+
 
 async def media_by_raw_id(info: Info, media_id: uuid.UUID) -> Media | None:
     row = await info.context.loaders.media_by_id.load(media_id)
@@ -96,6 +199,38 @@ register_node("Media", media_by_raw_id)
 MediaConnection = Connection[Media]
 
 
+async def media_connection(
+    info: Info,
+    media_filter: MediaFilter,
+    sort: list[MediaSort],
+    first: int | None,
+    after: str | None,
+    cursor_kind: str,
+) -> Connection[Media]:
+    size = page_size(first)
+    engine = info.context.engine
+    try:
+        async with engine.connect() as conn:
+            page = await media_queries.search_media(
+                conn, media_filter, sort, size, after, cursor_kind=cursor_kind
+            )
+    except InvalidCursor as exc:
+        raise bad_cursor(exc) from exc
+
+    async def count_total() -> int:
+        async with engine.connect() as conn:
+            return await media_queries.count_media(conn, media_filter)
+
+    return Connection(
+        edges=[
+            Edge(cursor=cursor, node=Media.from_row(row))
+            for row, cursor in zip(page.rows, page.cursors, strict=True)
+        ],
+        page_info=page_info(page, after),
+        count_total=count_total,
+    )
+
+
 @strawberry.type
 class MediaQuery:
     @strawberry.field(description="A catalog item by its global ID; null when there is none.")
@@ -103,27 +238,51 @@ class MediaQuery:
         media_id = decode_id(id, "Media")
         return None if media_id is None else await media_by_raw_id(info, media_id)
 
+    @strawberry.field(
+        description="The item another catalog knows by `key` (e.g. source `tmdb`, key `438631`)."
+    )
+    async def media_by_external_id(self, info: Info, source: str, key: str) -> Media | None:
+        async with info.context.engine.connect() as conn:
+            row = await media_queries.media_by_external_key(conn, source, key)
+        return None if row is None else Media.from_row(row)
+
     @strawberry.field(description="Search, filter and sort the catalog, with keyset pagination.")
     async def search_media(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        filter: MediaFilterInput | None = None,
+        sort: list[MediaSortInput] | None = None,
+        first: int | None = None,
+        after: str | None = None,
     ) -> Connection[Media]:
-        size = page_size(first)
-        engine = info.context.engine
-        try:
-            async with engine.connect() as conn:
-                page = await media_queries.search_media(conn, size, after)
-        except InvalidCursor as exc:
-            raise bad_cursor(exc) from exc
+        media_filter = filter.to_filter() if filter is not None else MediaFilter()
+        return await media_connection(info, media_filter, to_sorts(sort), first, after, "search")
 
-        async def count_total() -> int:
-            async with engine.connect() as conn:
-                return await media_queries.count_media(conn)
-
-        return Connection(
-            edges=[
-                Edge(cursor=cursor, node=Media.from_row(row))
-                for row, cursor in zip(page.rows, page.cursors, strict=True)
-            ],
-            page_info=page_info(page, after),
-            count_total=count_total,
+    @strawberry.field(
+        description="Every item under a collection path (`dune` includes `dune.novels`), across media "
+        "types, in release order (undated items last)."
+    )
+    async def franchise(
+        self, info: Info, path: str, first: int | None = None, after: str | None = None
+    ) -> Connection[Media]:
+        if not LTREE_PATTERN.match(path):
+            raise BadUserInput("`path` must be dot-separated labels of letters, digits and _")
+        sort = [MediaSort("release_date"), MediaSort("title")]
+        return await media_connection(
+            info, MediaFilter(collection_path=path), sort, first, after, "franchise"
         )
+
+    @strawberry.field(description="Every media type with its number of items, for filter menus.")
+    async def media_types(self, info: Info) -> list[MediaTypeCount]:
+        async with info.context.engine.connect() as conn:
+            counts = await media_queries.media_type_counts(conn)
+        return [MediaTypeCount(media_type=MediaType(media_type), count=count) for media_type, count in counts]
+
+    @strawberry.field(
+        description="Every taxonomy path in use and its ancestors (`written`, `written.book`, ...) with "
+        "the number of items in each subtree, for filter menus."
+    )
+    async def media_classes(self, info: Info) -> list[MediaClassCount]:
+        async with info.context.engine.connect() as conn:
+            counts = await media_queries.media_class_counts(conn)
+        return [MediaClassCount(media_class=media_class, count=count) for media_class, count in counts]

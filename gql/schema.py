@@ -1,7 +1,13 @@
 """The one place the schema is assembled from the domain modules."""
 
 import strawberry
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
 from strawberry.tools import merge_types
 
 from gql.account_mutations import AccountMutation
@@ -26,8 +32,13 @@ def build_schema(limits: Limits | None = None, expose_db_stats: bool = True) -> 
         lambda: QueryDepthLimiter(max_depth=limits.max_depth),
         lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
-        lambda: QueryCostLimiter(max_cost=limits.max_cost),
         MaskUnexpectedErrors,
+        # Clients send the same few documents over and over; parsing and validating them was a third
+        # of a depth-3 traversal's server time (bench/README.md).
+        lambda: ParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
+        # After validation: ValidationCache replaces pre_execution_errors, and only a valid document is costed.
+        lambda: QueryCostLimiter(max_cost=limits.max_cost),
     ]
     if expose_db_stats:
         extensions.append(DatabaseStats)

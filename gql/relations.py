@@ -1,0 +1,73 @@
+"""The typed relationship graph as GraphQL sees it: relation labels, edges and franchise graphs."""
+
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from db import relations as relation_queries
+
+if TYPE_CHECKING:
+    from gql.media import Media
+
+
+@strawberry.enum(
+    description="How two items relate. Each label has its inverse on the other side: a SEQUEL edge "
+    "shows as PREQUEL from the sequel, ADAPTATION as SOURCE, SIDE_STORY as PARENT_STORY; "
+    "the other types read the same from both sides."
+)
+class RelationType(Enum):
+    SEQUEL = "sequel"
+    PREQUEL = "prequel"
+    ADAPTATION = "adaptation"
+    SOURCE = "source"
+    SPIN_OFF = "spin-off"
+    SHARED_UNIVERSE = "shared-universe"
+    SIDE_STORY = "side-story"
+    PARENT_STORY = "parent-story"
+    ALTERNATIVE_VERSION = "alternative-version"
+    REMAKE = "remake"
+    SUMMARY = "summary"
+    COMPILATION = "compilation"
+    CROSSOVER = "crossover"
+    CHARACTER = "character"
+    OTHER = "other"
+
+
+@strawberry.enum(
+    description="OUTGOING: the edge was recorded from this item; INCOMING: from the other item. "
+    "BOTH only filters; an edge is never BOTH."
+)
+class RelationDirection(Enum):
+    OUTGOING = relation_queries.OUTGOING
+    INCOMING = relation_queries.INCOMING
+    BOTH = relation_queries.BOTH
+
+
+@strawberry.type(description="A related item, labelled for the side it is seen from.")
+class MediaRelation:
+    relation_type: RelationType = strawberry.field(description="What `node` is to this item.")
+    direction: RelationDirection
+    notes: str | None
+    weight: int | None
+    node: Annotated["Media", strawberry.lazy("gql.media")]
+
+
+@strawberry.type(description="A stored edge: `to` is the `relationType` of `from`.")
+class GraphEdge:
+    from_: strawberry.ID = strawberry.field(name="from")
+    to: strawberry.ID
+    relation_type: RelationType
+
+
+@strawberry.type(
+    description=f"The connected franchise around an item: at most {relation_queries.GRAPH_NODE_CAP} "
+    "items, the root first, then by distance and release date."
+)
+class MediaGraph:
+    nodes: list[Annotated["Media", strawberry.lazy("gql.media")]]
+    edges: list[GraphEdge]
+    truncated: bool = strawberry.field(
+        description=f"True when the walk found more than {relation_queries.GRAPH_NODE_CAP} items; "
+        "the nearest ones are kept."
+    )
