@@ -10,7 +10,7 @@ from pathlib import Path
 
 from db.cluster import DATABASE_NAME, EmbeddedCluster, asyncpg_url
 from db.engine import make_engine
-from db.ingest import catalog_is_empty, load_jsonl
+from db.ingest import catalog_is_empty, ingest_file
 from db.migrate import upgrade
 from gql.config import Settings
 from gql.logs import configure_logging
@@ -37,8 +37,8 @@ async def _load_demo(url: str, catalog: Path) -> None:
     engine = make_engine(url)
     try:
         if await catalog_is_empty(engine):
-            count = await load_jsonl(engine, catalog)
-            log.info("loaded the demo catalog: %d items", count)
+            summary = await ingest_file(engine, catalog, source="demo")
+            log.info("loaded the demo catalog: %d items (job %d)", summary.counts.inserted, summary.job_id)
     finally:
         await engine.dispose()
 
@@ -79,6 +79,14 @@ def main(argv: list[str] | None = None) -> int:
     migrate_parser = commands.add_parser("migrate", help="apply database migrations up to head")
     migrate_parser.add_argument("--data-dir", type=Path, dest="sub_data_dir")
 
+    ingest_parser = commands.add_parser("ingest", help="load a JSON Lines catalog (docs/ingestion.md)")
+    ingest_parser.add_argument("file", type=Path)
+    ingest_parser.add_argument("--source", help="name of the feed (default: the file name without extension)")
+    ingest_parser.add_argument("--dry-run", action="store_true", help="validate and count, write nothing")
+    ingest_parser.add_argument("--batch-size", type=int, help="lines per transaction (default 1000)")
+    ingest_parser.add_argument("--resume", type=int, metavar="JOB", help="continue an interrupted job")
+    ingest_parser.add_argument("--data-dir", type=Path, dest="sub_data_dir")
+
     export_parser = commands.add_parser("export-schema", help="write the SDL to schema.graphql (or --out)")
     export_parser.add_argument("--out", type=Path, default=Path("schema.graphql"))
 
@@ -105,6 +113,12 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "serve":
         serve(settings, load_demo=not args.no_demo)
+    elif args.command == "ingest":
+        from gql.ingest_command import run_ingest
+
+        with database(settings) as url:
+            upgrade(url)
+            return run_ingest(url, args.file, args.source, args.batch_size, args.dry_run, args.resume)
     elif args.command == "migrate":
         with database(settings) as url:
             upgrade(url)
