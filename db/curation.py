@@ -76,7 +76,9 @@ async def _record(
 
 
 async def _locked_media(conn: AsyncConnection, media_id: uuid.UUID) -> Row[Any]:
-    row = (await conn.execute(select(*media_columns).where(Media.id == media_id).with_for_update())).first()
+    row: Any = (
+        await conn.execute(select(*media_columns).where(Media.id == media_id).with_for_update())
+    ).first()
     if row is None:
         raise CurationError("NOT_FOUND", "No media item has this id", "id")
     return row
@@ -124,7 +126,7 @@ async def create_media(
             raise CurationError(
                 "CONFLICT", f"{external_text} already belongs to another media item", "externalId"
             )
-    row = (
+    row: Any = (
         await conn.execute(
             insert(Media).values(external_id=external_text, **fields).returning(*media_columns)
         )

@@ -87,7 +87,9 @@ def print_summary(summary: JobSummary, seconds: float, out: TextIO) -> None:
     for line, message in summary.errors[:PRINTED_ERRORS]:
         out.write(f"line {line}: {message}\n")
     if len(summary.errors) > PRINTED_ERRORS:
-        out.write(f"... {len(summary.errors) - PRINTED_ERRORS} more in ingest.import_logs (job {summary.job_id})\n")
+        out.write(
+            f"... {len(summary.errors) - PRINTED_ERRORS} more in ingest.import_logs (job {summary.job_id})\n"
+        )
     if counts.conflicts:
         out.write(f"conflicting key claims are listed in ingest.conflicts (job {summary.job_id})\n")
 
