@@ -75,7 +75,7 @@ async def _record(
     )
 
 
-async def _locked_media(conn: AsyncConnection, media_id: uuid.UUID) -> Row[Any]:
+async def _locked_media(conn: AsyncConnection, media_id: uuid.UUID) -> Any:
     row: Any = (
         await conn.execute(select(*media_columns).where(Media.id == media_id).with_for_update())
     ).first()

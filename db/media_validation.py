@@ -221,12 +221,17 @@ def external_key(value: Any) -> tuple[str, str]:
 
 
 def external_link(source: Any, key: Any) -> tuple[str, str]:
-    source_name = _text(source, 100).strip() if isinstance(source, str) else None
-    if not source_name or not re.fullmatch(r"[a-z0-9_.-]+", source_name):
-        raise InvalidValue("the source must be lower-case letters, digits, '_', '.' or '-' (e.g. wikidata)")
+    source_name = source.strip() if isinstance(source, str) else None
+    if not source_name or len(source_name) > 100 or not re.fullmatch(r"[a-z0-9_.-]+", source_name):
+        raise InvalidValue(
+            "the source must be lower-case letters, digits, '_', '.' or '-' (e.g. wikidata)", "source"
+        )
     if not isinstance(key, str) or not key.strip():
-        raise InvalidValue("the key must be a non-empty string")
-    return source_name, _text(key, 500).strip()
+        raise InvalidValue("the key must be a non-empty string", "key")
+    try:
+        return source_name, _text(key, 500).strip()
+    except InvalidValue as exc:
+        raise InvalidValue(f"the key {exc}", "key") from exc
 
 
 def relation_type(value: Any) -> str:

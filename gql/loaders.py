@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from aiodataloader import DataLoader
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from db import curation
 from db import media as media_queries
 
 K = TypeVar("K")
@@ -27,6 +28,8 @@ def batch_loader(
 class Loaders:
     def __init__(self, engine: AsyncEngine) -> None:
         self.media_by_id = batch_loader(engine, media_queries.media_by_ids)
+        # curation
+        self.revisions_by_media_id = batch_loader(engine, curation.revisions_by_media_ids)
 
     def __getattr__(self, name: str) -> Any:
         raise AttributeError(f"no loader named {name}")

@@ -23,6 +23,7 @@ from gql.relay import (
     register_node,
     to_global_id,
 )
+from gql.revisions import MediaRevision, media_revisions
 
 
 @strawberry.enum(description="The kind of media; the database stores the lower-case value.")
@@ -59,6 +60,10 @@ class Media(Node):
     created_at: dt.datetime
     updated_at: dt.datetime
     tracker_count: strawberry.Private[int]
+    revisions: list[MediaRevision] | None = strawberry.field(
+        resolver=media_revisions,
+        description="Admin change history, newest first; null unless the viewer is an admin.",
+    )
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> "Media":

@@ -4,6 +4,7 @@ import strawberry
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.tools import merge_types
 
+from gql.admin import AdminMutation
 from gql.config import Limits
 from gql.errors import MaskUnexpectedErrors
 from gql.media import Media, MediaQuery
@@ -11,6 +12,7 @@ from gql.observability import DatabaseStats
 from gql.relay import NodeQuery
 
 Query = merge_types("Query", (NodeQuery, MediaQuery))
+Mutation = merge_types("Mutation", (AdminMutation,))
 
 
 def build_schema(limits: Limits | None = None, expose_db_stats: bool = True) -> strawberry.Schema:
@@ -23,7 +25,7 @@ def build_schema(limits: Limits | None = None, expose_db_stats: bool = True) -> 
     ]
     if expose_db_stats:
         extensions.append(DatabaseStats)
-    return strawberry.Schema(query=Query, types=[Media], extensions=extensions)  # type: ignore[arg-type]
+    return strawberry.Schema(query=Query, mutation=Mutation, types=[Media], extensions=extensions)  # type: ignore[arg-type]
 
 
 schema = build_schema()
