@@ -22,8 +22,6 @@ class Counts:
     unchanged: int = 0
     failed: int = 0
     conflicts: int = 0
-    relations: int = 0
-    pending: int = 0
 
     def add(self, other: "Counts") -> None:
         for name in self.__dataclass_fields__:
@@ -286,8 +284,7 @@ async def apply_batch(conn: AsyncConnection, job_id: int, batch: Batch) -> Count
                         )
                     )
     if facts:
-        inserted, updated = await store_relations(conn, facts)
-        counts.relations += inserted + updated
+        await store_relations(conn, facts)
     if pending:
         await conn.execute(
             UPSERT_PENDING,
@@ -300,8 +297,7 @@ async def apply_batch(conn: AsyncConnection, job_id: int, batch: Batch) -> Count
                 "weight": [relation.weight for relation in pending.values()],
             },
         )
-    counts.pending = len(pending)
-    counts.relations += await resolve_pending_relations(conn, [key for _, key in new_links])
+    await resolve_pending_relations(conn, [key for _, key in new_links])
 
     if notes:
         await conn.execute(
