@@ -282,7 +282,14 @@ async def test_a_key_claimed_by_another_item_is_recorded_as_a_conflict_and_left_
 
 
 async def test_a_killed_run_resumed_ends_like_an_unbroken_run(engine: AsyncEngine, tmp_path: Path) -> None:
-    records = [DUNE, MESSIAH, FILM, *generated(60), "not json", {**MESSIAH, "title": "Dune Messiah (1969)"}]
+    records: list[dict[str, Any] | str] = [
+        DUNE,
+        MESSIAH,
+        FILM,
+        *generated(60),
+        "not json",
+        {**MESSIAH, "title": "Dune Messiah (1969)"},
+    ]
     path = write_jsonl(tmp_path / "saga.jsonl", *records)
     unbroken_job = await ingest_file(engine, path, batch_size=10)
     unbroken = await catalog_state(engine)
