@@ -276,9 +276,37 @@ async def remove_external_link(
     await _record(conn, actor_id, media_id, "remove_external_link", {"before": link, "after": None})
 
 
+INCOMING_RELATIONS = (
+    "unnest(CAST(:src AS uuid[]), CAST(:dst AS uuid[]), CAST(:type AS text[]), "
+    "CAST(:notes AS text[]), CAST(:weight AS smallint[])) AS i(src, dst, type, notes, weight)"
+)
+UPDATE_RELATIONS = text(
+    "UPDATE media.relationships r SET notes = coalesce(i.notes, r.notes), "
+    f"weight = coalesce(i.weight, r.weight) FROM {INCOMING_RELATIONS} "
+    "WHERE r.media_id = i.src AND r.related_media_id = i.dst "
+    "AND r.relation_type = CAST(i.type AS media.relation_type) "
+    "AND (r.notes, r.weight) IS DISTINCT FROM (coalesce(i.notes, r.notes), coalesce(i.weight, r.weight))"
+)
+INSERT_RELATIONS = text(
+    "INSERT INTO media.relationships (media_id, related_media_id, relation_type, notes, weight) "
+    f"SELECT i.src, i.dst, CAST(i.type AS media.relation_type), i.notes, i.weight FROM {INCOMING_RELATIONS} "
+    "ON CONFLICT DO NOTHING"
+)
+
+
+def _relation_params(facts: list[RelationFact]) -> dict[str, list[Any]]:
+    return {
+        "src": [fact.media_id for fact in facts],
+        "dst": [fact.related_media_id for fact in facts],
+        "type": [fact.relation_type for fact in facts],
+        "notes": [fact.notes for fact in facts],
+        "weight": [fact.weight for fact in facts],
+    }
+
+
 async def store_relations(conn: AsyncConnection, facts: Iterable[RelationFact]) -> tuple[int, int]:
     """Store facts in canonical form, each once; a fact already stored in either direction only
-    takes new notes/weight (when given). Returns (inserted, updated). Two statements per call."""
+    takes new notes/weight (when given). Returns (inserted, updated); at most two statements."""
     unique: dict[tuple[uuid.UUID, uuid.UUID, str], RelationFact] = {}
     for fact in facts:
         canonical = fact.canonical()
@@ -287,36 +315,14 @@ async def store_relations(conn: AsyncConnection, facts: Iterable[RelationFact]) 
     if not unique:
         return 0, 0
     rows = list(unique.values())
-    params = {
-        "src": [fact.media_id for fact in rows],
-        "dst": [fact.related_media_id for fact in rows],
-        "type": [fact.relation_type for fact in rows],
-        "notes": [fact.notes for fact in rows],
-        "weight": [fact.weight for fact in rows],
-    }
-    incoming = (
-        "unnest(CAST(:src AS uuid[]), CAST(:dst AS uuid[]), CAST(:type AS text[]), "
-        "CAST(:notes AS text[]), CAST(:weight AS smallint[])) AS i(src, dst, type, notes, weight)"
-    )
-    updated = await conn.execute(
-        text(
-            f"UPDATE media.relationships r SET notes = coalesce(i.notes, r.notes), "
-            f"weight = coalesce(i.weight, r.weight) FROM {incoming} "
-            "WHERE r.media_id = i.src AND r.related_media_id = i.dst "
-            "AND r.relation_type = CAST(i.type AS media.relation_type) "
-            "AND (r.notes, r.weight) IS DISTINCT FROM (coalesce(i.notes, r.notes), coalesce(i.weight, r.weight))"
-        ),
-        params,
-    )
-    inserted = await conn.execute(
-        text(
-            "INSERT INTO media.relationships (media_id, related_media_id, relation_type, notes, weight) "
-            f"SELECT i.src, i.dst, CAST(i.type AS media.relation_type), i.notes, i.weight FROM {incoming} "
-            "ON CONFLICT DO NOTHING"
-        ),
-        params,
-    )
-    return inserted.rowcount, updated.rowcount
+    # Only facts carrying notes or a weight can change a stored row.
+    annotated = [fact for fact in rows if fact.notes is not None or fact.weight is not None]
+    updated = 0
+    if annotated:
+        result = await conn.execute(UPDATE_RELATIONS, _relation_params(annotated))
+        updated = result.rowcount
+    inserted = await conn.execute(INSERT_RELATIONS, _relation_params(rows))
+    return inserted.rowcount, updated
 
 
 async def resolve_pending_relations(conn: AsyncConnection, keys: Sequence[tuple[str, str]]) -> int:

@@ -164,7 +164,7 @@ def _validate(data: Any, require_all: bool) -> tuple[dict[str, Any], list[UserEr
     return clean, [
         user_error(
             UserErrorCode.INVALID,
-            f"{error.field[0]} {error.message}",
+            f"{'.'.join((_camel(error.field[0]), *error.field[1:]))} {error.message}",
             _camel(error.field[0]),
             *error.field[1:],
         )
