@@ -16,8 +16,8 @@ from pathlib import Path
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from db.ingest_batch import ADVANCE_JOB, INSERT_LOGS, Counts, apply_batch
-from db.ingest_format import read_batches, scan_file
+from db.ingest_batch import ADVANCE_JOB, Counts, apply_batch, log_bad_lines
+from db.ingest_format import Batch, read_batches, scan_file
 from db.models import Media
 
 LOCK_NAMESPACE = "omnimediatrak.ingest"
@@ -146,11 +146,15 @@ async def _release_source_lock(conn: AsyncConnection, source: str) -> None:
 
 
 async def _finish_job(conn: AsyncConnection, job_id: int, status: str) -> None:
-    async with conn.begin():
-        await conn.execute(
-            text("UPDATE ingest.import_jobs SET status = :status, finished_at = now() WHERE id = :id"),
-            {"status": status, "id": job_id},
-        )
+    """Best effort: after a lost connection the job simply stays `running`, which resume accepts."""
+    try:
+        async with conn.begin():
+            await conn.execute(
+                text("UPDATE ingest.import_jobs SET status = :status, finished_at = now() WHERE id = :id"),
+                {"status": status, "id": job_id},
+            )
+    except Exception:
+        log.warning("could not record the end of job %d (status %s)", job_id, status, exc_info=True)
 
 
 async def _job_source(conn: AsyncConnection, job_id: int) -> str | None:
@@ -198,7 +202,11 @@ async def ingest_file(
                 before_commit,
             )
         finally:
-            await _release_source_lock(conn, lock_source)
+            try:
+                await _release_source_lock(conn, lock_source)
+            except Exception:
+                # The lock belongs to the session: it is gone with a broken connection.
+                await conn.invalidate()
 
 
 async def _run(
@@ -231,44 +239,23 @@ async def _run(
         skip_lines + 1,
         path,
     )
+    # Batch N is written while batch N + 1 is parsed: the database and Python work at the same time.
+    in_flight: tuple[asyncio.Future[Counts], Batch] | None = None
     try:
-        for number, batch in enumerate(read_batches(path, size, skip_lines), start=1):
-            async with conn.begin():
-                await conn.execute(BATCH_SETTINGS, {"name": LOCK_NAMESPACE})
-                if dry_run:
-                    savepoint = await conn.begin_nested()
-                    batch_counts = await apply_batch(conn, job_id, batch)
-                    await savepoint.rollback()
-                    if batch.bad_lines:
-                        await conn.execute(
-                            INSERT_LOGS,
-                            {
-                                "job_id": job_id,
-                                "line_number": [bad.line for bad in batch.bad_lines],
-                                "level": [bad.level for bad in batch.bad_lines],
-                                "message": [bad.message for bad in batch.bad_lines],
-                                "raw_line": [bad.raw for bad in batch.bad_lines],
-                            },
-                        )
-                else:
-                    batch_counts = await apply_batch(conn, job_id, batch)
-                await conn.execute(
-                    ADVANCE_JOB,
-                    {
-                        "job_id": job_id,
-                        "line": batch.last_line,
-                        "inserted": batch_counts.inserted,
-                        "updated": batch_counts.updated,
-                        "unchanged": batch_counts.unchanged,
-                        "failed": batch_counts.failed,
-                    },
-                )
-                if before_commit is not None:
-                    await before_commit(number)
-            counts.add(batch_counts)
-            lines_done = batch.last_line
-            if progress is not None:
-                progress(Progress(lines_done, total_lines, counts))
+        number = 0
+        for batch in read_batches(path, size, skip_lines):
+            if batch is None:
+                await asyncio.sleep(0)
+                continue
+            if in_flight is not None:
+                lines_done = await _committed(*in_flight, counts, total_lines, progress)
+            number += 1
+            in_flight = (
+                asyncio.ensure_future(_write_batch(conn, job_id, number, batch, dry_run, before_commit)),
+                batch,
+            )
+        if in_flight is not None:
+            lines_done = await _committed(*in_flight, counts, total_lines, progress)
         status = "succeeded"
     except (asyncio.CancelledError, KeyboardInterrupt):
         status = "interrupted"
@@ -278,8 +265,58 @@ async def _run(
         log.exception("job %d failed after line %d; resume it with --resume %d", job_id, lines_done, job_id)
         raise
     finally:
+        if in_flight is not None:
+            await asyncio.wait([in_flight[0]])
+            if not in_flight[0].cancelled():
+                in_flight[0].exception()  # retrieved: it was raised above, or a parse error came first
         await _finish_job(conn, job_id, status)
     return await _summary(conn, job_id, source_name, status, dry_run, lines_done, counts)
+
+
+async def _committed(
+    writing: asyncio.Future[Counts],
+    batch: Batch,
+    counts: Counts,
+    total_lines: int,
+    progress: ProgressCallback | None,
+) -> int:
+    counts.add(await writing)
+    if progress is not None:
+        progress(Progress(batch.last_line, total_lines, counts))
+    return batch.last_line
+
+
+async def _write_batch(
+    conn: AsyncConnection,
+    job_id: int,
+    number: int,
+    batch: Batch,
+    dry_run: bool,
+    before_commit: BeforeCommit | None,
+) -> Counts:
+    async with conn.begin():
+        await conn.execute(BATCH_SETTINGS, {"name": LOCK_NAMESPACE})
+        if dry_run:
+            savepoint = await conn.begin_nested()
+            counts = await apply_batch(conn, job_id, batch)
+            await savepoint.rollback()
+            await log_bad_lines(conn, job_id, batch.bad_lines)
+        else:
+            counts = await apply_batch(conn, job_id, batch)
+        await conn.execute(
+            ADVANCE_JOB,
+            {
+                "job_id": job_id,
+                "line": batch.last_line,
+                "inserted": counts.inserted,
+                "updated": counts.updated,
+                "unchanged": counts.unchanged,
+                "failed": counts.failed,
+            },
+        )
+        if before_commit is not None:
+            await before_commit(number)
+    return counts
 
 
 async def _summary(

@@ -1,7 +1,10 @@
 """One ingestion batch written with a fixed number of set-based statements, inside the caller's
 transaction. Values are compared before writing, so a batch already applied changes no row."""
 
+import datetime as dt
 import json
+import os
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +16,15 @@ from db.curation import RelationFact, resolve_pending_relations, store_relations
 from db.ingest_format import BadLine, Batch, Key, Record, Relation
 from db.media_validation import MEDIA_FIELDS
 from db.models import Media
+
+
+def time_ordered_uuid() -> uuid.UUID:
+    """A UUIDv7 (RFC 9562): new items land at the right edge of every index keyed by media id,
+    which keeps a bulk load's writes (and WAL) local instead of scattered over the whole index."""
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10)) & ((1 << 80) - 1)
+    value = (value & ~(0xF << 76)) | (0x7 << 76)
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)
+    return uuid.UUID(int=value)
 
 
 @dataclass
@@ -42,35 +54,28 @@ LOOKUP = text(
     "LEFT JOIN media.media m ON l.media_id IS NULL AND m.external_id = k.full_id "
     "WHERE l.media_id IS NOT NULL OR m.id IS NOT NULL"
 )
-MEDIA_COLUMNS = {
-    "id": "uuid",
-    "external_id": "text",
-    "media_type": "text",
-    "media_class": "text",
-    "title": "text",
-    "release_date": "date",
-    "country_of_origin": "text",
-    "creators": "text",
-    "cover_url": "text",
-    "description": "text",
-    "attributes": "text",
-    "collection_path": "text",
-}
+# The rows travel as one JSON document: PostgreSQL parses it much faster than the driver encodes
+# a dozen parallel arrays element by element.
+MEDIA_RECORDS = (
+    "json_to_recordset(CAST(:rows AS json)) AS r(id uuid, external_id text, media_type text, media_class text, "
+    "title text, release_date date, country_of_origin text, creators text[], cover_url text, description text, "
+    "attributes jsonb, collection_path text)"
+)
 MEDIA_VALUES = (
     "r.id, r.external_id, r.media_type, CAST(r.media_class AS ltree), r.title, r.release_date, "
-    "r.country_of_origin, ARRAY(SELECT jsonb_array_elements_text(CAST(r.creators AS jsonb))), "
-    "r.cover_url, r.description, CAST(r.attributes AS jsonb), CAST(r.collection_path AS ltree)"
+    "r.country_of_origin, coalesce(r.creators, '{}'), r.cover_url, r.description, "
+    "coalesce(r.attributes, '{}'), CAST(r.collection_path AS ltree)"
 )
 INSERT_MEDIA = text(
     "INSERT INTO media.media (id, external_id, media_type, media_class, title, release_date, "
     "country_of_origin, creators, cover_url, description, attributes, collection_path) "
-    f"SELECT {MEDIA_VALUES} FROM {_unnest(MEDIA_COLUMNS)}"
+    f"SELECT {MEDIA_VALUES} FROM {MEDIA_RECORDS}"
 )
 UPDATE_MEDIA = text(
     "UPDATE media.media m SET (external_id, media_type, media_class, title, release_date, "
     "country_of_origin, creators, cover_url, description, attributes, collection_path, updated_at) = "
     f"ROW({MEDIA_VALUES.removeprefix('r.id, ')}, now()) "
-    f"FROM {_unnest(MEDIA_COLUMNS)} "
+    f"FROM {MEDIA_RECORDS} "
     "WHERE m.id = r.id AND (m.external_id, m.media_type, m.media_class, m.title, m.release_date, "
     "m.country_of_origin, m.creators, m.cover_url, m.description, m.attributes, m.collection_path) "
     f"IS DISTINCT FROM ({MEDIA_VALUES.removeprefix('r.id, ')})"
@@ -126,17 +131,22 @@ ADVANCE_JOB = text(
 )
 
 
-def _media_params(rows: list[tuple[uuid.UUID, str | None, dict[str, Any]]]) -> dict[str, list[Any]]:
-    params: dict[str, list[Any]] = {name: [] for name in MEDIA_COLUMNS}
-    for media_id, external_id, values in rows:
-        params["id"].append(media_id)
-        params["external_id"].append(external_id)
-        for name in MEDIA_FIELDS:
-            value = values.get(name)
-            if name in ("creators", "attributes"):
-                value = json.dumps(value if value is not None else ([] if name == "creators" else {}))
-            params[name].append(value)
-    return params
+def _json_default(value: Any) -> str:
+    if isinstance(value, uuid.UUID | dt.date):
+        return str(value)
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def _media_rows(rows: list[tuple[uuid.UUID, str | None, dict[str, Any]]]) -> dict[str, str]:
+    return {
+        "rows": json.dumps(
+            [
+                {"id": media_id, "external_id": external_id, **values}
+                for media_id, external_id, values in rows
+            ],
+            default=_json_default,
+        )
+    }
 
 
 @dataclass
@@ -179,7 +189,7 @@ async def apply_batch(conn: AsyncConnection, job_id: int, batch: Batch) -> Count
         matched = next((owners[key] for key in record.keys if key in owners), None)
         target = targets.get(matched) if matched is not None else None
         if target is None:
-            target = _Target(matched or uuid.uuid4(), matched is None)
+            target = _Target(matched or time_ordered_uuid(), matched is None)
             targets[target.media_id] = target
         target.records.append(record)
         for key in record.keys:
@@ -240,9 +250,9 @@ async def apply_batch(conn: AsyncConnection, job_id: int, batch: Batch) -> Count
             counts.unchanged += len(target.records)
 
     if inserts:
-        await conn.execute(INSERT_MEDIA, _media_params(inserts))
+        await conn.execute(INSERT_MEDIA, _media_rows(inserts))
     if updates:
-        await conn.execute(UPDATE_MEDIA, _media_params(updates))
+        await conn.execute(UPDATE_MEDIA, _media_rows(updates))
     new_links = [(target.media_id, key) for target in targets.values() for key in target.new_links]
     if new_links:
         await conn.execute(
@@ -299,6 +309,11 @@ async def apply_batch(conn: AsyncConnection, job_id: int, batch: Batch) -> Count
         )
     await resolve_pending_relations(conn, [key for _, key in new_links])
 
+    await log_bad_lines(conn, job_id, notes)
+    return counts
+
+
+async def log_bad_lines(conn: AsyncConnection, job_id: int, notes: list[BadLine]) -> None:
     if notes:
         await conn.execute(
             INSERT_LOGS,
@@ -310,4 +325,3 @@ async def apply_batch(conn: AsyncConnection, job_id: int, batch: Batch) -> Count
                 "raw_line": [note.raw for note in notes],
             },
         )
-    return counts

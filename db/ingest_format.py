@@ -136,14 +136,19 @@ def scan_file(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), lines + (last != b"\n")
 
 
-def read_batches(path: Path, batch_size: int, skip_lines: int) -> Iterator[Batch]:
+def read_batches(
+    path: Path, batch_size: int, skip_lines: int, pause_every: int = 100
+) -> Iterator[Batch | None]:
     """Batches of up to batch_size lines; a record sharing a key with an earlier record of the
-    batch starts the next batch, so the records of one batch never race for the same key."""
+    batch starts the next batch, so the records of one batch never race for the same key.
+    None comes every `pause_every` lines: an async caller lets its other tasks run there."""
     batch = Batch()
     with path.open("rb") as handle:
         for number, raw_bytes in enumerate(handle, start=1):
             if number <= skip_lines:
                 continue
+            if number % pause_every == 0:
+                yield None
             record: Record | None = None
             bad: BadLine | None = None
             try:

@@ -110,6 +110,10 @@ async def _ingest(
         report.close()
         log.error("%s", exc)
         return EXIT_FAILED
+    except Exception:
+        report.close()
+        log.exception("ingestion stopped; committed batches are kept and the job can be resumed")
+        return EXIT_FAILED
     finally:
         await engine.dispose()
     report.close()
