@@ -5,6 +5,7 @@ failure, so the caller's transaction rolls back and bad input changes nothing.
 """
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -277,8 +278,7 @@ async def remove_external_link(
 
 
 INCOMING_RELATIONS = (
-    "unnest(CAST(:src AS uuid[]), CAST(:dst AS uuid[]), CAST(:type AS text[]), "
-    "CAST(:notes AS text[]), CAST(:weight AS smallint[])) AS i(src, dst, type, notes, weight)"
+    "json_to_recordset(CAST(:rows AS json)) AS i(src uuid, dst uuid, type text, notes text, weight smallint)"
 )
 UPDATE_RELATIONS = text(
     "UPDATE media.relationships r SET notes = coalesce(i.notes, r.notes), "
@@ -294,14 +294,18 @@ INSERT_RELATIONS = text(
 )
 
 
-def _relation_params(facts: list[RelationFact]) -> dict[str, list[Any]]:
-    return {
-        "src": [fact.media_id for fact in facts],
-        "dst": [fact.related_media_id for fact in facts],
-        "type": [fact.relation_type for fact in facts],
-        "notes": [fact.notes for fact in facts],
-        "weight": [fact.weight for fact in facts],
-    }
+def _relation_params(facts: list[RelationFact]) -> dict[str, str]:
+    rows = [
+        {
+            "src": str(fact.media_id),
+            "dst": str(fact.related_media_id),
+            "type": fact.relation_type,
+            "notes": fact.notes,
+            "weight": fact.weight,
+        }
+        for fact in facts
+    ]
+    return {"rows": json.dumps(rows)}
 
 
 async def store_relations(conn: AsyncConnection, facts: Iterable[RelationFact]) -> tuple[int, int]:

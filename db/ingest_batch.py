@@ -40,26 +40,45 @@ class Counts:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
-def _unnest(columns: dict[str, str]) -> str:
-    casts = ", ".join(f"CAST(:{name} AS {sql_type}[])" for name, sql_type in columns.items())
-    return f"unnest({casts}) AS r({', '.join(columns)})"
+def _records(columns: dict[str, str]) -> str:
+    """Rows passed as one JSON document (`:rows`): PostgreSQL parses it much faster than the
+    driver encodes parallel arrays element by element."""
+    return f"json_to_recordset(CAST(:rows AS json)) AS r({', '.join(f'{n} {t}' for n, t in columns.items())})"
+
+
+def _json_default(value: Any) -> str:
+    if isinstance(value, uuid.UUID | dt.date):
+        return str(value)
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def as_rows(rows: list[dict[str, Any]]) -> dict[str, str]:
+    return {"rows": json.dumps(rows, default=_json_default)}
 
 
 LOOKUP = text(
     "SELECT k.source_name, k.external_key, coalesce(l.media_id, m.id) AS media_id, "
     "l.media_id IS NOT NULL AS linked "
-    "FROM unnest(CAST(:sources AS text[]), CAST(:keys AS text[]), CAST(:full_ids AS text[])) "
-    "AS k(source_name, external_key, full_id) "
+    "FROM json_to_recordset(CAST(:rows AS json)) AS k(source_name text, external_key text, full_id text) "
     "LEFT JOIN media.external_links l ON l.source_name = k.source_name AND l.external_key = k.external_key "
     "LEFT JOIN media.media m ON l.media_id IS NULL AND m.external_id = k.full_id "
     "WHERE l.media_id IS NOT NULL OR m.id IS NOT NULL"
 )
-# The rows travel as one JSON document: PostgreSQL parses it much faster than the driver encodes
-# a dozen parallel arrays element by element.
-MEDIA_RECORDS = (
-    "json_to_recordset(CAST(:rows AS json)) AS r(id uuid, external_id text, media_type text, media_class text, "
-    "title text, release_date date, country_of_origin text, creators text[], cover_url text, description text, "
-    "attributes jsonb, collection_path text)"
+MEDIA_RECORDS = _records(
+    {
+        "id": "uuid",
+        "external_id": "text",
+        "media_type": "text",
+        "media_class": "text",
+        "title": "text",
+        "release_date": "date",
+        "country_of_origin": "text",
+        "creators": "text[]",
+        "cover_url": "text",
+        "description": "text",
+        "attributes": "jsonb",
+        "collection_path": "text",
+    }
 )
 MEDIA_VALUES = (
     "r.id, r.external_id, r.media_type, CAST(r.media_class AS ltree), r.title, r.release_date, "
@@ -82,22 +101,21 @@ UPDATE_MEDIA = text(
 )
 INSERT_LINKS = text(
     "INSERT INTO media.external_links (media_id, source_name, external_key) "
-    f"SELECT r.media_id, r.source_name, r.external_key FROM {_unnest({'media_id': 'uuid', 'source_name': 'text', 'external_key': 'text'})} "
+    f"SELECT r.media_id, r.source_name, r.external_key FROM {_records({'media_id': 'uuid', 'source_name': 'text', 'external_key': 'text'})} "
     "ON CONFLICT DO NOTHING"
 )
 INSERT_CONFLICTS = text(
     "INSERT INTO ingest.conflicts (job_id, line_number, source_name, external_key, existing_media_id, "
     "incoming_media_id, details) "
-    "SELECT :job_id, r.line_number, r.source_name, r.external_key, r.existing, r.incoming, "
-    "CAST(r.details AS jsonb) FROM "
-    + _unnest(
+    "SELECT :job_id, r.line_number, r.source_name, r.external_key, r.existing, r.incoming, r.details FROM "
+    + _records(
         {
             "line_number": "bigint",
             "source_name": "text",
             "external_key": "text",
             "existing": "uuid",
             "incoming": "uuid",
-            "details": "text",
+            "details": "jsonb",
         }
     )
 )
@@ -105,7 +123,7 @@ UPSERT_PENDING = text(
     "INSERT INTO ingest.pending_relations AS p (media_id, target_source, target_key, relation_type, notes, weight) "
     "SELECT r.media_id, r.target_source, r.target_key, CAST(r.relation_type AS media.relation_type), "
     "r.notes, r.weight FROM "
-    + _unnest(
+    + _records(
         {
             "media_id": "uuid",
             "target_source": "text",
@@ -122,7 +140,7 @@ UPSERT_PENDING = text(
 INSERT_LOGS = text(
     "INSERT INTO ingest.import_logs (job_id, line_number, level, message, raw_line) "
     "SELECT :job_id, r.line_number, r.level, r.message, r.raw_line FROM "
-    + _unnest({"line_number": "bigint", "level": "text", "message": "text", "raw_line": "text"})
+    + _records({"line_number": "bigint", "level": "text", "message": "text", "raw_line": "text"})
 )
 ADVANCE_JOB = text(
     "UPDATE ingest.import_jobs SET last_committed_line = :line, inserted = inserted + :inserted, "
@@ -131,22 +149,10 @@ ADVANCE_JOB = text(
 )
 
 
-def _json_default(value: Any) -> str:
-    if isinstance(value, uuid.UUID | dt.date):
-        return str(value)
-    raise TypeError(f"cannot encode {type(value).__name__}")
-
-
 def _media_rows(rows: list[tuple[uuid.UUID, str | None, dict[str, Any]]]) -> dict[str, str]:
-    return {
-        "rows": json.dumps(
-            [
-                {"id": media_id, "external_id": external_id, **values}
-                for media_id, external_id, values in rows
-            ],
-            default=_json_default,
-        )
-    }
+    return as_rows(
+        [{"id": media_id, "external_id": external_id, **values} for media_id, external_id, values in rows]
+    )
 
 
 @dataclass
@@ -172,11 +178,12 @@ async def apply_batch(conn: AsyncConnection, job_id: int, batch: Batch) -> Count
     if lookup_keys:
         found = await conn.execute(
             LOOKUP,
-            {
-                "sources": [source for source, _ in lookup_keys],
-                "keys": [key for _, key in lookup_keys],
-                "full_ids": list(lookup_keys.values()),
-            },
+            as_rows(
+                [
+                    {"source_name": source, "external_key": key, "full_id": full_id}
+                    for (source, key), full_id in lookup_keys.items()
+                ]
+            ),
         )
         for row in found:
             owners[(row.source_name, row.external_key)] = row.media_id
@@ -202,12 +209,10 @@ async def apply_batch(conn: AsyncConnection, job_id: int, batch: Batch) -> Count
                         "external_key": key[1],
                         "existing": owner,
                         "incoming": target.media_id,
-                        "details": json.dumps(
-                            {
-                                "external_id": record.external_id_text,
-                                "reason": "the key already belongs to another media item; it was left there",
-                            }
-                        ),
+                        "details": {
+                            "external_id": record.external_id_text,
+                            "reason": "the key already belongs to another media item; it was left there",
+                        },
                     }
                 )
             elif key not in linked:
@@ -257,17 +262,15 @@ async def apply_batch(conn: AsyncConnection, job_id: int, batch: Batch) -> Count
     if new_links:
         await conn.execute(
             INSERT_LINKS,
-            {
-                "media_id": [media_id for media_id, _ in new_links],
-                "source_name": [key[0] for _, key in new_links],
-                "external_key": [key[1] for _, key in new_links],
-            },
+            as_rows(
+                [
+                    {"media_id": media_id, "source_name": source, "external_key": key}
+                    for media_id, (source, key) in new_links
+                ]
+            ),
         )
     if conflicts:
-        await conn.execute(
-            INSERT_CONFLICTS,
-            {"job_id": job_id, **{name: [c[name] for c in conflicts] for name in conflicts[0]}},
-        )
+        await conn.execute(INSERT_CONFLICTS, {"job_id": job_id, **as_rows(conflicts)})
 
     facts: list[RelationFact] = []
     pending: dict[tuple[uuid.UUID, str, str, str], Relation] = {}
@@ -298,14 +301,19 @@ async def apply_batch(conn: AsyncConnection, job_id: int, batch: Batch) -> Count
     if pending:
         await conn.execute(
             UPSERT_PENDING,
-            {
-                "media_id": [media_id for media_id, _, _, _ in pending],
-                "target_source": [source for _, source, _, _ in pending],
-                "target_key": [key for _, _, key, _ in pending],
-                "relation_type": [relation.relation_type for relation in pending.values()],
-                "notes": [relation.notes for relation in pending.values()],
-                "weight": [relation.weight for relation in pending.values()],
-            },
+            as_rows(
+                [
+                    {
+                        "media_id": media_id,
+                        "target_source": source,
+                        "target_key": key,
+                        "relation_type": relation.relation_type,
+                        "notes": relation.notes,
+                        "weight": relation.weight,
+                    }
+                    for (media_id, source, key, _), relation in pending.items()
+                ]
+            ),
         )
     await resolve_pending_relations(conn, [key for _, key in new_links])
 
@@ -319,9 +327,16 @@ async def log_bad_lines(conn: AsyncConnection, job_id: int, notes: list[BadLine]
             INSERT_LOGS,
             {
                 "job_id": job_id,
-                "line_number": [note.line for note in notes],
-                "level": [note.level for note in notes],
-                "message": [note.message for note in notes],
-                "raw_line": [note.raw for note in notes],
+                **as_rows(
+                    [
+                        {
+                            "line_number": note.line,
+                            "level": note.level,
+                            "message": note.message,
+                            "raw_line": note.raw,
+                        }
+                        for note in notes
+                    ]
+                ),
             },
         )
