@@ -34,19 +34,38 @@ async def recreate(server_url: str) -> str:
     return make_url(server_url).set(database=DATABASE).render_as_string(hide_password=False)
 
 
+def backend_cpu_seconds(pids: list[int]) -> float:
+    """CPU time of local PostgreSQL backends (0 when the server is not on this machine)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 async def run(url: str, path: Path, batch_size: int) -> None:
-    engine = make_engine(url, PoolSettings(size=2, overflow=0, statement_timeout_ms=600_000))
+    engine = make_engine(url, PoolSettings(size=1, overflow=0, statement_timeout_ms=600_000))
     try:
+        async with engine.connect() as conn:
+            backend = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
         for label in ("first run (all new)", "second run (unchanged)"):
             started = time.perf_counter()
+            python_started, backend_started = time.process_time(), backend_cpu_seconds([backend])
             summary = await ingest_file(engine, path, source="bench", batch_size=batch_size)
             seconds = time.perf_counter() - started
+            python_cpu = time.process_time() - python_started
+            backend_cpu = backend_cpu_seconds([backend]) - backend_started
             counts = summary.counts
             done = counts.inserted + counts.updated + counts.unchanged
             print(
                 f"{label}: {done:,} records in {seconds:.1f}s = {done / seconds:,.0f} records/s "
                 f"(inserted {counts.inserted:,}, updated {counts.updated:,}, unchanged {counts.unchanged:,}, "
-                f"failed {counts.failed:,}, pending relations {summary.pending_relations:,})"
+                f"failed {counts.failed:,}, pending relations {summary.pending_relations:,}); "
+                f"CPU: Python {python_cpu:.1f}s, PostgreSQL backend {backend_cpu:.1f}s, "
+                f"load average {os.getloadavg()[0]:.1f}"
             )
         async with engine.connect() as conn:
             relations = (await conn.execute(text("SELECT count(*) FROM media.relationships"))).scalar_one()
