@@ -33,7 +33,11 @@ def database(settings: Settings) -> Iterator[str]:
         cluster.stop()
 
 
-async def _load_demo(url: str, catalog: Path) -> None:
+async def load_demo_catalog(url: str, catalog: Path) -> None:
+    """Into an empty catalog only, through the ingestion pipeline (source `demo`)."""
+    if not catalog.is_file():
+        log.warning("no demo catalog at %s", catalog)
+        return
     engine = make_engine(url)
     try:
         if await catalog_is_empty(engine):
@@ -51,7 +55,7 @@ def serve(settings: Settings, load_demo: bool) -> None:
     with database(settings) as url:
         upgrade(url)
         if load_demo:
-            asyncio.run(_load_demo(url, settings.demo_catalog))
+            asyncio.run(load_demo_catalog(url, settings.demo_catalog))
         app = create_app(settings, url)
         log.info("GraphQL at http://%s:%d/graphql", settings.host, settings.port)
         uvicorn.run(

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.ingest import SourceBusy, ingest_file
+from gql.cli import load_demo_catalog
 from tests.factories import make_media
 
 DUNE = {
@@ -362,3 +363,16 @@ async def test_the_command_prints_bad_lines_and_exits_with_status_one(
     assert process.returncode == 1
     assert "2 inserted" in out.decode()
     assert "line 2: not valid JSON" in out.decode()
+
+
+async def test_the_demo_catalog_loads_through_ingestion_into_an_empty_catalog_only(
+    engine: AsyncEngine, tmp_path: Path, database_url: str
+) -> None:
+    path = write_jsonl(tmp_path / "demo.jsonl", DUNE, MESSIAH, FILM)
+    await load_demo_catalog(database_url, path)
+    await load_demo_catalog(database_url, path)
+    jobs = await rows(
+        engine,
+        "SELECT s.name, j.status, j.inserted FROM ingest.import_jobs j JOIN ingest.sources s ON s.id = j.source_id",
+    )
+    assert jobs == [("demo", "succeeded", 3)]
