@@ -1,6 +1,7 @@
 """Batch ingestion (docs/ingestion.md): idempotent, resumable, safe against a concurrent run."""
 
 import asyncio
+import io
 import json
 import os
 import sys
@@ -11,8 +12,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from db.ingest import SourceBusy, ingest_file
+from db.ingest import Progress, SourceBusy, ingest_file
+from db.ingest_batch import Counts
 from gql.cli import load_demo_catalog
+from gql.ingest_command import ProgressReport
 from tests.factories import make_media
 
 DUNE = {
@@ -376,3 +379,30 @@ async def test_the_demo_catalog_loads_through_ingestion_into_an_empty_catalog_on
         "SELECT s.name, j.status, j.inserted FROM ingest.import_jobs j JOIN ingest.sources s ON s.id = j.source_id",
     )
     assert jobs == [("demo", "succeeded", 3)]
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_progress_bar_shows_rate_and_eta_on_a_terminal() -> None:
+    screen = Terminal()
+    report = ProgressReport(screen)
+    report(Progress(lines_done=500, lines_total=2000, counts=Counts(inserted=490, failed=10)))
+    report.close()
+    line = screen.getvalue()
+    assert line.startswith("\r[#######.......................] 500/2,000  25.0%")
+    assert "lines/s" in line
+    assert "ETA 0:" in line
+    assert "+490" in line
+    assert "!10" in line
+
+
+def test_without_a_terminal_progress_goes_to_plain_log_lines(caplog: pytest.LogCaptureFixture) -> None:
+    stream = io.StringIO()
+    report = ProgressReport(stream)
+    with caplog.at_level("INFO", logger="omnimediatrak.ingest"):
+        report(Progress(lines_done=2000, lines_total=2000, counts=Counts(inserted=2000)))
+    assert stream.getvalue() == ""
+    assert "line 2000 of 2000 (100.0%)" in caplog.text
