@@ -6,7 +6,6 @@ in the form the database stores (dates as `datetime.date`, lists of strings, a d
 
 import datetime as dt
 import re
-import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +17,12 @@ from db.models import RELATION_TYPES
 LTREE_PATTERN = re.compile(r"[A-Za-z0-9_]{1,255}(\.[A-Za-z0-9_]{1,255})*")
 COUNTRY_PATTERN = re.compile(r"[A-Za-z]{2}")
 ISBN_PATTERN = re.compile(r"\d{13}|\d{9}[\dX]")
+DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
+SOURCE_PATTERN = re.compile(r"[a-z0-9_.-]{1,100}")
+# scheme, then a host (optional user info and port) that is not empty, then an optional path.
+HTTP_URL_PATTERN = re.compile(
+    r"https?://(?:[^\s/?#@]+@)?[^\s/?#@:]+(?::\d{1,5})?(?:[/?#]\S*)?", re.IGNORECASE
+)
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 COUNT_ATTRIBUTES = (
@@ -98,7 +103,7 @@ def _media_type(value: Any) -> str:
 def _date(value: Any) -> dt.date:
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return value
-    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+    if isinstance(value, str) and DATE_PATTERN.fullmatch(value):
         try:
             return dt.date.fromisoformat(value)
         except ValueError:
@@ -129,8 +134,7 @@ def _string_list(value: Any, limit: int = 1000) -> list[str]:
 
 def http_url(value: Any) -> str:
     url = _text(value, 2000)
-    parsed = urllib.parse.urlsplit(url)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname or " " in url:
+    if not HTTP_URL_PATTERN.fullmatch(url):
         raise InvalidValue("must be an absolute http(s) URL")
     return url
 
@@ -222,7 +226,7 @@ def external_key(value: Any) -> tuple[str, str]:
 
 def external_link(source: Any, key: Any) -> tuple[str, str]:
     source_name = source.strip() if isinstance(source, str) else None
-    if not source_name or len(source_name) > 100 or not re.fullmatch(r"[a-z0-9_.-]+", source_name):
+    if not source_name or not SOURCE_PATTERN.fullmatch(source_name):
         raise InvalidValue(
             "the source must be lower-case letters, digits, '_', '.' or '-' (e.g. wikidata)", "source"
         )
