@@ -45,6 +45,7 @@ class Progress:
     lines_done: int
     lines_total: int
     counts: Counts
+    resumed_after_line: int = 0
 
 
 @dataclass
@@ -248,14 +249,14 @@ async def _run(
                 await asyncio.sleep(0)
                 continue
             if in_flight is not None:
-                lines_done = await _committed(*in_flight, counts, total_lines, progress)
+                lines_done = await _committed(*in_flight, counts, total_lines, skip_lines, progress)
             number += 1
             in_flight = (
                 asyncio.ensure_future(_write_batch(conn, job_id, number, batch, dry_run, before_commit)),
                 batch,
             )
         if in_flight is not None:
-            lines_done = await _committed(*in_flight, counts, total_lines, progress)
+            lines_done = await _committed(*in_flight, counts, total_lines, skip_lines, progress)
         status = "succeeded"
     except (asyncio.CancelledError, KeyboardInterrupt):
         status = "interrupted"
@@ -278,11 +279,12 @@ async def _committed(
     batch: Batch,
     counts: Counts,
     total_lines: int,
+    skip_lines: int,
     progress: ProgressCallback | None,
 ) -> int:
     counts.add(await writing)
     if progress is not None:
-        progress(Progress(batch.last_line, total_lines, counts))
+        progress(Progress(batch.last_line, total_lines, counts, skip_lines))
     return batch.last_line
 
 

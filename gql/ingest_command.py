@@ -33,15 +33,12 @@ class ProgressReport:
         self.is_terminal = stream.isatty()
         self.interval = interval_seconds
         self.started = time.monotonic()
-        self.first_line: int | None = None
         self.last_report = 0.0
 
     def __call__(self, progress: Progress) -> None:
         now = time.monotonic()
-        if self.first_line is None:
-            self.first_line = 0
         elapsed = max(now - self.started, 1e-6)
-        rate = (progress.lines_done - self.first_line) / elapsed
+        rate = (progress.lines_done - progress.resumed_after_line) / elapsed
         remaining = max(progress.lines_total - progress.lines_done, 0)
         eta = _duration(remaining / rate) if rate > 0 else "?"
         share = progress.lines_done / progress.lines_total if progress.lines_total else 1.0
