@@ -21,6 +21,7 @@ from db.ingest_format import Batch, read_batches, scan_file
 from db.models import Media
 
 LOCK_NAMESPACE = "omnimediatrak.ingest"
+DEFAULT_BATCH_SIZE = 2000
 
 log = logging.getLogger("omnimediatrak.ingest")
 
@@ -84,7 +85,7 @@ async def _start_job(
             text("INSERT INTO ingest.sources (name) VALUES (:name) ON CONFLICT (name) DO NOTHING"),
             {"name": name},
         )
-        size = batch_size or 1000
+        size = batch_size or DEFAULT_BATCH_SIZE
         job_id = (
             await conn.execute(
                 text(

@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     ingest_parser.add_argument("file", type=Path)
     ingest_parser.add_argument("--source", help="name of the feed (default: the file name without extension)")
     ingest_parser.add_argument("--dry-run", action="store_true", help="validate and count, write nothing")
-    ingest_parser.add_argument("--batch-size", type=int, help="lines per transaction (default 1000)")
+    ingest_parser.add_argument("--batch-size", type=int, help="lines per transaction (default 2000)")
     ingest_parser.add_argument("--resume", type=int, metavar="JOB", help="continue an interrupted job")
     ingest_parser.add_argument("--data-dir", type=Path, dest="sub_data_dir")
 
