@@ -9,7 +9,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import any_, bindparam, select, text
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.curation import RelationFact, resolve_pending_relations, store_relations
@@ -223,9 +224,10 @@ async def apply_batch(conn: AsyncConnection, job_id: int, batch: Batch) -> Count
     existing_ids = [media_id for media_id, target in targets.items() if not target.is_new]
     existing: dict[uuid.UUID, Any] = {}
     if existing_ids:
+        ids = bindparam("ids", existing_ids, type_=ARRAY(UUID(as_uuid=True)))
         rows = await conn.execute(
             select(Media.id, Media.external_id, *(getattr(Media, name) for name in MEDIA_FIELDS)).where(
-                Media.id.in_(existing_ids)
+                Media.id == any_(ids)
             )
         )
         existing = {row.id: row for row in rows}
