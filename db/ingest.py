@@ -1,82 +1,351 @@
-"""Ingestion of JSON Lines catalogs (format: docs/ingestion.md).
+"""Idempotent, resumable batch ingestion of JSON Lines catalogs (format and guarantees: docs/ingestion.md).
 
-Minimal loader used by `serve` for the demo catalog; the full pipeline replaces it.
+The file is streamed and applied in batches; each batch is one transaction that also advances the
+job's `last_committed_line`, so a killed run resumed with its job id ends in the state of an unbroken
+run. Records are matched through media.external_links (db/ingest_batch.py). A session advisory lock
+per source refuses a second concurrent run of the same source; a transaction lock serialises the
+batches of runs on different sources.
 """
 
-import json
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from db.models import INVERSE_RELATION, NON_CANONICAL_RELATIONS, ExternalLink, Media, Relationship
+from db.ingest_batch import ADVANCE_JOB, Counts, apply_batch, log_bad_lines
+from db.ingest_format import Batch, read_batches, scan_file
+from db.models import Media
 
-MEDIA_FIELDS = (
-    "external_id",
-    "media_type",
-    "media_class",
-    "title",
-    "country_of_origin",
-    "creators",
-    "cover_url",
-    "description",
-    "attributes",
-    "collection_path",
+LOCK_NAMESPACE = "omnimediatrak.ingest"
+DEFAULT_BATCH_SIZE = 2000
+
+log = logging.getLogger("omnimediatrak.ingest")
+
+# Losing the last commits in a crash is harmless: the job row commits with its batch, so a resume
+# redoes exactly what was lost. A larger GIN pending list makes bulk inserts much cheaper.
+BATCH_SETTINGS = text(
+    "SELECT pg_advisory_xact_lock(hashtextextended(:name, 0)), "
+    "set_config('synchronous_commit', 'off', true), set_config('gin_pending_list_limit', '65536', true)"
 )
 
 
-def _split_key(key: str) -> tuple[str, str]:
-    source, _, external_key = key.partition(":")
-    return source, external_key
+class IngestError(Exception):
+    """The run cannot start or continue (unknown job, changed file, ...)."""
 
 
-async def load_jsonl(engine: AsyncEngine, path: Path) -> int:
-    import datetime as dt
+class SourceBusy(IngestError):
+    """Another run holds this source's lock."""
 
-    records: list[dict[str, Any]] = [
-        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
-    ]
-    async with engine.begin() as conn:
-        ids: dict[str, Any] = {}
-        for record in records:
-            values = {name: record.get(name) for name in MEDIA_FIELDS}
-            values["creators"] = values["creators"] or []
-            values["attributes"] = values["attributes"] or {}
-            if record.get("release_date"):
-                values["release_date"] = dt.date.fromisoformat(record["release_date"])
-            media_id = (await conn.execute(insert(Media).values(**values).returning(Media.id))).scalar_one()
-            ids[record["external_id"]] = media_id
-            links = [_split_key(record["external_id"])] + [
-                (link["source"], link["key"]) for link in record.get("external_links") or []
-            ]
+
+@dataclass
+class Progress:
+    lines_done: int
+    lines_total: int
+    counts: Counts
+    resumed_after_line: int = 0
+
+
+@dataclass
+class JobSummary:
+    job_id: int
+    source: str
+    status: str
+    dry_run: bool
+    lines: int
+    counts: Counts
+    errors: list[tuple[int | None, str]]
+    pending_relations: int
+
+    @property
+    def clean(self) -> bool:
+        return self.status == "succeeded" and self.counts.failed == 0 and self.counts.conflicts == 0
+
+
+BeforeCommit = Callable[[int], Awaitable[None]]
+ProgressCallback = Callable[[Progress], None]
+
+
+async def _start_job(
+    conn: AsyncConnection,
+    path: Path,
+    sha256: str,
+    source: str | None,
+    batch_size: int | None,
+    dry_run: bool,
+    resume_job: int | None,
+) -> tuple[int, str, int, bool, int, Counts]:
+    """(job id, source, batch size, dry run, first line to read after, counts so far)."""
+    if resume_job is None:
+        name = source or path.stem
+        await conn.execute(
+            text("INSERT INTO ingest.sources (name) VALUES (:name) ON CONFLICT (name) DO NOTHING"),
+            {"name": name},
+        )
+        size = batch_size or DEFAULT_BATCH_SIZE
+        job_id = (
             await conn.execute(
-                insert(ExternalLink)
-                .values([{"media_id": media_id, "source_name": s, "external_key": k} for s, k in links])
-                .on_conflict_do_nothing()
+                text(
+                    "INSERT INTO ingest.import_jobs (source_id, file_name, file_sha256, dry_run, batch_size) "
+                    "SELECT id, :file_name, :sha256, :dry_run, :batch_size FROM ingest.sources WHERE name = :name "
+                    "RETURNING id"
+                ),
+                {
+                    "file_name": str(path),
+                    "sha256": sha256,
+                    "dry_run": dry_run,
+                    "batch_size": size,
+                    "name": name,
+                },
             )
-        for record in records:
-            for relation in record.get("relations") or []:
-                source_id, target_id = ids[record["external_id"]], ids.get(relation["target"])
-                if target_id is None:
-                    continue
-                relation_type = relation["type"]
-                if relation_type in NON_CANONICAL_RELATIONS:
-                    source_id, target_id = target_id, source_id
-                    relation_type = INVERSE_RELATION[relation_type]
-                await conn.execute(
-                    insert(Relationship)
-                    .values(
-                        media_id=source_id,
-                        related_media_id=target_id,
-                        relation_type=relation_type,
-                        notes=relation.get("notes"),
-                        weight=relation.get("weight"),
-                    )
-                    .on_conflict_do_nothing()
-                )
-        return len(records)
+        ).scalar_one()
+        return int(job_id), name, size, dry_run, 0, Counts()
+    job = (
+        await conn.execute(
+            text(
+                "SELECT j.*, s.name AS source FROM ingest.import_jobs j JOIN ingest.sources s ON s.id = j.source_id "
+                "WHERE j.id = :id"
+            ),
+            {"id": resume_job},
+        )
+    ).first()
+    if job is None:
+        raise IngestError(f"there is no import job {resume_job}")
+    if source is not None and source != job.source:
+        raise IngestError(f"job {resume_job} ingests source {job.source}, not {source}")
+    if job.status == "succeeded":
+        raise IngestError(f"job {resume_job} already succeeded; nothing to resume")
+    if job.file_sha256 != sha256:
+        raise IngestError(f"{path} is not the file job {resume_job} started with (its SHA-256 differs)")
+    conflicts = (
+        await conn.execute(text("SELECT count(*) FROM ingest.conflicts WHERE job_id = :id"), {"id": job.id})
+    ).scalar_one()
+    counts = Counts(job.inserted, job.updated, job.unchanged, job.failed, conflicts)
+    return job.id, job.source, batch_size or job.batch_size, job.dry_run, job.last_committed_line, counts
+
+
+async def _acquire_source_lock(conn: AsyncConnection, source: str) -> None:
+    async with conn.begin():
+        acquired = (
+            await conn.execute(
+                text("SELECT pg_try_advisory_lock(hashtextextended(:name, 0))"),
+                {"name": f"{LOCK_NAMESPACE}:{source}"},
+            )
+        ).scalar_one()
+    if not acquired:
+        raise SourceBusy(f"another ingestion of source {source!r} is running")
+
+
+async def _release_source_lock(conn: AsyncConnection, source: str) -> None:
+    async with conn.begin():
+        await conn.execute(
+            text("SELECT pg_advisory_unlock(hashtextextended(:name, 0))"),
+            {"name": f"{LOCK_NAMESPACE}:{source}"},
+        )
+
+
+async def _finish_job(conn: AsyncConnection, job_id: int, status: str) -> None:
+    """Best effort: after a lost connection the job simply stays `running`, which resume accepts."""
+    try:
+        async with conn.begin():
+            await conn.execute(
+                text("UPDATE ingest.import_jobs SET status = :status, finished_at = now() WHERE id = :id"),
+                {"status": status, "id": job_id},
+            )
+    except Exception:
+        log.warning("could not record the end of job %d (status %s)", job_id, status, exc_info=True)
+
+
+async def _job_source(conn: AsyncConnection, job_id: int) -> str | None:
+    async with conn.begin():
+        return (
+            await conn.execute(
+                text(
+                    "SELECT s.name FROM ingest.import_jobs j JOIN ingest.sources s ON s.id = j.source_id "
+                    "WHERE j.id = :id"
+                ),
+                {"id": job_id},
+            )
+        ).scalar_one_or_none()
+
+
+async def ingest_file(
+    engine: AsyncEngine,
+    path: Path,
+    source: str | None = None,
+    batch_size: int | None = None,
+    dry_run: bool = False,
+    resume_job: int | None = None,
+    progress: ProgressCallback | None = None,
+    before_commit: BeforeCommit | None = None,
+) -> JobSummary:
+    """Run (or resume) one import job. `before_commit(batch_number)` runs inside each batch's
+    transaction just before it commits: tests use it to break a run at a precise point."""
+    sha256, total_lines = await asyncio.to_thread(scan_file, path)
+    async with engine.connect() as conn:
+        lock_source = source or path.stem
+        if resume_job is not None:
+            lock_source = await _job_source(conn, resume_job) or lock_source
+        await _acquire_source_lock(conn, lock_source)
+        try:
+            return await _run(
+                conn,
+                path,
+                sha256,
+                total_lines,
+                source,
+                batch_size,
+                dry_run,
+                resume_job,
+                progress,
+                before_commit,
+            )
+        finally:
+            try:
+                await _release_source_lock(conn, lock_source)
+            except Exception:
+                # The lock belongs to the session: it is gone with a broken connection.
+                await conn.invalidate()
+
+
+async def _run(
+    conn: AsyncConnection,
+    path: Path,
+    sha256: str,
+    total_lines: int,
+    source: str | None,
+    batch_size: int | None,
+    dry_run: bool,
+    resume_job: int | None,
+    progress: ProgressCallback | None,
+    before_commit: BeforeCommit | None,
+) -> JobSummary:
+    async with conn.begin():
+        job_id, source_name, size, dry_run, skip_lines, counts = await _start_job(
+            conn, path, sha256, source, batch_size, dry_run, resume_job
+        )
+        await conn.execute(
+            text("UPDATE ingest.import_jobs SET status = 'running', finished_at = NULL WHERE id = :id"),
+            {"id": job_id},
+        )
+    status = "failed"
+    lines_done = skip_lines
+    log.info(
+        "job %d (%s) %s at line %d of %s",
+        job_id,
+        source_name,
+        "resumed" if resume_job else "started",
+        skip_lines + 1,
+        path,
+    )
+    # Batch N is written while batch N + 1 is parsed: the database and Python work at the same time.
+    in_flight: tuple[asyncio.Future[Counts], Batch] | None = None
+    try:
+        number = 0
+        for batch in read_batches(path, size, skip_lines):
+            if batch is None:
+                await asyncio.sleep(0)
+                continue
+            if in_flight is not None:
+                lines_done = await _committed(*in_flight, counts, total_lines, skip_lines, progress)
+            number += 1
+            in_flight = (
+                asyncio.ensure_future(_write_batch(conn, job_id, number, batch, dry_run, before_commit)),
+                batch,
+            )
+        if in_flight is not None:
+            lines_done = await _committed(*in_flight, counts, total_lines, skip_lines, progress)
+        status = "succeeded"
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        status = "interrupted"
+        log.error("job %d interrupted after line %d; resume it with --resume %d", job_id, lines_done, job_id)
+        raise
+    except Exception:
+        log.exception("job %d failed after line %d; resume it with --resume %d", job_id, lines_done, job_id)
+        raise
+    finally:
+        if in_flight is not None:
+            await asyncio.wait([in_flight[0]])
+            if not in_flight[0].cancelled():
+                in_flight[0].exception()  # retrieved: it was raised above, or a parse error came first
+        await _finish_job(conn, job_id, status)
+    return await _summary(conn, job_id, source_name, status, dry_run, lines_done, counts)
+
+
+async def _committed(
+    writing: asyncio.Future[Counts],
+    batch: Batch,
+    counts: Counts,
+    total_lines: int,
+    skip_lines: int,
+    progress: ProgressCallback | None,
+) -> int:
+    counts.add(await writing)
+    if progress is not None:
+        progress(Progress(batch.last_line, total_lines, counts, skip_lines))
+    return batch.last_line
+
+
+async def _write_batch(
+    conn: AsyncConnection,
+    job_id: int,
+    number: int,
+    batch: Batch,
+    dry_run: bool,
+    before_commit: BeforeCommit | None,
+) -> Counts:
+    async with conn.begin():
+        await conn.execute(BATCH_SETTINGS, {"name": LOCK_NAMESPACE})
+        if dry_run:
+            savepoint = await conn.begin_nested()
+            counts = await apply_batch(conn, job_id, batch)
+            await savepoint.rollback()
+            await log_bad_lines(conn, job_id, batch.bad_lines)
+        else:
+            counts = await apply_batch(conn, job_id, batch)
+        await conn.execute(
+            ADVANCE_JOB,
+            {
+                "job_id": job_id,
+                "line": batch.last_line,
+                "inserted": counts.inserted,
+                "updated": counts.updated,
+                "unchanged": counts.unchanged,
+                "failed": counts.failed,
+            },
+        )
+        if before_commit is not None:
+            await before_commit(number)
+    return counts
+
+
+async def _summary(
+    conn: AsyncConnection, job_id: int, source: str, status: str, dry_run: bool, lines: int, counts: Counts
+) -> JobSummary:
+    async with conn.begin():
+        errors = (
+            await conn.execute(
+                text(
+                    "SELECT line_number, message FROM ingest.import_logs WHERE job_id = :id AND level = 'error' "
+                    "ORDER BY line_number"
+                ),
+                {"id": job_id},
+            )
+        ).all()
+        pending = (await conn.execute(text("SELECT count(*) FROM ingest.pending_relations"))).scalar_one()
+    return JobSummary(
+        job_id,
+        source,
+        status,
+        dry_run,
+        lines,
+        counts,
+        [(row.line_number, row.message) for row in errors],
+        pending,
+    )
 
 
 async def catalog_is_empty(engine: AsyncEngine) -> bool:

@@ -13,7 +13,7 @@ from pathlib import Path
 from db import accounts as account_queries
 from db.cluster import DATABASE_NAME, EmbeddedCluster, asyncpg_url
 from db.engine import make_engine
-from db.ingest import catalog_is_empty, load_jsonl
+from db.ingest import catalog_is_empty, ingest_file
 from db.migrate import upgrade
 from db.passwords import hash_password, normalize_email, registration_problems
 from gql.config import Settings
@@ -37,15 +37,16 @@ def database(settings: Settings) -> Iterator[str]:
         cluster.stop()
 
 
-async def _load_demo(url: str, catalog: Path) -> None:
+async def load_demo_catalog(url: str, catalog: Path) -> None:
+    """Into an empty catalog only, through the ingestion pipeline (source `demo`)."""
     if not catalog.is_file():
-        log.warning("demo catalog %s not found (OMT_DEMO_CATALOG); serving without it", catalog)
+        log.warning("no demo catalog at %s", catalog)
         return
     engine = make_engine(url)
     try:
         if await catalog_is_empty(engine):
-            count = await load_jsonl(engine, catalog)
-            log.info("loaded the demo catalog: %d items", count)
+            summary = await ingest_file(engine, catalog, source="demo")
+            log.info("loaded the demo catalog: %d items (job %d)", summary.counts.inserted, summary.job_id)
     finally:
         await engine.dispose()
 
@@ -99,7 +100,7 @@ def serve(settings: Settings, load_demo: bool) -> None:
     with database(settings) as url:
         upgrade(url)
         if load_demo:
-            asyncio.run(_load_demo(url, settings.demo_catalog))
+            asyncio.run(load_demo_catalog(url, settings.demo_catalog))
         app = create_app(settings, url)
         log.info("GraphQL at http://%s:%d/graphql", settings.host, settings.port)
         uvicorn.run(
@@ -133,6 +134,14 @@ def main(argv: list[str] | None = None) -> int:
     admin_parser.add_argument("--password", help="prompted for when left out (keeps it out of shell history)")
     admin_parser.add_argument("--data-dir", type=Path, dest="sub_data_dir")
 
+    ingest_parser = commands.add_parser("ingest", help="load a JSON Lines catalog (docs/ingestion.md)")
+    ingest_parser.add_argument("file", type=Path)
+    ingest_parser.add_argument("--source", help="name of the feed (default: the file name without extension)")
+    ingest_parser.add_argument("--dry-run", action="store_true", help="validate and count, write nothing")
+    ingest_parser.add_argument("--batch-size", type=int, help="lines per transaction (default 2000)")
+    ingest_parser.add_argument("--resume", type=int, metavar="JOB", help="continue an interrupted job")
+    ingest_parser.add_argument("--data-dir", type=Path, dest="sub_data_dir")
+
     export_parser = commands.add_parser("export-schema", help="write the SDL to schema.graphql (or --out)")
     export_parser.add_argument("--out", type=Path, default=Path("schema.graphql"))
 
@@ -161,6 +170,13 @@ def main(argv: list[str] | None = None) -> int:
         serve(settings, load_demo=not args.no_demo)
     elif args.command == "create-admin":
         return create_admin(settings, args.email, args.username, args.password)
+
+    elif args.command == "ingest":
+        from gql.ingest_command import run_ingest
+
+        with database(settings) as url:
+            upgrade(url)
+            return run_ingest(url, args.file, args.source, args.batch_size, args.dry_run, args.resume)
     elif args.command == "migrate":
         with database(settings) as url:
             upgrade(url)

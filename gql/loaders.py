@@ -9,6 +9,7 @@ from aiodataloader import DataLoader
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from db import accounts as account_queries
+from db import curation
 from db import lists as list_queries
 from db import media as media_queries
 from db import relations as relation_queries
@@ -48,6 +49,9 @@ class Loaders:
         self.stats_by_media_id = batch_loader(engine, media_queries.stats_by_media_ids)
         self.relations_by_key = batch_loader(engine, relation_queries.relations_by_keys)
         self.graph_by_key = batch_loader(engine, relation_queries.graphs_by_keys)
+
+        # curation
+        self.revisions_by_media_id = batch_loader(engine, curation.revisions_by_media_ids)
 
     def __getattr__(self, name: str) -> Any:
         raise AttributeError(f"no loader named {name}")

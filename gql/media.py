@@ -31,6 +31,7 @@ from gql.relay import (
     register_node,
     to_global_id,
 )
+from gql.revisions import MediaRevision, media_revisions
 from gql.tracking import TrackingEntry, viewer_entry
 
 
@@ -99,8 +100,12 @@ class Media(Node):
     created_at: dt.datetime
     updated_at: dt.datetime
     tracker_count: strawberry.Private[int]
-    viewer_entry: TrackingEntry | None = strawberry.field(  # tracking (issue 5)
+    viewer_entry: TrackingEntry | None = strawberry.field(
         resolver=viewer_entry, description="The viewer's tracking entry; null when anonymous or untracked."
+    )
+    revisions: list[MediaRevision] | None = strawberry.field(
+        resolver=media_revisions,
+        description="Admin change history, newest first; null unless the viewer is an admin.",
     )
 
     @classmethod

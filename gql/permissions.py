@@ -131,3 +131,17 @@ def list_write_denied(viewer: Viewer | None, list_row: Any, field: str) -> UserE
     if not is_owner(viewer, list_row.user_id):
         return user_error(UserErrorCode.FORBIDDEN, "Only the owner changes a list", field)
     return None
+
+
+def is_admin(viewer: Viewer | None) -> bool:
+    """An admin account acting with the ADMIN scope (a session, or a token created with ADMIN)."""
+    return viewer is not None and viewer.is_admin
+
+
+def admin_denied(viewer: Viewer | None) -> UserError | None:
+    """Why the caller may not curate the catalog; everyone but admins gets FORBIDDEN."""
+    return (
+        None
+        if is_admin(viewer)
+        else user_error(UserErrorCode.FORBIDDEN, "Only admins can change the catalog")
+    )

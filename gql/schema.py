@@ -12,6 +12,7 @@ from strawberry.tools import merge_types
 
 from gql.account_mutations import AccountMutation
 from gql.accounts import AccountsQuery, User
+from gql.admin import AdminMutation
 from gql.config import Limits
 from gql.errors import MaskUnexpectedErrors
 from gql.limits import QueryCostLimiter
@@ -23,7 +24,7 @@ from gql.relay import NodeQuery
 from gql.tracking import TrackingMutation
 
 Query = merge_types("Query", (NodeQuery, MediaQuery, AccountsQuery, ListQuery))
-Mutation = merge_types("Mutation", (AccountMutation, TrackingMutation, ListMutation))
+Mutation = merge_types("Mutation", (AccountMutation, TrackingMutation, ListMutation, AdminMutation))
 
 
 def build_schema(limits: Limits | None = None, expose_db_stats: bool = True) -> strawberry.Schema:

@@ -1,0 +1,100 @@
+"""Ingest a generated catalog into a scratch database twice and report the rates.
+
+    .venv/bin/python -m bench.ingest_generate bench/out/catalog.jsonl --count 200000
+    .venv/bin/python -m bench.ingest_run bench/out/catalog.jsonl [--batch-size 2000]
+
+Uses the server of DATABASE_URL, else an embedded cluster in .data/bench; the scratch database
+`omt_bench_ingest` is dropped and re-created first.
+"""
+
+import argparse
+import asyncio
+import os
+import time
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from db.cluster import EmbeddedCluster, asyncpg_url
+from db.engine import PoolSettings, make_engine
+from db.ingest import ingest_file
+from db.migrate import upgrade
+
+DATABASE = "omt_bench_ingest"
+
+
+async def recreate(server_url: str) -> str:
+    admin = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
+        await conn.execute(text(f'CREATE DATABASE "{DATABASE}"'))
+    await admin.dispose()
+    return make_url(server_url).set(database=DATABASE).render_as_string(hide_password=False)
+
+
+def backend_cpu_seconds(pids: list[int]) -> float:
+    """CPU time of local PostgreSQL backends (0 when the server is not on this machine)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+async def run(url: str, path: Path, batch_size: int) -> None:
+    engine = make_engine(url, PoolSettings(size=1, overflow=0, statement_timeout_ms=600_000))
+    try:
+        async with engine.connect() as conn:
+            backend = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        for label in ("first run (all new)", "second run (unchanged)"):
+            started = time.perf_counter()
+            python_started, backend_started = time.process_time(), backend_cpu_seconds([backend])
+            summary = await ingest_file(engine, path, source="bench", batch_size=batch_size)
+            seconds = time.perf_counter() - started
+            python_cpu = time.process_time() - python_started
+            backend_cpu = backend_cpu_seconds([backend]) - backend_started
+            counts = summary.counts
+            done = counts.inserted + counts.updated + counts.unchanged
+            print(
+                f"{label}: {done:,} records in {seconds:.1f}s = {done / seconds:,.0f} records/s "
+                f"(inserted {counts.inserted:,}, updated {counts.updated:,}, unchanged {counts.unchanged:,}, "
+                f"failed {counts.failed:,}, pending relations {summary.pending_relations:,}); "
+                f"CPU: Python {python_cpu:.1f}s, PostgreSQL backend {backend_cpu:.1f}s, "
+                f"load average {os.getloadavg()[0]:.1f}"
+            )
+        async with engine.connect() as conn:
+            relations = (await conn.execute(text("SELECT count(*) FROM media.relationships"))).scalar_one()
+        print(f"relations stored: {relations:,}")
+    finally:
+        await engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--batch-size", type=int, default=2000)
+    args = parser.parse_args()
+    given = os.environ.get("DATABASE_URL")
+    cluster = None
+    if given:
+        server_url = asyncpg_url(given)
+    else:
+        cluster = EmbeddedCluster(Path(".data/bench").resolve())
+        cluster.start()
+        server_url = cluster.url("postgres")
+    try:
+        url = asyncio.run(recreate(server_url))
+        upgrade(url)
+        asyncio.run(run(url, args.file, args.batch_size))
+    finally:
+        if cluster is not None:
+            cluster.stop()
+
+
+if __name__ == "__main__":
+    main()

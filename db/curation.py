@@ -1,0 +1,373 @@
+"""Catalog writes by admins, each recorded in media.revisions; relation storage shared with ingestion.
+
+Every function runs inside the caller's transaction and raises `CurationError` for an expected
+failure, so the caller's transaction rolls back and bad input changes nothing.
+"""
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row, delete, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from db.media import media_columns
+from db.media_validation import MEDIA_FIELDS
+from db.models import INVERSE_RELATION, NON_CANONICAL_RELATIONS, ExternalLink, Media, MediaRevision
+
+
+class CurationError(Exception):
+    """An expected failure; `code` is one of INVALID, NOT_FOUND, CONFLICT."""
+
+    def __init__(self, code: str, message: str, *field: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+@dataclass(frozen=True)
+class RelationFact:
+    media_id: uuid.UUID
+    related_media_id: uuid.UUID
+    relation_type: str
+    notes: str | None = None
+    weight: int | None = None
+
+    def canonical(self) -> "RelationFact":
+        """`A prequel B` is the fact `B sequel A`: inverse labels are stored with swapped ends."""
+        if self.relation_type not in NON_CANONICAL_RELATIONS:
+            return self
+        return RelationFact(
+            self.related_media_id,
+            self.media_id,
+            INVERSE_RELATION[self.relation_type],
+            self.notes,
+            self.weight,
+        )
+
+    @property
+    def pair_key(self) -> tuple[uuid.UUID, uuid.UUID, str]:
+        low, high = sorted((self.media_id, self.related_media_id))
+        return low, high, self.relation_type
+
+
+def _json_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def _snapshot(row: Row[Any]) -> dict[str, Any]:
+    return {name: _json_value(getattr(row, name)) for name in ("external_id", *MEDIA_FIELDS)}
+
+
+async def _record(
+    conn: AsyncConnection,
+    actor_id: uuid.UUID | None,
+    media_id: uuid.UUID,
+    action: str,
+    changes: dict[str, Any],
+) -> None:
+    await conn.execute(
+        insert(MediaRevision).values(media_id=media_id, actor_id=actor_id, action=action, changes=changes)
+    )
+
+
+async def _locked_media(conn: AsyncConnection, media_id: uuid.UUID) -> Any:
+    row: Any = (
+        await conn.execute(select(*media_columns).where(Media.id == media_id).with_for_update())
+    ).first()
+    if row is None:
+        raise CurationError("NOT_FOUND", "No media item has this id", "id")
+    return row
+
+
+async def _claim_link(conn: AsyncConnection, media_id: uuid.UUID, source: str, key: str) -> bool:
+    """Link a key to an item; False when the item already holds it, CONFLICT when another item does."""
+    inserted = (
+        await conn.execute(
+            pg_insert(ExternalLink)
+            .values(media_id=media_id, source_name=source, external_key=key)
+            .on_conflict_do_nothing()
+            .returning(ExternalLink.media_id)
+        )
+    ).first()
+    if inserted is not None:
+        await resolve_pending_relations(conn, [(source, key)])
+        return True
+    owner = (
+        await conn.execute(
+            select(ExternalLink.media_id).where(
+                ExternalLink.source_name == source, ExternalLink.external_key == key
+            )
+        )
+    ).one()
+    if owner.media_id != media_id:
+        raise CurationError(
+            "CONFLICT",
+            f"{source}:{key} already belongs to another media item ({owner.media_id})",
+            "externalKey",
+        )
+    return False
+
+
+async def create_media(
+    conn: AsyncConnection,
+    actor_id: uuid.UUID | None,
+    fields: dict[str, Any],
+    external_id: tuple[str, str] | None,
+) -> uuid.UUID:
+    external_text = None if external_id is None else f"{external_id[0]}:{external_id[1]}"
+    if external_text is not None:
+        taken = (await conn.execute(select(Media.id).where(Media.external_id == external_text))).first()
+        if taken is not None:
+            raise CurationError(
+                "CONFLICT", f"{external_text} already belongs to another media item", "externalId"
+            )
+    row: Any = (
+        await conn.execute(
+            insert(Media).values(external_id=external_text, **fields).returning(*media_columns)
+        )
+    ).one()
+    if external_id is not None:
+        try:
+            await _claim_link(conn, row.id, *external_id)
+        except CurationError as exc:
+            raise CurationError(exc.code, exc.message, "externalId") from exc
+    await _record(conn, actor_id, row.id, "create", {"before": None, "after": _snapshot(row)})
+    return uuid.UUID(str(row.id))
+
+
+async def update_media(
+    conn: AsyncConnection, actor_id: uuid.UUID | None, media_id: uuid.UUID, fields: dict[str, Any]
+) -> bool:
+    """Apply the given fields; True when something changed (an unchanged item keeps its updated_at)."""
+    current = await _locked_media(conn, media_id)
+    changed = {name: value for name, value in fields.items() if getattr(current, name) != value}
+    if not changed:
+        return False
+    await conn.execute(update(Media).where(Media.id == media_id).values(**changed, updated_at=text("now()")))
+    await _record(
+        conn,
+        actor_id,
+        media_id,
+        "update",
+        {
+            "before": {name: _json_value(getattr(current, name)) for name in changed},
+            "after": {name: _json_value(value) for name, value in changed.items()},
+        },
+    )
+    return True
+
+
+async def delete_media(conn: AsyncConnection, actor_id: uuid.UUID | None, media_id: uuid.UUID) -> None:
+    current = await _locked_media(conn, media_id)
+    await conn.execute(delete(Media).where(Media.id == media_id))
+    await _record(conn, actor_id, media_id, "delete", {"before": _snapshot(current), "after": None})
+
+
+async def _require_media(conn: AsyncConnection, ids: Sequence[uuid.UUID], fields: Sequence[str]) -> None:
+    found = set((await conn.execute(select(Media.id).where(Media.id.in_(ids)))).scalars())
+    for media_id, field in zip(ids, fields, strict=True):
+        if media_id not in found:
+            raise CurationError("NOT_FOUND", "No media item has this id", field)
+
+
+async def link_media(conn: AsyncConnection, actor_id: uuid.UUID | None, fact: RelationFact) -> bool:
+    """Store a relation; False when the same fact is already stored (in either direction)."""
+    if fact.media_id == fact.related_media_id:
+        raise CurationError("INVALID", "An item cannot be related to itself", "relatedMediaId")
+    await _require_media(conn, [fact.media_id, fact.related_media_id], ["mediaId", "relatedMediaId"])
+    inserted, updated = await store_relations(conn, [fact])
+    if not (inserted or updated):
+        return False
+    canonical = fact.canonical()
+    await _record(
+        conn,
+        actor_id,
+        fact.media_id,
+        "link",
+        {
+            "before": None,
+            "after": {
+                "media_id": str(canonical.media_id),
+                "related_media_id": str(canonical.related_media_id),
+                "relation_type": canonical.relation_type,
+                "notes": canonical.notes,
+                "weight": canonical.weight,
+            },
+        },
+    )
+    return True
+
+
+async def unlink_media(conn: AsyncConnection, actor_id: uuid.UUID | None, fact: RelationFact) -> None:
+    """Remove the fact however it was phrased: `A prequel B` removes the stored `B sequel A`."""
+    canonical = fact.canonical()
+    symmetric = canonical.relation_type not in INVERSE_RELATION
+    pairs = [(canonical.media_id, canonical.related_media_id)]
+    if symmetric:
+        pairs.append((canonical.related_media_id, canonical.media_id))
+    removed = (
+        await conn.execute(
+            text(
+                "DELETE FROM media.relationships r USING unnest(CAST(:a AS uuid[]), CAST(:b AS uuid[])) AS p(a, b) "
+                "WHERE r.media_id = p.a AND r.related_media_id = p.b "
+                "AND r.relation_type = CAST(:relation_type AS media.relation_type) "
+                "RETURNING r.media_id, r.related_media_id, r.relation_type::text AS relation_type, r.notes, r.weight"
+            ),
+            {
+                "a": [a for a, _ in pairs],
+                "b": [b for _, b in pairs],
+                "relation_type": canonical.relation_type,
+            },
+        )
+    ).first()
+    if removed is None:
+        raise CurationError("NOT_FOUND", "These items are not related this way", "relationType")
+    await _record(
+        conn,
+        actor_id,
+        fact.media_id,
+        "unlink",
+        {
+            "before": {
+                "media_id": str(removed.media_id),
+                "related_media_id": str(removed.related_media_id),
+                "relation_type": removed.relation_type,
+                "notes": removed.notes,
+                "weight": removed.weight,
+            },
+            "after": None,
+        },
+    )
+
+
+async def add_external_link(
+    conn: AsyncConnection, actor_id: uuid.UUID | None, media_id: uuid.UUID, source: str, key: str
+) -> bool:
+    await _require_media(conn, [media_id], ["mediaId"])
+    added = await _claim_link(conn, media_id, source, key)
+    if added:
+        link = {"source_name": source, "external_key": key}
+        await _record(conn, actor_id, media_id, "add_external_link", {"before": None, "after": link})
+    return added
+
+
+async def remove_external_link(
+    conn: AsyncConnection, actor_id: uuid.UUID | None, media_id: uuid.UUID, source: str, key: str
+) -> None:
+    removed = (
+        await conn.execute(
+            delete(ExternalLink)
+            .where(
+                ExternalLink.media_id == media_id,
+                ExternalLink.source_name == source,
+                ExternalLink.external_key == key,
+            )
+            .returning(ExternalLink.media_id)
+        )
+    ).first()
+    if removed is None:
+        raise CurationError("NOT_FOUND", "This item has no such external link", "externalKey")
+    link = {"source_name": source, "external_key": key}
+    await _record(conn, actor_id, media_id, "remove_external_link", {"before": link, "after": None})
+
+
+INCOMING_RELATIONS = (
+    "json_to_recordset(CAST(:rows AS json)) AS i(src uuid, dst uuid, type text, notes text, weight smallint)"
+)
+UPDATE_RELATIONS = text(
+    "UPDATE media.relationships r SET notes = coalesce(i.notes, r.notes), "
+    f"weight = coalesce(i.weight, r.weight) FROM {INCOMING_RELATIONS} "
+    "WHERE r.media_id = i.src AND r.related_media_id = i.dst "
+    "AND r.relation_type = CAST(i.type AS media.relation_type) "
+    "AND (r.notes, r.weight) IS DISTINCT FROM (coalesce(i.notes, r.notes), coalesce(i.weight, r.weight))"
+)
+INSERT_RELATIONS = text(
+    "INSERT INTO media.relationships (media_id, related_media_id, relation_type, notes, weight) "
+    f"SELECT i.src, i.dst, CAST(i.type AS media.relation_type), i.notes, i.weight FROM {INCOMING_RELATIONS} "
+    "ON CONFLICT DO NOTHING"
+)
+
+
+def _relation_params(facts: list[RelationFact]) -> dict[str, str]:
+    rows = [
+        {
+            "src": str(fact.media_id),
+            "dst": str(fact.related_media_id),
+            "type": fact.relation_type,
+            "notes": fact.notes,
+            "weight": fact.weight,
+        }
+        for fact in facts
+    ]
+    return {"rows": json.dumps(rows)}
+
+
+async def store_relations(conn: AsyncConnection, facts: Iterable[RelationFact]) -> tuple[int, int]:
+    """Store facts in canonical form, each once; a fact already stored in either direction only
+    takes new notes/weight (when given). Returns (inserted, updated); at most two statements."""
+    unique: dict[tuple[uuid.UUID, uuid.UUID, str], RelationFact] = {}
+    for fact in facts:
+        canonical = fact.canonical()
+        if canonical.media_id != canonical.related_media_id:
+            unique.setdefault(canonical.pair_key, canonical)
+    if not unique:
+        return 0, 0
+    rows = list(unique.values())
+    # Only facts carrying notes or a weight can change a stored row.
+    annotated = [fact for fact in rows if fact.notes is not None or fact.weight is not None]
+    updated = 0
+    if annotated:
+        result = await conn.execute(UPDATE_RELATIONS, _relation_params(annotated))
+        updated = result.rowcount
+    inserted = await conn.execute(INSERT_RELATIONS, _relation_params(rows))
+    return inserted.rowcount, updated
+
+
+async def resolve_pending_relations(conn: AsyncConnection, keys: Sequence[tuple[str, str]]) -> int:
+    """Relations that waited for one of these keys become real now that the keys are linked."""
+    if not keys:
+        return 0
+    resolved = (
+        await conn.execute(
+            text(
+                "DELETE FROM ingest.pending_relations p "
+                "USING unnest(CAST(:sources AS text[]), CAST(:keys AS text[])) AS k(source_name, external_key) "
+                "JOIN media.external_links l "
+                "ON l.source_name = k.source_name AND l.external_key = k.external_key "
+                "WHERE p.target_source = k.source_name AND p.target_key = k.external_key "
+                "RETURNING p.media_id, l.media_id AS target_id, p.relation_type::text AS relation_type, "
+                "p.notes, p.weight"
+            ),
+            {"sources": [source for source, _ in keys], "keys": [key for _, key in keys]},
+        )
+    ).all()
+    if not resolved:
+        return 0
+    await store_relations(
+        conn,
+        (
+            RelationFact(row.media_id, row.target_id, row.relation_type, row.notes, row.weight)
+            for row in resolved
+        ),
+    )
+    return len(resolved)
+
+
+async def revisions_by_media_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[list[Row[Any]]]:
+    rows = (
+        await conn.execute(
+            select(MediaRevision)
+            .where(MediaRevision.media_id.in_(ids))
+            .order_by(MediaRevision.media_id, MediaRevision.created_at.desc(), MediaRevision.id.desc())
+        )
+    ).all()
+    by_media: dict[uuid.UUID, list[Row[Any]]] = {media_id: [] for media_id in ids}
+    for row in rows:
+        by_media[row.media_id].append(row)
+    return [by_media[media_id] for media_id in ids]

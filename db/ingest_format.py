@@ -1,0 +1,179 @@
+"""The JSON Lines catalog format (docs/ingestion.md): parsing one line, and streaming a file in batches."""
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from db.media_validation import (
+    MEDIA_FIELDS,
+    InvalidValue,
+    external_key,
+    external_link,
+    relation_type,
+    relation_weight,
+    validate_media_fields,
+)
+
+Key = tuple[str, str]
+RECORD_FIELDS = frozenset({"external_id", "external_links", "relations", *MEDIA_FIELDS})
+RAW_LINE_LIMIT = 2000
+
+
+class InvalidRecord(ValueError):
+    pass
+
+
+@dataclass
+class Relation:
+    relation_type: str
+    target: Key
+    notes: str | None
+    weight: int | None
+
+
+@dataclass
+class Record:
+    line: int
+    external_id: Key
+    fields: dict[str, Any]
+    keys: list[Key]
+    relations: list[Relation]
+
+    @property
+    def external_id_text(self) -> str:
+        return f"{self.external_id[0]}:{self.external_id[1]}"
+
+
+@dataclass
+class BadLine:
+    line: int
+    message: str
+    raw: str | None
+    level: str = "error"
+
+
+@dataclass
+class Batch:
+    records: list[Record] = field(default_factory=list)
+    bad_lines: list[BadLine] = field(default_factory=list)
+    keys: set[Key] = field(default_factory=set)
+    last_line: int = 0
+
+
+def parse_record(line: int, raw: str) -> Record:
+    """One line of the file; InvalidRecord names the first thing wrong with it."""
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InvalidRecord(f"not valid JSON: {exc.msg} at column {exc.colno}") from exc
+    if not isinstance(data, dict):
+        raise InvalidRecord("a line must hold one JSON object")
+    unknown = sorted(set(data) - RECORD_FIELDS)
+    if unknown:
+        raise InvalidRecord(f"unknown field {unknown[0]}")
+    try:
+        primary = external_key(data.get("external_id"))
+    except InvalidValue as exc:
+        raise InvalidRecord(f"external_id {exc}") from exc
+    fields, errors = validate_media_fields({k: v for k, v in data.items() if k in MEDIA_FIELDS}, True)
+    if errors:
+        raise InvalidRecord(f"{'.'.join(errors[0].field)} {errors[0].message}")
+    keys = [primary]
+    links = data.get("external_links") or []
+    if not isinstance(links, list):
+        raise InvalidRecord("external_links must be a list")
+    for index, link in enumerate(links):
+        if not isinstance(link, dict) or set(link) - {"source", "key"}:
+            raise InvalidRecord(f'external_links.{index} must be {{"source": ..., "key": ...}}')
+        try:
+            key = external_link(link.get("source"), link.get("key"))
+        except InvalidValue as exc:
+            raise InvalidRecord(f"external_links.{index} {exc}") from exc
+        if key not in keys:
+            keys.append(key)
+    return Record(line, primary, fields, keys, _relations(data.get("relations")))
+
+
+def _relations(value: Any) -> list[Relation]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidRecord("relations must be a list")
+    relations = []
+    for index, item in enumerate(value):
+        if not isinstance(item, dict) or set(item) - {"type", "target", "notes", "weight"}:
+            raise InvalidRecord(f"relations.{index} must be {{type, target, notes?, weight?}}")
+        try:
+            notes = item.get("notes")
+            if notes is not None and not isinstance(notes, str):
+                raise InvalidValue("notes must be a string")
+            relations.append(
+                Relation(
+                    relation_type(item.get("type")),
+                    external_key(item.get("target")),
+                    notes,
+                    relation_weight(item.get("weight")),
+                )
+            )
+        except InvalidValue as exc:
+            raise InvalidRecord(f"relations.{index} {exc}") from exc
+    return relations
+
+
+def scan_file(path: Path) -> tuple[str, int]:
+    """SHA-256 and line count, read in chunks (a resumed run must see the same file)."""
+    digest = hashlib.sha256()
+    lines = 0
+    last = b"\n"
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    return digest.hexdigest(), lines + (last != b"\n")
+
+
+def read_batches(
+    path: Path, batch_size: int, skip_lines: int, pause_every: int = 100
+) -> Iterator[Batch | None]:
+    """Batches of up to batch_size lines; a record sharing a key with an earlier record of the
+    batch starts the next batch, so the records of one batch never race for the same key.
+    None comes every `pause_every` lines: an async caller lets its other tasks run there."""
+    batch = Batch()
+    with path.open("rb") as handle:
+        for number, raw_bytes in enumerate(handle, start=1):
+            if number <= skip_lines:
+                continue
+            if number % pause_every == 0:
+                yield None
+            record: Record | None = None
+            bad: BadLine | None = None
+            try:
+                raw = raw_bytes.decode("utf-8").strip()
+            except UnicodeDecodeError:
+                bad = BadLine(number, "not valid UTF-8", None)
+            else:
+                if not raw:
+                    batch.last_line = number
+                    continue
+                try:
+                    record = parse_record(number, raw)
+                except InvalidRecord as exc:
+                    bad = BadLine(number, str(exc), raw[:RAW_LINE_LIMIT])
+            if record is not None and batch.keys.intersection(record.keys):
+                yield batch
+                batch = Batch()
+            if record is not None:
+                batch.records.append(record)
+                batch.keys.update(record.keys)
+            if bad is not None:
+                batch.bad_lines.append(bad)
+            batch.last_line = number
+            if len(batch.records) + len(batch.bad_lines) >= batch_size:
+                yield batch
+                batch = Batch()
+    if batch.records or batch.bad_lines or batch.last_line:
+        yield batch

@@ -1,0 +1,252 @@
+"""One validator for catalog fields, shared by the admin mutations and ingestion.
+
+Values come in as JSON would carry them (strings, numbers, lists, objects); what passes is returned
+in the form the database stores (dates as `datetime.date`, lists of strings, a dict for attributes).
+"""
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from db.media import MEDIA_TYPES
+from db.models import RELATION_TYPES
+
+# Labels without `-`: PostgreSQL 15's ltree rejects it, and any PostgreSQL >= 15 is supported.
+LTREE_PATTERN = re.compile(r"[A-Za-z0-9_]{1,255}(\.[A-Za-z0-9_]{1,255})*")
+COUNTRY_PATTERN = re.compile(r"[A-Za-z]{2}")
+ISBN_PATTERN = re.compile(r"\d{13}|\d{9}[\dX]")
+DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
+SOURCE_PATTERN = re.compile(r"[a-z0-9_.-]{1,100}")
+# scheme, then a host (optional user info and port) that is not empty, then an optional path.
+HTTP_URL_PATTERN = re.compile(
+    r"https?://(?:[^\s/?#@]+@)?[^\s/?#@:]+(?::\d{1,5})?(?:[/?#]\S*)?", re.IGNORECASE
+)
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+COUNT_ATTRIBUTES = (
+    "page_count",
+    "episodes",
+    "runtime_minutes",
+    "chapters",
+    "volumes",
+    "seasons",
+    "issues",
+    "track_count",
+    "duration_minutes",
+    "word_count",
+)
+STRING_LIST_ATTRIBUTES = ("platforms", "genres", "tags", "languages", "themes", "studios", "publishers")
+STRING_ATTRIBUTES = ("venue", "publisher", "network", "label", "edition", "format")
+
+MEDIA_FIELDS = (
+    "media_type",
+    "media_class",
+    "title",
+    "release_date",
+    "country_of_origin",
+    "creators",
+    "cover_url",
+    "description",
+    "attributes",
+    "collection_path",
+)
+REQUIRED_FIELDS = ("media_type", "media_class", "title")
+MAX_TEXT = 100_000
+SMALLINT_RANGE = range(-32768, 32768)
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: tuple[str, ...]
+    message: str
+
+
+class InvalidValue(ValueError):
+    def __init__(self, message: str, *subfield: str) -> None:
+        super().__init__(message)
+        self.subfield = subfield
+
+
+def ltree_path(value: Any) -> str:
+    if not isinstance(value, str) or not LTREE_PATTERN.fullmatch(value):
+        raise InvalidValue(
+            "must be a dotted path of labels made of letters, digits and underscores (e.g. written.book.novel)"
+        )
+    return value
+
+
+def _text(value: Any, limit: int = MAX_TEXT) -> str:
+    if not isinstance(value, str):
+        raise InvalidValue("must be a string")
+    if len(value) > limit:
+        raise InvalidValue(f"must be at most {limit} characters")
+    if CONTROL_CHARACTERS.search(value):
+        raise InvalidValue("must not contain control characters")
+    return value
+
+
+def _title(value: Any) -> str:
+    title = _text(value, 1000).strip()
+    if not title:
+        raise InvalidValue("must not be empty")
+    return title
+
+
+def _media_type(value: Any) -> str:
+    if value not in MEDIA_TYPES:
+        raise InvalidValue(f"must be one of {', '.join(MEDIA_TYPES)}")
+    return str(value)
+
+
+def _date(value: Any) -> dt.date:
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str) and DATE_PATTERN.fullmatch(value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise InvalidValue("must be a calendar date YYYY-MM-DD")
+
+
+def _country(value: Any) -> str:
+    if not isinstance(value, str) or not COUNTRY_PATTERN.fullmatch(value):
+        raise InvalidValue("must be an ISO 3166-1 alpha-2 country code such as US or JP")
+    return value.upper()
+
+
+def _string_list(value: Any, limit: int = 1000) -> list[str]:
+    if not isinstance(value, list):
+        raise InvalidValue("must be a list of strings")
+    items: list[str] = []
+    for index, item in enumerate(value):
+        try:
+            text = _text(item, limit).strip()
+        except InvalidValue as exc:
+            raise InvalidValue(str(exc), str(index)) from exc
+        if not text:
+            raise InvalidValue("must not be empty", str(index))
+        items.append(text)
+    return items
+
+
+def http_url(value: Any) -> str:
+    url = _text(value, 2000)
+    if not HTTP_URL_PATTERN.fullmatch(url):
+        raise InvalidValue("must be an absolute http(s) URL")
+    return url
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidValue("must be a non-negative integer")
+    return value
+
+
+def _isbn(value: Any) -> str:
+    if not isinstance(value, str) or not ISBN_PATTERN.fullmatch(value):
+        raise InvalidValue("must be a string of 10 or 13 digits (ISBN-10 may end in X), without hyphens")
+    return value
+
+
+def _attributes(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InvalidValue("must be a JSON object")
+    checked: dict[str, Any] = {}
+    for key, item in value.items():
+        try:
+            if key == "isbn":
+                checked[key] = _isbn(item)
+            elif key in COUNT_ATTRIBUTES:
+                checked[key] = _count(item)
+            elif key in STRING_LIST_ATTRIBUTES:
+                checked[key] = _string_list(item)
+            elif key in STRING_ATTRIBUTES:
+                checked[key] = _text(item, 1000)
+            else:
+                checked[key] = item
+        except InvalidValue as exc:
+            raise InvalidValue(str(exc), key, *exc.subfield) from exc
+    return checked
+
+
+def _optional(check: Any) -> Any:
+    def optional(value: Any) -> Any:
+        return None if value is None else check(value)
+
+    return optional
+
+
+FIELD_CHECKS = {
+    "media_type": _media_type,
+    "media_class": ltree_path,
+    "title": _title,
+    "release_date": _optional(_date),
+    "country_of_origin": _optional(_country),
+    "creators": lambda value: [] if value is None else _string_list(value),
+    "cover_url": _optional(http_url),
+    "description": _optional(_text),
+    "attributes": lambda value: {} if value is None else _attributes(value),
+    "collection_path": _optional(ltree_path),
+}
+
+
+def validate_media_fields(
+    fields: Mapping[str, Any], require_all: bool
+) -> tuple[dict[str, Any], list[FieldError]]:
+    """Check the catalog fields present in `fields`; `require_all` for a new item (title, type, class)."""
+    clean: dict[str, Any] = {}
+    errors: list[FieldError] = []
+    for name, check in FIELD_CHECKS.items():
+        if name not in fields:
+            if require_all and name in REQUIRED_FIELDS:
+                errors.append(FieldError((name,), "is required"))
+            continue
+        if name in REQUIRED_FIELDS and fields[name] is None:
+            errors.append(FieldError((name,), "must not be null"))
+            continue
+        try:
+            clean[name] = check(fields[name])
+        except InvalidValue as exc:
+            errors.append(FieldError((name, *exc.subfield), str(exc)))
+    return clean, errors
+
+
+def external_key(value: Any) -> tuple[str, str]:
+    """`"<source>:<key>"` split at the first colon; both parts non-empty."""
+    if not isinstance(value, str):
+        raise InvalidValue('must be a string "<source>:<key>"')
+    source, colon, key = value.partition(":")
+    if not colon:
+        raise InvalidValue('must be "<source>:<key>", e.g. wikidata:Q190192')
+    return external_link(source, key)
+
+
+def external_link(source: Any, key: Any) -> tuple[str, str]:
+    source_name = source.strip() if isinstance(source, str) else None
+    if not source_name or not SOURCE_PATTERN.fullmatch(source_name):
+        raise InvalidValue(
+            "the source must be lower-case letters, digits, '_', '.' or '-' (e.g. wikidata)", "source"
+        )
+    if not isinstance(key, str) or not key.strip():
+        raise InvalidValue("the key must be a non-empty string", "key")
+    try:
+        return source_name, _text(key, 500).strip()
+    except InvalidValue as exc:
+        raise InvalidValue(f"the key {exc}", "key") from exc
+
+
+def relation_type(value: Any) -> str:
+    if value not in RELATION_TYPES:
+        raise InvalidValue(f"must be one of {', '.join(RELATION_TYPES)}")
+    return str(value)
+
+
+def relation_weight(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value not in SMALLINT_RANGE:
+        raise InvalidValue("must be an integer between -32768 and 32767")
+    return value

@@ -1,0 +1,322 @@
+"""Catalog curation by admins: media, relation and external-link mutations, and Media.revisions.
+
+Each mutation authorises first (anyone but an admin gets FORBIDDEN and nothing changes), validates
+with the validator ingestion uses, then writes in one transaction that also records a revision.
+"""
+
+import datetime as dt
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncConnection
+from strawberry.scalars import JSON
+
+from db import curation
+from db import media as media_queries
+from db.curation import CurationError, RelationFact
+from db.media_validation import InvalidValue, external_key, external_link, validate_media_fields
+from gql.context import Info
+from gql.errors import UserError, UserErrorCode, user_error
+from gql.media import Media, MediaType
+from gql.permissions import admin_denied
+from gql.relations import RelationType
+from gql.relay import decode_id
+
+
+def require_admin(info: Info) -> UserError | None:
+    return admin_denied(info.context.viewer)
+
+
+@strawberry.input
+class CreateMediaInput:
+    title: str
+    media_type: MediaType
+    media_class: str
+    release_date: dt.date | None = None
+    country_of_origin: str | None = None
+    creators: list[str] | None = None
+    cover_url: str | None = None
+    description: str | None = None
+    attributes: JSON | None = None
+    collection_path: str | None = None
+    external_id: str | None = strawberry.field(
+        default=None, description='"<source>:<key>", also registered as an external link.'
+    )
+
+
+@strawberry.input(description="Only the fields given change; null clears an optional field.")
+class UpdateMediaInput:
+    id: strawberry.ID
+    title: str | None = strawberry.UNSET
+    media_type: MediaType | None = strawberry.UNSET
+    media_class: str | None = strawberry.UNSET
+    release_date: dt.date | None = strawberry.UNSET
+    country_of_origin: str | None = strawberry.UNSET
+    creators: list[str] | None = strawberry.UNSET
+    cover_url: str | None = strawberry.UNSET
+    description: str | None = strawberry.UNSET
+    attributes: JSON | None = strawberry.UNSET
+    collection_path: str | None = strawberry.UNSET
+
+
+@strawberry.input
+class DeleteMediaInput:
+    id: strawberry.ID
+
+
+@strawberry.input
+class LinkMediaInput:
+    media_id: strawberry.ID
+    related_media_id: strawberry.ID
+    relation_type: RelationType
+    notes: str | None = None
+    weight: int | None = None
+
+
+@strawberry.input
+class UnlinkMediaInput:
+    media_id: strawberry.ID
+    related_media_id: strawberry.ID
+    relation_type: RelationType
+
+
+@strawberry.input
+class ExternalLinkInput:
+    media_id: strawberry.ID
+    source_name: str
+    external_key: str
+
+
+@strawberry.type
+class MediaPayload:
+    media: Media | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class DeleteMediaPayload:
+    deleted_media_id: strawberry.ID | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class LinkMediaPayload:
+    media: Media | None
+    related_media: Media | None
+    user_errors: list[UserError]
+
+
+MEDIA_INPUT_FIELDS = (
+    "title",
+    "media_type",
+    "media_class",
+    "release_date",
+    "country_of_origin",
+    "creators",
+    "cover_url",
+    "description",
+    "attributes",
+    "collection_path",
+)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _fields_of(data: Any) -> dict[str, Any]:
+    fields = {}
+    for name in MEDIA_INPUT_FIELDS:
+        value = getattr(data, name)
+        if value is strawberry.UNSET:
+            continue
+        fields[name] = value.value if isinstance(value, MediaType) else value
+    return fields
+
+
+def _validate(data: Any, require_all: bool) -> tuple[dict[str, Any], list[UserError]]:
+    clean, errors = validate_media_fields(_fields_of(data), require_all)
+    return clean, [
+        user_error(
+            UserErrorCode.INVALID,
+            f"{'.'.join((_camel(error.field[0]), *error.field[1:]))} {error.message}",
+            _camel(error.field[0]),
+            *error.field[1:],
+        )
+        for error in errors
+    ]
+
+
+def _not_found(field: str) -> UserError:
+    return user_error(UserErrorCode.NOT_FOUND, "No media item has this id", field)
+
+
+def _from_curation(exc: CurationError) -> UserError:
+    return user_error(UserErrorCode[exc.code], exc.message, *exc.field)
+
+
+async def _fresh_media(conn: AsyncConnection, *ids: uuid.UUID) -> list[Media | None]:
+    rows = await media_queries.media_by_ids(conn, list(ids))
+    return [None if row is None else Media.from_row(row) for row in rows]
+
+
+Write = Callable[[AsyncConnection], Awaitable[list[Media | None]]]
+
+
+async def _write(info: Info, write: Write) -> tuple[list[Media | None], list[UserError]]:
+    """One transaction; a CurationError rolls it back and becomes a user error."""
+    try:
+        async with info.context.engine.begin() as conn:
+            return await write(conn), []
+    except CurationError as exc:
+        return [], [_from_curation(exc)]
+
+
+def _actor(info: Info) -> uuid.UUID | None:
+    viewer = info.context.viewer
+    return None if viewer is None else viewer.user_id
+
+
+@strawberry.type
+class AdminMutation:
+    @strawberry.mutation(description="Add a catalog item (admins only).")
+    async def create_media(self, info: Info, input: CreateMediaInput) -> MediaPayload:
+        if forbidden := require_admin(info):
+            return MediaPayload(media=None, user_errors=[forbidden])
+        fields, errors = _validate(input, require_all=True)
+        key = None
+        if input.external_id is not None:
+            try:
+                key = external_key(input.external_id)
+            except InvalidValue as exc:
+                errors.append(user_error(UserErrorCode.INVALID, f"externalId {exc}", "externalId"))
+        if errors:
+            return MediaPayload(media=None, user_errors=errors)
+
+        async def write(conn: AsyncConnection) -> list[Media | None]:
+            return await _fresh_media(conn, await curation.create_media(conn, _actor(info), fields, key))
+
+        media, errors = await _write(info, write)
+        return MediaPayload(media=media[0] if media else None, user_errors=errors)
+
+    @strawberry.mutation(description="Change the given fields of a catalog item (admins only).")
+    async def update_media(self, info: Info, input: UpdateMediaInput) -> MediaPayload:
+        if forbidden := require_admin(info):
+            return MediaPayload(media=None, user_errors=[forbidden])
+        media_id = decode_id(input.id, "Media")
+        if media_id is None:
+            return MediaPayload(media=None, user_errors=[_not_found("id")])
+        fields, errors = _validate(input, require_all=False)
+        if errors:
+            return MediaPayload(media=None, user_errors=errors)
+
+        async def write(conn: AsyncConnection) -> list[Media | None]:
+            await curation.update_media(conn, _actor(info), media_id, fields)
+            return await _fresh_media(conn, media_id)
+
+        media, errors = await _write(info, write)
+        return MediaPayload(media=media[0] if media else None, user_errors=errors)
+
+    @strawberry.mutation(description="Delete a catalog item with its links and relations (admins only).")
+    async def delete_media(self, info: Info, input: DeleteMediaInput) -> DeleteMediaPayload:
+        if forbidden := require_admin(info):
+            return DeleteMediaPayload(deleted_media_id=None, user_errors=[forbidden])
+        media_id = decode_id(input.id, "Media")
+        if media_id is None:
+            return DeleteMediaPayload(deleted_media_id=None, user_errors=[_not_found("id")])
+
+        async def write(conn: AsyncConnection) -> list[Media | None]:
+            await curation.delete_media(conn, _actor(info), media_id)
+            return []
+
+        _, errors = await _write(info, write)
+        return DeleteMediaPayload(deleted_media_id=None if errors else input.id, user_errors=errors)
+
+    @strawberry.mutation(
+        description="Relate two items: relatedMedia is the <relationType> of media. A fact already stored "
+        "in either direction (B SOURCE A when A ADAPTATION B exists) stores nothing new (admins only)."
+    )
+    async def link_media(self, info: Info, input: LinkMediaInput) -> LinkMediaPayload:
+        if forbidden := require_admin(info):
+            return LinkMediaPayload(media=None, related_media=None, user_errors=[forbidden])
+        fact, errors = _relation_fact(input, input.notes, input.weight)
+        if fact is None:
+            return LinkMediaPayload(media=None, related_media=None, user_errors=errors)
+
+        async def write(conn: AsyncConnection) -> list[Media | None]:
+            await curation.link_media(conn, _actor(info), fact)
+            return await _fresh_media(conn, fact.media_id, fact.related_media_id)
+
+        media, errors = await _write(info, write)
+        item, related = media or [None, None]
+        return LinkMediaPayload(media=item, related_media=related, user_errors=errors)
+
+    @strawberry.mutation(description="Remove a relation however it is phrased (admins only).")
+    async def unlink_media(self, info: Info, input: UnlinkMediaInput) -> LinkMediaPayload:
+        if forbidden := require_admin(info):
+            return LinkMediaPayload(media=None, related_media=None, user_errors=[forbidden])
+        fact, errors = _relation_fact(input, None, None)
+        if fact is None:
+            return LinkMediaPayload(media=None, related_media=None, user_errors=errors)
+
+        async def write(conn: AsyncConnection) -> list[Media | None]:
+            await curation.unlink_media(conn, _actor(info), fact)
+            return await _fresh_media(conn, fact.media_id, fact.related_media_id)
+
+        media, errors = await _write(info, write)
+        item, related = media or [None, None]
+        return LinkMediaPayload(media=item, related_media=related, user_errors=errors)
+
+    @strawberry.mutation(
+        description="Link an external id to an item; a key held by another item is a CONFLICT (admins only)."
+    )
+    async def add_external_link(self, info: Info, input: ExternalLinkInput) -> MediaPayload:
+        return await _change_external_link(info, input, curation.add_external_link)
+
+    @strawberry.mutation(description="Remove an external id from an item (admins only).")
+    async def remove_external_link(self, info: Info, input: ExternalLinkInput) -> MediaPayload:
+        return await _change_external_link(info, input, curation.remove_external_link)
+
+
+def _relation_fact(
+    data: LinkMediaInput | UnlinkMediaInput, notes: str | None, weight: int | None
+) -> tuple[RelationFact | None, list[UserError]]:
+    media_id = decode_id(data.media_id, "Media")
+    related_id = decode_id(data.related_media_id, "Media")
+    errors = []
+    if media_id is None:
+        errors.append(_not_found("mediaId"))
+    if related_id is None:
+        errors.append(_not_found("relatedMediaId"))
+    if weight is not None and not -32768 <= weight <= 32767:
+        errors.append(user_error(UserErrorCode.INVALID, "weight must fit in 16 bits", "weight"))
+    if media_id is None or related_id is None or errors:
+        return None, errors
+    return RelationFact(media_id, related_id, data.relation_type.value, notes, weight), []
+
+
+async def _change_external_link(
+    info: Info,
+    data: ExternalLinkInput,
+    change: Callable[[AsyncConnection, uuid.UUID | None, uuid.UUID, str, str], Awaitable[Any]],
+) -> MediaPayload:
+    if forbidden := require_admin(info):
+        return MediaPayload(media=None, user_errors=[forbidden])
+    media_id = decode_id(data.media_id, "Media")
+    if media_id is None:
+        return MediaPayload(media=None, user_errors=[_not_found("mediaId")])
+    try:
+        source, key = external_link(data.source_name, data.external_key)
+    except InvalidValue as exc:
+        field = "sourceName" if exc.subfield == ("source",) else "externalKey"
+        return MediaPayload(media=None, user_errors=[user_error(UserErrorCode.INVALID, str(exc), field)])
+
+    async def write(conn: AsyncConnection) -> list[Media | None]:
+        await change(conn, _actor(info), media_id, source, key)
+        return await _fresh_media(conn, media_id)
+
+    media, errors = await _write(info, write)
+    return MediaPayload(media=media[0] if media else None, user_errors=errors)
