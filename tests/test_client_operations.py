@@ -1,0 +1,110 @@
+"""Every operation of client-operations.graphql (the apps' contract, copied verbatim beside this file)
+validates against the schema, runs without errors for a signed-in viewer, and costs the same number
+of SQL statements whether the screen shows a few rows or many."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from graphql import OperationDefinitionNode, parse, print_ast, validate
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gql.relay import to_global_id
+from gql.schema import schema
+from tests.client import GraphQLClient
+from tests.factories import link_media, make_media, make_user
+
+DOCUMENT = parse((Path(__file__).resolve().parent / "client-operations.graphql").read_text())
+OPERATIONS: dict[str, str] = {
+    definition.name.value: print_ast(definition)
+    for definition in DOCUMENT.definitions
+    if isinstance(definition, OperationDefinitionNode) and definition.name is not None
+}
+QUERIES = ["Home", "Catalog", "MediaDetail", "Franchise", "Library", "MyLists", "ListPage", "Profile"]
+
+
+def test_every_operation_validates_against_the_schema() -> None:
+    assert set(QUERIES) | {"Track", "AddToList", "CreateSmartList"} == set(OPERATIONS)
+    errors = validate(schema._schema, DOCUMENT)
+    assert errors == []
+
+
+async def _world(client: GraphQLClient, engine: AsyncEngine, size: int) -> dict[str, Any]:
+    """A franchise of `size` items chained by sequels, each adapted into a film, all tracked by a
+    PUBLIC viewer, who keeps `size` lists of `size` items each."""
+    _, token = await make_user(engine, username=f"viewer{size}", profile_visibility="public")
+    books = [
+        await make_media(
+            engine,
+            title=f"Saga {size} book {n}",
+            release_date=f"200{n % 10}-01-0{1 + n % 9}",
+            collection_path=f"saga{size}.books",
+            attributes={"genres": ["fantasy"], "page_count": 300},
+            external_links=[("isbn", f"{size}-{n}")],
+        )
+        for n in range(size)
+    ]
+    films = [
+        await make_media(
+            engine,
+            title=f"Saga {size} film {n}",
+            media_type="film",
+            media_class="video.film",
+            collection_path=f"saga{size}.films",
+        )
+        for n in range(size)
+    ]
+    for n in range(size):
+        await link_media(engine, books[n], films[n], "adaptation")
+        if n + 1 < size:
+            await link_media(engine, books[n], books[n + 1], "sequel")
+    for media_id in books + films:
+        result = await client(
+            OPERATIONS["Track"],
+            {"input": {"mediaId": to_global_id("Media", media_id), "status": "COMPLETED", "rating": 8}},
+            token=token,
+        )
+        assert result.data["trackMedia"]["userErrors"] == []
+    list_ids = []
+    for n in range(size):
+        created = await client(
+            OPERATIONS["CreateSmartList"]
+            if n == 0
+            else "mutation($input: CreateListInput!) { createList(input: $input) { list { id } userErrors { code } } }",
+            {"input": {"name": f"List {n}", "isPublic": True, "listType": "STATIC"}},
+            token=token,
+        )
+        list_id = created.data["createList"]["list"]["id"]
+        list_ids.append(list_id)
+        for media_id in books:
+            added = await client(
+                OPERATIONS["AddToList"],
+                {"input": {"listId": list_id, "mediaId": to_global_id("Media", media_id)}},
+                token=token,
+            )
+            assert added.data["addListItem"]["userErrors"] == []
+    return {
+        "token": token,
+        "variables": {
+            "Home": {},
+            "Catalog": {"filter": {"collectionPath": f"saga{size}"}, "sort": [{"field": "TITLE"}]},
+            "MediaDetail": {"id": to_global_id("Media", books[0])},
+            "Franchise": {"path": f"saga{size}"},
+            "Library": {"statuses": ["COMPLETED"]},
+            "MyLists": {},
+            "ListPage": {"id": list_ids[0]},
+            "Profile": {"username": f"viewer{size}"},
+        },
+    }
+
+
+@pytest.mark.parametrize("operation", QUERIES)
+async def test_statement_count_does_not_grow_with_rows(client: GraphQLClient, engine, operation: str) -> None:
+    counts = []
+    for size in (2, 6):
+        world = await _world(client, engine, size)
+        result = await client(OPERATIONS[operation], world["variables"][operation], token=world["token"])
+        assert result.errors == [], result.errors
+        assert str(result.data).count(f"Saga {size} ") >= size, result.data
+        counts.append(result.queries)
+    assert counts[0] == counts[1], f"{operation}: {counts}"
