@@ -209,7 +209,8 @@ def text_search_condition(text: str) -> ColumnElement[bool]:
 
 
 def relevance(text: str) -> ColumnElement[float]:
-    """Higher is better: full-text matches by text rank; items of the typo tier by title similarity
+    """Higher is better: full-text matches by text rank plus title similarity (so the item titled
+    exactly as asked comes first); items of the typo tier by title similarity
     (of a part, then of the whole) plus a bonus per word a swap or one wrong letter away from a title word
     (likelier typos than a missing letter)."""
     query = _search_query(text)
@@ -220,7 +221,10 @@ def relevance(text: str) -> ColumnElement[float]:
         same_length, _ = _one_edit_patterns(word)
         typo_score = typo_score + case((Media.title.op("~*")(_word_regex(same_length)), 0.5), else_=0.0)
     score = case(
-        (Media.search_vector.op("@@")(query), func.ts_rank(Media.search_vector, query) + 1.0),
+        (
+            Media.search_vector.op("@@")(query),
+            func.ts_rank(Media.search_vector, query) + func.similarity(text, Media.title) + 1.0,
+        ),
         else_=typo_score,
     )
     return cast(score, Float)

@@ -333,3 +333,16 @@ async def test_a_search_of_only_punctuation_finds_nothing(client: GraphQLClient)
 @pytest.mark.usefixtures("shelf")
 async def test_a_typo_combines_with_other_filters(client: GraphQLClient) -> None:
     assert await titles(client, {"search": "Dnue", "mediaTypes": ["FILM"]}) == ["Dune"]
+
+
+async def test_the_exact_title_outranks_items_that_only_mention_it(client: GraphQLClient, engine) -> None:
+    await make_media(
+        engine,
+        title="Frank Herbert's Children of Dune",
+        media_type="series",
+        media_class="video.series.miniseries",
+        creators=["Frank Herbert"],
+        description="Dune's sequel saga: the children of Dune rule Dune after Dune Messiah.",
+    )
+    await make_media(engine, title="Dune", creators=["Frank Herbert"], description="A desert planet.")
+    assert (await titles(client, {"search": "Dune"}))[0] == "Dune"
