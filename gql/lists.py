@@ -23,10 +23,10 @@ from gql.permissions import (
 )
 from gql.relay import (
     Connection,
-    Edge,
     Node,
     PageInfo,
     bad_cursor,
+    connection_from_page,
     decode_id,
     page_info,
     page_size,
@@ -177,14 +177,7 @@ async def user_lists(
         async with engine.connect() as conn:
             return await list_queries.count_lists(conn, owner_id, include_private)
 
-    return Connection(
-        edges=[
-            Edge(cursor=cursor, node=UserList.from_row(row))
-            for row, cursor in zip(page.rows, page.cursors, strict=True)
-        ],
-        page_info=page_info(page, after),
-        count_total=count_total,
-    )
+    return connection_from_page(page, after, UserList.from_row, count_total)
 
 
 @strawberry.type

@@ -22,11 +22,10 @@ from gql.media_filters import MediaFilterInput, MediaSortInput, to_sorts
 from gql.relations import GraphEdge, MediaGraph, MediaRelation, RelationDirection, RelationType
 from gql.relay import (
     Connection,
-    Edge,
     Node,
     bad_cursor,
+    connection_from_page,
     decode_id,
-    page_info,
     page_size,
     register_node,
     to_global_id,
@@ -226,14 +225,7 @@ async def media_connection(
         async with engine.connect() as conn:
             return await media_queries.count_media(conn, media_filter)
 
-    return Connection(
-        edges=[
-            Edge(cursor=cursor, node=Media.from_row(row))
-            for row, cursor in zip(page.rows, page.cursors, strict=True)
-        ],
-        page_info=page_info(page, after),
-        count_total=count_total,
-    )
+    return connection_from_page(page, after, Media.from_row, count_total)
 
 
 @strawberry.type

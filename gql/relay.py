@@ -83,6 +83,22 @@ def page_info(page: Page[Any], after: str | None) -> PageInfo:
     )
 
 
+def connection_from_page(
+    page: Page[Any],
+    after: str | None,
+    to_node: Callable[[Any], NodeT],
+    count_total: Callable[[], Awaitable[int]],
+) -> Connection[NodeT]:
+    return Connection(
+        edges=[
+            Edge(cursor=cursor, node=to_node(row))
+            for row, cursor in zip(page.rows, page.cursors, strict=True)
+        ],
+        page_info=page_info(page, after),
+        count_total=count_total,
+    )
+
+
 def page_size(first: int | None, maximum: int = 100) -> int:
     try:
         return check_page_size(first, maximum)

@@ -15,7 +15,14 @@ from gql.context import Info
 from gql.enums import TrackingStatus
 from gql.errors import BadUserInput, UserError, UserErrorCode, user_error
 from gql.permissions import profile_visible_to, write_denied
-from gql.relay import Connection, Edge, bad_cursor, decode_id, page_info, page_size, to_global_id
+from gql.relay import (
+    Connection,
+    bad_cursor,
+    connection_from_page,
+    decode_id,
+    page_size,
+    to_global_id,
+)
 
 if TYPE_CHECKING:
     from gql.media import Media, MediaType
@@ -150,13 +157,8 @@ async def user_library(
         async with engine.connect() as conn:
             return await tracking_queries.count_library(conn, owner_id, library_filter)
 
-    return Connection(
-        edges=[
-            Edge(cursor=cursor, node=TrackingEntry.from_row(row, media_row=row))
-            for row, cursor in zip(page.rows, page.cursors, strict=True)
-        ],
-        page_info=page_info(page, after),
-        count_total=count_total,
+    return connection_from_page(
+        page, after, lambda row: TrackingEntry.from_row(row, media_row=row), count_total
     )
 
 
