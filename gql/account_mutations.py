@@ -170,7 +170,7 @@ class AccountMutation:
         ip, user_agent = client_of(info)
         engine = info.context.engine
         async with engine.connect() as conn:
-            failures = await login_events.recent_failures(conn, email, None, ip, failure_window(info))
+            failures = await login_events.recent_failures(conn, email, ip, failure_window(info))
         wait = retry_after_seconds(failures, info.context.settings.limits)
         if wait is not None:
             return RegisterPayload(user_errors=[refuse_for(info, wait)])
@@ -204,9 +204,7 @@ class AccountMutation:
         engine = info.context.engine
         async with engine.connect() as conn:
             account = await account_queries.user_for_login(conn, login)
-            failures = await login_events.recent_failures(
-                conn, login, None if account is None else account.id, ip, failure_window(info)
-            )
+            failures = await login_events.recent_failures(conn, login, ip, failure_window(info))
         wait = retry_after_seconds(failures, info.context.settings.limits)
         if wait is not None:
             async with engine.begin() as conn:
