@@ -56,7 +56,8 @@ async def recent_failures(
     refusal always ends `window` after the last real failure."""
 
     def names_account(events: Any) -> ColumnElement[bool]:
-        return events.login == login
+        same_key: ColumnElement[bool] = events.login == login
+        return same_key
 
     successes = aliased(LoginEvent)
     last_success = (

@@ -118,7 +118,7 @@ async def test_throttling_does_not_tell_whose_email_an_address_is(client_at: Cli
     guesses = {}
     for n, guess in enumerate(("ada@example.test", "bob@example.test", "nobody@example.test")):
         guesses[guess] = codes(await login(await client_at(f"198.51.100.{n + 1}"), guess, "wrong password"))
-    assert guesses == dict.fromkeys(guesses, ["INVALID_CREDENTIALS"])
+    assert guesses == {guess: ["INVALID_CREDENTIALS"] for guess in guesses}
 
 
 async def test_the_account_count_is_per_login_key_case_insensitively(client_at: ClientAt, engine) -> None:
