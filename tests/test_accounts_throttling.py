@@ -215,3 +215,25 @@ async def test_a_wrong_password_and_an_unknown_account_take_the_same_time(
     unknown = statistics.median([await timed(f"nobody{n}") for n in range(7)])
     # Without the dummy verification an unknown account answers without any argon2 work at all.
     assert 0.5 < unknown / wrong_password < 2.0, (unknown, wrong_password)
+
+
+CHANGE_PASSWORD = """
+mutation($input: ChangePasswordInput!) { changePassword(input: $input) { userErrors { code } } }"""
+
+
+async def test_guessing_the_current_password_through_change_password_is_throttled(
+    client_at: ClientAt, engine
+) -> None:
+    """A stolen session must not become an unthrottled oracle for the password (and so the account)."""
+    _, session = await make_user(engine, username="ada")
+    client = await client_at()
+
+    async def change(current: str) -> list[str]:
+        variables = {"input": {"currentPassword": current, "newPassword": "a brand new passphrase"}}
+        payload = (await client(CHANGE_PASSWORD, variables, token=session)).data["changePassword"]
+        return [error["code"] for error in payload["userErrors"]]
+
+    for n in range(3):
+        assert await change(f"guess {n}") == ["INVALID_CREDENTIALS"]
+    assert await change(FIXTURE_PASSWORD) == ["RATE_LIMITED"]
+    assert codes(await login(await client_at("198.51.100.9"), "ada", FIXTURE_PASSWORD)) == ["RATE_LIMITED"]
