@@ -153,7 +153,7 @@ query($username: String!) {
     username createdAt email role settings { profileVisibility } apiTokens { id } sessions { id }
     library { totalCount edges { node { notes rating } } }
     stats { total meanRating }
-    lists { totalCount edges { node { id } } }
+    lists { totalCount pageInfo { hasNextPage } edges { node { id } } }
   }
 }"""
 PROFILE_BY_NODE = """
@@ -163,7 +163,7 @@ query($id: ID!) {
       username createdAt email role settings { profileVisibility } apiTokens { id } sessions { id }
       library { totalCount edges { node { notes rating } } }
       stats { total meanRating }
-      lists { totalCount edges { node { id } } }
+      lists { totalCount pageInfo { hasNextPage } edges { node { id } } }
     }
   }
 }"""
@@ -177,7 +177,7 @@ HIDDEN_PROFILE = {
     "sessions": None,
     "library": None,
     "stats": None,
-    "lists": {"totalCount": 0, "edges": []},
+    "lists": {"totalCount": 0, "pageInfo": {"hasNextPage": False}, "edges": []},
 }
 
 
