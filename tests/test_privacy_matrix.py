@@ -92,6 +92,7 @@ async def world(client: GraphQLClient, engine: AsyncEngine) -> World:
     public_smart_list = await _create_list(
         client, owner, name="Public smart", isPublic=True, listType="SMART", definition=SMART_BY_LIBRARY
     )
+    await _create_list(client, public_owner, name="Sharer's private")
     public_owner_list = await _create_list(
         client, public_owner, name="Sharer's", isPublic=True, listType="SMART", definition=SMART_BY_LIBRARY
     )
@@ -638,3 +639,116 @@ async def test_dead_credentials_are_anonymous(
     result = await client(PROFILE, {"username": "owner"}, token=token)
     assert result.data["user"] == HIDDEN_PROFILE
     assert (await client("{ viewer { id } }", token=token)).data["viewer"] is None
+
+
+# --- bad input changes nothing ----------------------------------------------------------------------
+
+LIST_UPDATE = "mutation($input: UpdateListInput!) { updateList(input: $input) { userErrors { code } } }"
+BAD_INPUTS: dict[str, tuple[str, str, str, Callable[[World], dict[str, Any]]]] = {
+    "rating out of range": (
+        TRACK,
+        "trackMedia",
+        "owner",
+        lambda w: {"input": {"mediaId": w.other_media_id, "rating": 11}},
+    ),
+    "bulk update naming an untracked item": (
+        BULK_UPDATE,
+        "updateTrackingEntries",
+        "owner",
+        lambda w: {"input": {"mediaIds": [w.media_id, w.other_media_id], "rating": 1}},
+    ),
+    "bulk update with an invalid value": (
+        BULK_UPDATE,
+        "updateTrackingEntries",
+        "owner",
+        lambda w: {"input": {"mediaIds": [w.media_id], "rating": 1, "progress": -1}},
+    ),
+    "empty list name": (CREATE_LIST, "createList", "owner", lambda w: {"input": {"name": " "}}),
+    "bad smart definition": (
+        CREATE_LIST,
+        "createList",
+        "owner",
+        lambda w: {
+            "input": {"name": "x", "listType": "SMART", "definition": {"tracking": {"ratingMin": 11}}}
+        },
+    ),
+    "rename with a definition on a static list": (
+        LIST_UPDATE,
+        "updateList",
+        "owner",
+        lambda w: {"input": {"id": w.private_list, "name": "renamed", "definition": {"media": {}}}},
+    ),
+    "rename with a too long description": (
+        LIST_UPDATE,
+        "updateList",
+        "owner",
+        lambda w: {"input": {"id": w.private_list, "name": "renamed", "description": "x" * 20_000}},
+    ),
+    "add a missing media item": (
+        ADD_LIST_ITEM,
+        "addListItem",
+        "owner",
+        lambda w: {"input": {"listId": w.private_list, "mediaId": _ghost("Media")}},
+    ),
+    "add an item twice": (
+        ADD_LIST_ITEM,
+        "addListItem",
+        "owner",
+        lambda w: {"input": {"listId": w.private_list, "mediaId": w.media_id}},
+    ),
+    "add to a smart list": (
+        ADD_LIST_ITEM,
+        "addListItem",
+        "owner",
+        lambda w: {"input": {"listId": w.private_smart_list, "mediaId": w.other_media_id}},
+    ),
+    "move to a negative position": (
+        MOVE_LIST_ITEM,
+        "moveListItem",
+        "owner",
+        lambda w: {"input": {"listId": w.private_list, "mediaId": w.media_id, "position": -1}},
+    ),
+    "remove an item not in the list": (
+        REMOVE_LIST_ITEM,
+        "removeListItem",
+        "owner",
+        lambda w: {"input": {"listId": w.private_list, "mediaId": w.other_media_id}},
+    ),
+    "nameless token without scopes": (
+        'mutation { createApiToken(input: {name: "", scopes: []}) { userErrors { code } } }',
+        "createApiToken",
+        "owner",
+        lambda w: {},
+    ),
+    "a weak new password": (
+        'mutation { changePassword(input: {currentPassword: "correct horse battery staple", '
+        'newPassword: "1234567890"}) { userErrors { code } } }',
+        "changePassword",
+        "owner",
+        lambda w: {},
+    ),
+    "an empty title": (
+        'mutation($m: ID!) { updateMedia(input: {id: $m, title: "", mediaClass: "written.book"}) '
+        "{ userErrors { code } } }",
+        "updateMedia",
+        "admin",
+        lambda w: {"m": w.media_id},
+    ),
+    "a self-loop": (
+        ADMIN_MUTATIONS["linkMedia"],
+        "linkMedia",
+        "admin",
+        lambda w: {"m": w.media_id, "o": w.media_id},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+async def test_bad_input_changes_nothing(
+    client: GraphQLClient, engine: AsyncEngine, world: World, case: str
+) -> None:
+    document, field, caller, variables = BAD_INPUTS[case]
+    before = await database_state(engine)
+    payload = (await client(document, variables(world), token=world.tokens[caller])).data[field]
+    assert payload["userErrors"]
+    assert await database_state(engine) == before
