@@ -46,17 +46,18 @@ class RecentFailures:
 async def recent_failures(
     conn: AsyncConnection,
     login: str,
-    user_id: uuid.UUID | None,
     ip: str | None,
     window: dt.timedelta,
 ) -> RecentFailures:
-    """One statement. An account's attempts are those naming its login key or, once it is known to
-    exist, its user id (so switching between username and email gains nothing); they count since its
-    last success. Refused attempts (rate limited) never count, so a refusal always ends `window`
-    after the last real failure."""
+    """One statement. An account's attempts are those naming the same login key (username or email,
+    case-folded); they count since its last success. The username and the email of one account are
+    counted apart on purpose: counting them together would refuse a guessed email after failures on
+    a username, telling anyone whose email it is. Refused attempts (rate limited) never count, so a
+    refusal always ends `window` after the last real failure."""
 
     def names_account(events: Any) -> ColumnElement[bool]:
-        return or_(events.login == login, events.user_id == user_id) if user_id else events.login == login
+        same_key: ColumnElement[bool] = events.login == login
+        return same_key
 
     successes = aliased(LoginEvent)
     last_success = (

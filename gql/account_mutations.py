@@ -170,7 +170,7 @@ class AccountMutation:
         ip, user_agent = client_of(info)
         engine = info.context.engine
         async with engine.connect() as conn:
-            failures = await login_events.recent_failures(conn, email, None, ip, failure_window(info))
+            failures = await login_events.recent_failures(conn, email, ip, failure_window(info))
         wait = retry_after_seconds(failures, info.context.settings.limits)
         if wait is not None:
             return RegisterPayload(user_errors=[refuse_for(info, wait)])
@@ -204,9 +204,7 @@ class AccountMutation:
         engine = info.context.engine
         async with engine.connect() as conn:
             account = await account_queries.user_for_login(conn, login)
-            failures = await login_events.recent_failures(
-                conn, login, None if account is None else account.id, ip, failure_window(info)
-            )
+            failures = await login_events.recent_failures(conn, login, ip, failure_window(info))
         wait = retry_after_seconds(failures, info.context.settings.limits)
         if wait is not None:
             async with engine.begin() as conn:
@@ -269,11 +267,23 @@ class AccountMutation:
         except (Unauthenticated, Forbidden) as denied:
             return ChangePasswordPayload(user_errors=[user_error_for(denied)])
         engine = info.context.engine
+        ip, user_agent = client_of(info)
         async with engine.connect() as conn:
             current_hash = await account_queries.password_hash_of(conn, viewer.user_id)
             (row,) = await account_queries.users_by_ids(conn, [viewer.user_id])
-        assert row is not None
+            assert row is not None
+            # Guesses of the current password count like failed sign-ins by username, so a stolen
+            # session gets no more guesses at the password than the login form gives anyone.
+            login_key = normalize_login(row.username)
+            failures = await login_events.recent_failures(conn, login_key, ip, failure_window(info))
+        wait = retry_after_seconds(failures, info.context.settings.limits)
+        if wait is not None:
+            return ChangePasswordPayload(user_errors=[refuse_for(info, wait)])
         if not await verify_password(current_hash, input.current_password):
+            async with engine.begin() as conn:
+                await login_events.record_login_event(
+                    conn, login_key, viewer.user_id, False, "wrong_current_password", ip, user_agent
+                )
             return ChangePasswordPayload(
                 user_errors=[
                     user_error(UserErrorCode.INVALID_CREDENTIALS, "Wrong current password", "currentPassword")

@@ -193,8 +193,7 @@ class User(Node):
     async def lists(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> UserListConnection:
-        profile_shown = profile_visible_to(info.context.viewer, self.raw_id, self.profile_public)
-        return await user_lists(info, self.raw_id, first, after, profile_shown=profile_shown)
+        return await user_lists(info, self.raw_id, self.profile_public, first, after)
 
     @strawberry.field(description="Library statistics; null unless the profile is yours or PUBLIC.")
     async def stats(self, info: Info) -> LibraryStats | None:

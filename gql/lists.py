@@ -157,13 +157,21 @@ register_node("UserList", list_by_raw_id)
 UserListConnection = Connection[UserList]
 
 
+async def _no_lists() -> int:
+    return 0
+
+
 async def user_lists(
-    info: Info, owner_id: uuid.UUID, first: int | None, after: str | None, profile_shown: bool = True
+    info: Info, owner_id: uuid.UUID, profile_public: bool, first: int | None, after: str | None
 ) -> UserListConnection:
     """User.lists / viewer.lists: every list for the owner, public lists for everyone else, and none
     when a PRIVATE profile hides them (a public list stays reachable through `list(id)`)."""
-    include_private = is_owner(info.context.viewer, owner_id)
-    size = 0 if not profile_shown else page_size(first)
+    viewer = info.context.viewer
+    size = page_size(first)
+    if not profile_visible_to(viewer, owner_id, profile_public):
+        # Not even a page query: its hasNextPage would tell that the hidden profile has public lists.
+        return Connection(edges=[], page_info=page_info(Page([], False, []), after), count_total=_no_lists)
+    include_private = is_owner(viewer, owner_id)
     engine = info.context.engine
     try:
         async with engine.connect() as conn:
@@ -172,8 +180,6 @@ async def user_lists(
         raise bad_cursor(exc) from exc
 
     async def count_total() -> int:
-        if not profile_shown:
-            return 0
         async with engine.connect() as conn:
             return await list_queries.count_lists(conn, owner_id, include_private)
 

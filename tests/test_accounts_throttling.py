@@ -108,14 +108,25 @@ async def test_the_account_limit_holds_across_addresses(client_at: ClientAt, eng
     assert codes(await login(await client_at("198.51.100.7"), "ada", FIXTURE_PASSWORD)) == ["RATE_LIMITED"]
 
 
-async def test_switching_between_username_and_email_does_not_reset_the_count(
-    client_at: ClientAt, engine
-) -> None:
+async def test_throttling_does_not_tell_whose_email_an_address_is(client_at: ClientAt, engine) -> None:
+    """Locking `ada` out by username must not lock out her email too: a refusal for a guessed
+    address would tell a stranger that it is ada's (email is private)."""
+    await make_user(engine, username="ada")
+    await make_user(engine, username="bob")
+    for n in range(3):
+        await login(await client_at(f"192.0.2.{n + 10}"), "ada", "wrong password")
+    guesses = {}
+    for n, guess in enumerate(("ada@example.test", "bob@example.test", "nobody@example.test")):
+        guesses[guess] = codes(await login(await client_at(f"198.51.100.{n + 1}"), guess, "wrong password"))
+    assert guesses == {guess: ["INVALID_CREDENTIALS"] for guess in guesses}
+
+
+async def test_the_account_count_is_per_login_key_case_insensitively(client_at: ClientAt, engine) -> None:
     await make_user(engine, username="ada")
     client = await client_at()
-    for name in ("ada", "ada@example.test", "ADA"):
+    for name in ("ada", "ADA", "Ada"):
         assert codes(await login(client, name, "wrong password")) == ["INVALID_CREDENTIALS"]
-    assert codes(await login(client, "ada@example.test", FIXTURE_PASSWORD)) == ["RATE_LIMITED"]
+    assert codes(await login(client, "ada", FIXTURE_PASSWORD)) == ["RATE_LIMITED"]
 
 
 async def test_one_address_failing_on_many_accounts_is_refused(client_at: ClientAt, engine) -> None:
@@ -204,3 +215,25 @@ async def test_a_wrong_password_and_an_unknown_account_take_the_same_time(
     unknown = statistics.median([await timed(f"nobody{n}") for n in range(7)])
     # Without the dummy verification an unknown account answers without any argon2 work at all.
     assert 0.5 < unknown / wrong_password < 2.0, (unknown, wrong_password)
+
+
+CHANGE_PASSWORD = """
+mutation($input: ChangePasswordInput!) { changePassword(input: $input) { userErrors { code } } }"""
+
+
+async def test_guessing_the_current_password_through_change_password_is_throttled(
+    client_at: ClientAt, engine
+) -> None:
+    """A stolen session must not become an unthrottled oracle for the password (and so the account)."""
+    _, session = await make_user(engine, username="ada")
+    client = await client_at()
+
+    async def change(current: str) -> list[str]:
+        variables = {"input": {"currentPassword": current, "newPassword": "a brand new passphrase"}}
+        payload = (await client(CHANGE_PASSWORD, variables, token=session)).data["changePassword"]
+        return [error["code"] for error in payload["userErrors"]]
+
+    for n in range(3):
+        assert await change(f"guess {n}") == ["INVALID_CREDENTIALS"]
+    assert await change(FIXTURE_PASSWORD) == ["RATE_LIMITED"]
+    assert codes(await login(await client_at("198.51.100.9"), "ada", FIXTURE_PASSWORD)) == ["RATE_LIMITED"]
