@@ -2,24 +2,18 @@
 validates against the schema, runs without errors for a signed-in viewer, and costs the same number
 of SQL statements whether the screen shows a few rows or many."""
 
-from pathlib import Path
 from typing import Any
 
 import pytest
-from graphql import OperationDefinitionNode, parse, print_ast, validate
+from graphql import validate
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gql.relay import to_global_id
 from gql.schema import schema
 from tests.client import GraphQLClient
+from tests.contract import DOCUMENT, OPERATIONS
 from tests.factories import link_media, make_media, make_user
 
-DOCUMENT = parse((Path(__file__).resolve().parent / "client-operations.graphql").read_text())
-OPERATIONS: dict[str, str] = {
-    definition.name.value: print_ast(definition)
-    for definition in DOCUMENT.definitions
-    if isinstance(definition, OperationDefinitionNode) and definition.name is not None
-}
 QUERIES = ["Home", "Catalog", "MediaDetail", "Franchise", "Library", "MyLists", "ListPage", "Profile"]
 
 

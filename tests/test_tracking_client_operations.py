@@ -1,4 +1,4 @@
-"""The tracking and list operations of client-operations.graphql, verbatim: they validate, return the
+"""The tracking and list operations of client-operations.graphql (read from the contract file): they validate, return the
 data the screens show, and cost a number of SQL statements that does not grow with the rows."""
 
 import re
@@ -9,68 +9,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gql.relay import to_global_id
 from tests.client import GraphQLClient
+from tests.contract import OPERATIONS
 from tests.factories import make_media, make_user
 
 HOME_VIEWER = "query Home { viewer { username stats { byStatus { status count } } } }"
-LIBRARY = """
-query Library($statuses: [TrackingStatus!], $first: Int = 50, $after: String) {
-  viewer {
-    library(filter: {statuses: $statuses}, sort: UPDATED_AT, first: $first, after: $after) {
-      totalCount
-      pageInfo { hasNextPage endCursor }
-      edges { node { status progress progressPercent rating updatedAt media { id title mediaType coverUrl } } }
-    }
-  }
-}"""
-MY_LISTS = """
-query MyLists {
-  viewer {
-    lists(first: 20) {
-      totalCount
-      edges {
-        node {
-          id name isPublic listType
-          items(first: 5) { totalCount edges { position node { id title coverUrl viewerEntry { status } } } }
-        }
-      }
-    }
-  }
-}"""
-LIST_PAGE = """
-query ListPage($id: ID!, $first: Int = 100, $after: String) {
-  list(id: $id) {
-    id name description isPublic listType owner { username }
-    items(first: $first, after: $after) {
-      totalCount
-      pageInfo { hasNextPage endCursor }
-      edges { position addedAt node { id title mediaType releaseDate viewerEntry { status rating } } }
-    }
-  }
-}"""
-PROFILE = """
-query Profile($username: String!) {
-  user(username: $username) {
-    username createdAt
-    stats { byStatus { status count } byMediaType { mediaType count } meanRating }
-    lists(first: 10) { edges { node { id name listType } } }
-    library(first: 10) { edges { node { status rating media { id title } } } }
-  }
-}"""
-TRACK = """
-mutation Track($input: TrackMediaInput!) {
-  trackMedia(input: $input) {
-    entry { status progress rating updatedAt media { id title } }
-    userErrors { field code message }
-  }
-}"""
-ADD_TO_LIST = """
-mutation AddToList($input: AddListItemInput!) {
-  addListItem(input: $input) { userErrors { field code message } }
-}"""
-CREATE_SMART_LIST = """
-mutation CreateSmartList($input: CreateListInput!) {
-  createList(input: $input) { list { id name listType } userErrors { field code message } }
-}"""
+LIBRARY = OPERATIONS["Library"]
+MY_LISTS = OPERATIONS["MyLists"]
+LIST_PAGE = OPERATIONS["ListPage"]
+PROFILE = OPERATIONS["Profile"]
+TRACK = OPERATIONS["Track"]
+ADD_TO_LIST = OPERATIONS["AddToList"]
+CREATE_SMART_LIST = OPERATIONS["CreateSmartList"]
 CREATE_STATIC_LIST = CREATE_SMART_LIST
 
 
