@@ -49,18 +49,8 @@ def require_writer(info: Info) -> Viewer:
     return require_scope(require_viewer(info), WRITE)
 
 
-def require_admin(viewer: Viewer) -> Viewer:
-    if not viewer.is_admin:
-        raise Forbidden("Only admins may do this")
-    return viewer
-
-
 def is_owner(viewer: Viewer | None, owner_id: uuid.UUID) -> bool:
     return viewer is not None and viewer.user_id == owner_id and viewer.can(READ)
-
-
-def is_self_or_admin(viewer: Viewer | None, user_id: uuid.UUID) -> bool:
-    return viewer is not None and (viewer.user_id == user_id or viewer.is_admin)
 
 
 def visible_to(viewer: Viewer | None, owner_id: uuid.UUID, is_public: bool) -> bool:
@@ -68,20 +58,10 @@ def visible_to(viewer: Viewer | None, owner_id: uuid.UUID, is_public: bool) -> b
     return is_public or is_owner(viewer, owner_id)
 
 
-def can_change(viewer: Viewer | None, owner_id: uuid.UUID) -> bool:
-    """May this caller change or delete an object owned by `owner_id`? (False means: answer NOT_FOUND.)"""
-    return viewer is not None and viewer.user_id == owner_id and viewer.can(WRITE)
-
-
 def profile_visible_to(viewer: Viewer | None, owner_id: uuid.UUID, profile_public: bool) -> bool:
     """A user's join date, library, stats and public lists show only when their profile is PUBLIC
     (or to the user themself); a PRIVATE profile shows others its username only."""
     return visible_to(viewer, owner_id, profile_public)
-
-
-def library_visible_to(viewer: Viewer | None, owner_id: uuid.UUID, profile_public: bool) -> bool:
-    """A user's library (tracking entries) is public only when their profile is PUBLIC."""
-    return profile_visible_to(viewer, owner_id, profile_public)
 
 
 def require_session(viewer: Viewer) -> Viewer:
