@@ -20,13 +20,11 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bench.ingest_run import backend_cpu_seconds, recreate
-from db.cluster import EmbeddedCluster, asyncpg_url
+from bench.ingest_run import backend_cpu_seconds, scratch_database
 from db.engine import PoolSettings, make_engine
 from db.ingest import BATCH_SETTINGS, LOCK_NAMESPACE
 from db.ingest_batch import apply_batch
 from db.ingest_format import Batch, read_batches
-from db.migrate import upgrade
 
 COPY_COLUMNS = (
     "id, external_id, media_type, media_class, title, release_date, country_of_origin, creators, "
@@ -157,22 +155,9 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=40_000)
     parser.add_argument("--batch-size", type=int, default=2000)
     args = parser.parse_args()
-    given = os.environ.get("DATABASE_URL")
-    cluster = None
-    if given:
-        server_url = asyncpg_url(given)
-    else:
-        cluster = EmbeddedCluster(Path(".data/bench").resolve())
-        cluster.start()
-        server_url = cluster.url("postgres")
-    try:
-        url = asyncio.run(recreate(server_url))
-        upgrade(url)
+    with scratch_database() as url:
         asyncio.run(statement_breakdown(url, args.file, args.records, args.batch_size))
         asyncio.run(index_costs(url, min(args.records, 20_000)))
-    finally:
-        if cluster is not None:
-            cluster.stop()
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ import argparse
 import asyncio
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import text
@@ -74,11 +76,9 @@ async def run(url: str, path: Path, batch_size: int) -> None:
         await engine.dispose()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("file", type=Path)
-    parser.add_argument("--batch-size", type=int, default=2000)
-    args = parser.parse_args()
+@contextmanager
+def scratch_database() -> Iterator[str]:
+    """A freshly migrated `omt_bench_ingest` on DATABASE_URL's server, else the embedded bench cluster."""
     given = os.environ.get("DATABASE_URL")
     cluster = None
     if given:
@@ -90,10 +90,19 @@ def main() -> None:
     try:
         url = asyncio.run(recreate(server_url))
         upgrade(url)
-        asyncio.run(run(url, args.file, args.batch_size))
+        yield url
     finally:
         if cluster is not None:
             cluster.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--batch-size", type=int, default=2000)
+    args = parser.parse_args()
+    with scratch_database() as url:
+        asyncio.run(run(url, args.file, args.batch_size))
 
 
 if __name__ == "__main__":
