@@ -49,7 +49,7 @@ def backend_cpu_seconds(pids: list[int]) -> float:
 
 
 async def run(url: str, path: Path, batch_size: int) -> None:
-    engine = make_engine(url, PoolSettings(size=1, overflow=0, statement_timeout_ms=600_000))
+    engine = make_engine(url, PoolSettings(size=4, overflow=0, statement_timeout_ms=600_000))
     try:
         async with engine.connect() as conn:
             backend = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()

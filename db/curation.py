@@ -5,12 +5,12 @@ failure, so the caller's transaction rolls back and bad input changes nothing.
 """
 
 import datetime as dt
-import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import Row, delete, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -297,30 +297,51 @@ INSERT_RELATIONS = text(
 def _relation_params(facts: list[RelationFact]) -> dict[str, str]:
     rows = [
         {
-            "src": str(fact.media_id),
-            "dst": str(fact.related_media_id),
+            "src": fact.media_id,
+            "dst": fact.related_media_id,
             "type": fact.relation_type,
             "notes": fact.notes,
             "weight": fact.weight,
         }
         for fact in facts
     ]
-    return {"rows": json.dumps(rows)}
+    return {"rows": orjson.dumps(rows, default=str).decode()}
 
 
-async def store_relations(conn: AsyncConnection, facts: Iterable[RelationFact]) -> tuple[int, int]:
+async def store_relations(
+    conn: AsyncConnection, facts: Iterable[RelationFact], new_media_ids: Collection[uuid.UUID] = ()
+) -> tuple[int, int]:
     """Store facts in canonical form, each once; a fact already stored in either direction only
-    takes new notes/weight (when given). Returns (inserted, updated); at most two statements."""
+    takes new notes/weight (when given), and so does a fact stated twice among `facts` (the later
+    statement wins, as if they were stored one after the other). Returns (inserted, updated); at
+    most two statements. `new_media_ids`: items created in this transaction and absent from every
+    fact stored before this call, so no stored fact of theirs can need an update."""
     unique: dict[tuple[uuid.UUID, uuid.UUID, str], RelationFact] = {}
     for fact in facts:
         canonical = fact.canonical()
-        if canonical.media_id != canonical.related_media_id:
-            unique.setdefault(canonical.pair_key, canonical)
+        if canonical.media_id == canonical.related_media_id:
+            continue
+        earlier = unique.get(canonical.pair_key)
+        if earlier is not None:
+            canonical = RelationFact(
+                earlier.media_id,
+                earlier.related_media_id,
+                earlier.relation_type,
+                canonical.notes if canonical.notes is not None else earlier.notes,
+                canonical.weight if canonical.weight is not None else earlier.weight,
+            )
+        unique[canonical.pair_key] = canonical
     if not unique:
         return 0, 0
     rows = list(unique.values())
     # Only facts carrying notes or a weight can change a stored row.
-    annotated = [fact for fact in rows if fact.notes is not None or fact.weight is not None]
+    annotated = [
+        fact
+        for fact in rows
+        if (fact.notes is not None or fact.weight is not None)
+        and fact.media_id not in new_media_ids
+        and fact.related_media_id not in new_media_ids
+    ]
     updated = 0
     if annotated:
         result = await conn.execute(UPDATE_RELATIONS, _relation_params(annotated))
@@ -329,33 +350,36 @@ async def store_relations(conn: AsyncConnection, facts: Iterable[RelationFact]) 
     return inserted.rowcount, updated
 
 
+async def take_pending_relations(
+    conn: AsyncConnection, keys: Sequence[tuple[str, str]]
+) -> list[RelationFact]:
+    """Relations that waited for one of these keys, removed from the waiting list now that the keys
+    are linked; the caller stores them."""
+    if not keys:
+        return []
+    resolved = await conn.execute(
+        text(
+            "DELETE FROM ingest.pending_relations p "
+            "USING unnest(CAST(:sources AS text[]), CAST(:keys AS text[])) AS k(source_name, external_key) "
+            "JOIN media.external_links l "
+            "ON l.source_name = k.source_name AND l.external_key = k.external_key "
+            "WHERE p.target_source = k.source_name AND p.target_key = k.external_key "
+            "RETURNING p.media_id, l.media_id AS target_id, p.relation_type::text AS relation_type, "
+            "p.notes, p.weight"
+        ),
+        {"sources": [source for source, _ in keys], "keys": [key for _, key in keys]},
+    )
+    return [
+        RelationFact(row.media_id, row.target_id, row.relation_type, row.notes, row.weight)
+        for row in resolved
+    ]
+
+
 async def resolve_pending_relations(conn: AsyncConnection, keys: Sequence[tuple[str, str]]) -> int:
     """Relations that waited for one of these keys become real now that the keys are linked."""
-    if not keys:
-        return 0
-    resolved = (
-        await conn.execute(
-            text(
-                "DELETE FROM ingest.pending_relations p "
-                "USING unnest(CAST(:sources AS text[]), CAST(:keys AS text[])) AS k(source_name, external_key) "
-                "JOIN media.external_links l "
-                "ON l.source_name = k.source_name AND l.external_key = k.external_key "
-                "WHERE p.target_source = k.source_name AND p.target_key = k.external_key "
-                "RETURNING p.media_id, l.media_id AS target_id, p.relation_type::text AS relation_type, "
-                "p.notes, p.weight"
-            ),
-            {"sources": [source for source, _ in keys], "keys": [key for _, key in keys]},
-        )
-    ).all()
-    if not resolved:
-        return 0
-    await store_relations(
-        conn,
-        (
-            RelationFact(row.media_id, row.target_id, row.relation_type, row.notes, row.weight)
-            for row in resolved
-        ),
-    )
+    resolved = await take_pending_relations(conn, keys)
+    if resolved:
+        await store_relations(conn, resolved)
     return len(resolved)
 
 

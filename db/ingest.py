@@ -2,14 +2,24 @@
 
 The file is streamed and applied in batches; each batch is one transaction that also advances the
 job's `last_committed_line`, so a killed run resumed with its job id ends in the state of an unbroken
-run. Records are matched through media.external_links (db/ingest_batch.py). A session advisory lock
-per source refuses a second concurrent run of the same source; a transaction lock serialises the
-batches of runs on different sources.
+run. Records are matched through media.external_links (db/ingest_batch.py).
+
+Several writer connections apply consecutive batches at the same time while this process parses the
+next ones, so the database and Python work on all cores. Batches whose records share a key never
+run together, and each batch commits only after the batch before it (db/ingest_batch.py awaits
+that before it stores relations), so what has committed is always a prefix of the file.
+
+A session advisory lock per source refuses a second concurrent run of the same source. Runs on
+different sources take turns through a second session lock, held for a number of batches at a time,
+so their batches never race for the same key.
 """
 
 import asyncio
+import gc
 import logging
-from collections.abc import Awaitable, Callable
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,15 +31,19 @@ from db.ingest_format import Batch, read_batches, scan_file
 from db.models import Media
 
 LOCK_NAMESPACE = "omnimediatrak.ingest"
+TURN_LOCK = f"{LOCK_NAMESPACE}:turn"
 DEFAULT_BATCH_SIZE = 2000
+DEFAULT_WRITERS = 2
+# Batches a run writes before it lets a run of another source take a turn.
+BATCHES_PER_TURN = 50
+BATCHES_PER_COLLECTION = 10
 
 log = logging.getLogger("omnimediatrak.ingest")
 
 # Losing the last commits in a crash is harmless: the job row commits with its batch, so a resume
 # redoes exactly what was lost. A larger GIN pending list makes bulk inserts much cheaper.
 BATCH_SETTINGS = text(
-    "SELECT pg_advisory_xact_lock(hashtextextended(:name, 0)), "
-    "set_config('synchronous_commit', 'off', true), set_config('gin_pending_list_limit', '65536', true)"
+    "SELECT set_config('synchronous_commit', 'off', true), set_config('gin_pending_list_limit', '65536', true)"
 )
 
 
@@ -39,6 +53,10 @@ class IngestError(Exception):
 
 class SourceBusy(IngestError):
     """Another run holds this source's lock."""
+
+
+class EarlierBatchFailed(IngestError):
+    """A batch gave up because the batch before it did not commit."""
 
 
 @dataclass
@@ -172,6 +190,33 @@ async def _job_source(conn: AsyncConnection, job_id: int) -> str | None:
         ).scalar_one_or_none()
 
 
+@contextmanager
+def _collections_between_batches() -> Iterator[None]:
+    """Python's automatic collections cost a third of the parsing process's CPU here: every batch
+    allocates tens of thousands of objects, and the generations holding the whole program get
+    scanned again and again. Instead, what exists before the run is frozen (never scanned) and the
+    objects of the run are collected every few batches, which keeps memory flat."""
+    was_enabled = gc.isenabled()
+    gc.freeze()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        if was_enabled:
+            gc.enable()
+
+
+async def _take_turn(conn: AsyncConnection) -> None:
+    async with conn.begin():
+        await conn.execute(text("SELECT pg_advisory_lock(hashtextextended(:name, 0))"), {"name": TURN_LOCK})
+
+
+async def _pass_turn(conn: AsyncConnection) -> None:
+    async with conn.begin():
+        await conn.execute(text("SELECT pg_advisory_unlock(hashtextextended(:name, 0))"), {"name": TURN_LOCK})
+
+
 async def ingest_file(
     engine: AsyncEngine,
     path: Path,
@@ -181,18 +226,26 @@ async def ingest_file(
     resume_job: int | None = None,
     progress: ProgressCallback | None = None,
     before_commit: BeforeCommit | None = None,
+    writers: int = DEFAULT_WRITERS,
 ) -> JobSummary:
-    """Run (or resume) one import job. `before_commit(batch_number)` runs inside each batch's
-    transaction just before it commits: tests use it to break a run at a precise point."""
+    """Run (or resume) one import job on `writers` + 1 connections of the engine.
+    `before_commit(batch_number)` runs inside each batch's transaction just before it commits:
+    tests use it to break a run at a precise point."""
+    if writers < 1:
+        raise IngestError("at least one writer connection is needed")
     sha256, total_lines = await asyncio.to_thread(scan_file, path)
-    async with engine.connect() as conn:
+    async with AsyncExitStack() as stack:
+        conn = await stack.enter_async_context(engine.connect())
         lock_source = source or path.stem
         if resume_job is not None:
             lock_source = await _job_source(conn, resume_job) or lock_source
         await _acquire_source_lock(conn, lock_source)
         try:
+            writer_connections = [await stack.enter_async_context(engine.connect()) for _ in range(writers)]
+            stack.enter_context(_collections_between_batches())
             return await _run(
                 conn,
+                writer_connections,
                 path,
                 sha256,
                 total_lines,
@@ -209,10 +262,19 @@ async def ingest_file(
             except Exception:
                 # The lock belongs to the session: it is gone with a broken connection.
                 await conn.invalidate()
+    raise AssertionError("unreachable")  # pragma: no cover  (mypy: the stack may swallow exceptions)
+
+
+@dataclass
+class _InFlight:
+    writing: "asyncio.Task[Counts]"
+    batch: Batch
+    writer: AsyncConnection
 
 
 async def _run(
     conn: AsyncConnection,
+    writers: list[AsyncConnection],
     path: Path,
     sha256: str,
     total_lines: int,
@@ -241,23 +303,50 @@ async def _run(
         skip_lines + 1,
         path,
     )
-    # Batch N is written while batch N + 1 is parsed: the database and Python work at the same time.
-    in_flight: tuple[asyncio.Future[Counts], Batch] | None = None
+    in_flight: deque[_InFlight] = deque()
+    idle = list(writers)
+    settled = 0
+
+    async def settle_oldest() -> None:
+        nonlocal lines_done, settled
+        oldest = in_flight.popleft()
+        try:
+            counts.add(await oldest.writing)
+        finally:
+            idle.append(oldest.writer)
+        lines_done = oldest.batch.last_line
+        settled += 1
+        if settled % BATCHES_PER_COLLECTION == 0:
+            gc.collect()
+        if progress is not None:
+            progress(Progress(lines_done, total_lines, counts, skip_lines))
+
     try:
+        await _take_turn(conn)
         number = 0
+        batches_this_turn = 0
         for batch in read_batches(path, size, skip_lines):
             if batch is None:
                 await asyncio.sleep(0)
                 continue
-            if in_flight is not None:
-                lines_done = await _committed(*in_flight, counts, total_lines, skip_lines, progress)
+            while in_flight and (not idle or any(batch.keys & other.batch.keys for other in in_flight)):
+                await settle_oldest()
+            if batches_this_turn == BATCHES_PER_TURN:
+                while in_flight:
+                    await settle_oldest()
+                await _pass_turn(conn)
+                await _take_turn(conn)
+                batches_this_turn = 0
             number += 1
-            in_flight = (
-                asyncio.ensure_future(_write_batch(conn, job_id, number, batch, dry_run, before_commit)),
-                batch,
+            batches_this_turn += 1
+            writer = idle.pop()
+            earlier = in_flight[-1].writing if in_flight else None
+            writing = asyncio.create_task(
+                _write_batch(writer, job_id, number, batch, dry_run, before_commit, earlier)
             )
-        if in_flight is not None:
-            lines_done = await _committed(*in_flight, counts, total_lines, skip_lines, progress)
+            in_flight.append(_InFlight(writing, batch, writer))
+        while in_flight:
+            await settle_oldest()
         status = "succeeded"
     except (asyncio.CancelledError, KeyboardInterrupt):
         status = "interrupted"
@@ -267,26 +356,18 @@ async def _run(
         log.exception("job %d failed after line %d; resume it with --resume %d", job_id, lines_done, job_id)
         raise
     finally:
-        if in_flight is not None:
-            await asyncio.wait([in_flight[0]])
-            if not in_flight[0].cancelled():
-                in_flight[0].exception()  # retrieved: it was raised above, or a parse error came first
+        # Batches still in flight commit in order or give up once an earlier one has failed.
+        if in_flight:
+            await asyncio.wait([item.writing for item in in_flight])
+            for item in in_flight:
+                if not item.writing.cancelled():
+                    item.writing.exception()  # retrieved: the first failure was raised above
         await _finish_job(conn, job_id, status)
+        try:
+            await _pass_turn(conn)
+        except Exception:
+            await conn.invalidate()
     return await _summary(conn, job_id, source_name, status, dry_run, lines_done, counts)
-
-
-async def _committed(
-    writing: asyncio.Future[Counts],
-    batch: Batch,
-    counts: Counts,
-    total_lines: int,
-    skip_lines: int,
-    progress: ProgressCallback | None,
-) -> int:
-    counts.add(await writing)
-    if progress is not None:
-        progress(Progress(batch.last_line, total_lines, counts, skip_lines))
-    return batch.last_line
 
 
 async def _write_batch(
@@ -296,16 +377,29 @@ async def _write_batch(
     batch: Batch,
     dry_run: bool,
     before_commit: BeforeCommit | None,
+    earlier: "asyncio.Task[Counts] | None",
 ) -> Counts:
+    async def wait_for_earlier_batches() -> None:
+        if earlier is None:
+            return
+        try:
+            # shield: a batch that stops waiting must not cancel the one before it.
+            await asyncio.shield(earlier)
+        except BaseException as exc:
+            if not earlier.done():
+                raise
+            raise EarlierBatchFailed(f"batch {number - 1} did not commit") from exc
+
     async with conn.begin():
-        await conn.execute(BATCH_SETTINGS, {"name": LOCK_NAMESPACE})
+        await conn.execute(BATCH_SETTINGS)
         if dry_run:
             savepoint = await conn.begin_nested()
-            counts = await apply_batch(conn, job_id, batch)
+            counts = await apply_batch(conn, job_id, batch, wait_for_earlier_batches)
             await savepoint.rollback()
             await log_bad_lines(conn, job_id, batch.bad_lines)
         else:
-            counts = await apply_batch(conn, job_id, batch)
+            counts = await apply_batch(conn, job_id, batch, wait_for_earlier_batches)
+        await wait_for_earlier_batches()
         await conn.execute(
             ADVANCE_JOB,
             {

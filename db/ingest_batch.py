@@ -1,19 +1,19 @@
 """One ingestion batch written with a fixed number of set-based statements, inside the caller's
 transaction. Values are compared before writing, so a batch already applied changes no row."""
 
-import datetime as dt
-import json
 import os
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from sqlalchemy import any_, bindparam, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from db.curation import RelationFact, resolve_pending_relations, store_relations
+from db.curation import RelationFact, store_relations, take_pending_relations
 from db.ingest_format import BadLine, Batch, Key, Record, Relation
 from db.media_validation import MEDIA_FIELDS
 from db.models import Media
@@ -47,14 +47,9 @@ def _records(columns: dict[str, str]) -> str:
     return f"json_to_recordset(CAST(:rows AS json)) AS r({', '.join(f'{n} {t}' for n, t in columns.items())})"
 
 
-def _json_default(value: Any) -> str:
-    if isinstance(value, uuid.UUID | dt.date):
-        return str(value)
-    raise TypeError(f"cannot encode {type(value).__name__}")
-
-
 def as_rows(rows: list[dict[str, Any]]) -> dict[str, str]:
-    return {"rows": json.dumps(rows, default=_json_default)}
+    """orjson encodes UUIDs and dates natively (asyncpg's own UUID type through `default`)."""
+    return {"rows": orjson.dumps(rows, default=str).decode()}
 
 
 LOOKUP = text(
@@ -164,10 +159,13 @@ class _Target:
     new_links: list[Key] = field(default_factory=list)
 
 
-async def apply_batch(conn: AsyncConnection, job_id: int, batch: Batch) -> Counts:
-    """Write one batch inside the caller's transaction, with a fixed number of statements."""
-    counts = Counts(failed=len(batch.bad_lines))
-    notes: list[BadLine] = list(batch.bad_lines)
+async def _nothing_to_wait_for() -> None:
+    return None
+
+
+async def _lookup(conn: AsyncConnection, batch: Batch) -> tuple[dict[Key, uuid.UUID], set[Key]]:
+    """The media item owning each key of the batch (its records' keys and relation targets), and
+    which of those keys are already linked."""
     lookup_keys: dict[Key, str | None] = {}
     for record in batch.records:
         for key in record.keys:
@@ -190,6 +188,30 @@ async def apply_batch(conn: AsyncConnection, job_id: int, batch: Batch) -> Count
             owners[(row.source_name, row.external_key)] = row.media_id
             if row.linked:
                 linked.add((row.source_name, row.external_key))
+    return owners, linked
+
+
+async def apply_batch(
+    conn: AsyncConnection,
+    job_id: int,
+    batch: Batch,
+    wait_for_earlier_batches: Callable[[], Awaitable[None]] = _nothing_to_wait_for,
+) -> Counts:
+    """Write one batch inside the caller's transaction, with a fixed number of statements.
+
+    Batches may be written concurrently (db/ingest.py) when their records share no key.
+    `wait_for_earlier_batches` returns once every earlier batch has committed. It is awaited
+    before items that already exist are read (an earlier batch may be changing them through
+    another of their keys) and before relations are stored: a relation whose target an earlier
+    batch was still inserting is looked up again then, so it never waits for a target that
+    already exists."""
+    counts = Counts(failed=len(batch.bad_lines))
+    notes: list[BadLine] = list(batch.bad_lines)
+    owners, linked = await _lookup(conn, batch)
+    own_keys_found = any(key in owners for record in batch.records for key in record.keys)
+    if own_keys_found:
+        await wait_for_earlier_batches()
+        owners, linked = await _lookup(conn, batch)
 
     targets: dict[uuid.UUID, _Target] = {}
     conflicts: list[dict[str, Any]] = []
@@ -274,6 +296,9 @@ async def apply_batch(conn: AsyncConnection, job_id: int, batch: Batch) -> Count
     if conflicts:
         await conn.execute(INSERT_CONFLICTS, {"job_id": job_id, **as_rows(conflicts)})
 
+    if not own_keys_found:
+        await wait_for_earlier_batches()
+    new_media_ids = {media_id for media_id, target in targets.items() if target.is_new}
     facts: list[RelationFact] = []
     pending: dict[tuple[uuid.UUID, str, str, str], Relation] = {}
     for target in targets.values():
@@ -298,8 +323,6 @@ async def apply_batch(conn: AsyncConnection, job_id: int, batch: Batch) -> Count
                             target.media_id, related, relation.relation_type, relation.notes, relation.weight
                         )
                     )
-    if facts:
-        await store_relations(conn, facts)
     if pending:
         await conn.execute(
             UPSERT_PENDING,
@@ -317,7 +340,13 @@ async def apply_batch(conn: AsyncConnection, job_id: int, batch: Batch) -> Count
                 ]
             ),
         )
-    await resolve_pending_relations(conn, [key for _, key in new_links])
+    # The targets still missing may have been inserted by an earlier batch while this one ran.
+    waiting_targets = {(source, key) for (_, source, key, _) in pending}
+    facts += await take_pending_relations(
+        conn, [key for _, key in new_links if key not in waiting_targets] + sorted(waiting_targets)
+    )
+    if facts:
+        await store_relations(conn, facts, new_media_ids)
 
     await log_bad_lines(conn, job_id, notes)
     return counts

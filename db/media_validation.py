@@ -122,10 +122,14 @@ def _string_list(value: Any, limit: int = 1000) -> list[str]:
         raise InvalidValue("must be a list of strings")
     items: list[str] = []
     for index, item in enumerate(value):
-        try:
-            text = _text(item, limit).strip()
-        except InvalidValue as exc:
-            raise InvalidValue(str(exc), str(index)) from exc
+        # The common case costs one check per item; a bad item goes through _text for its message.
+        if isinstance(item, str) and len(item) <= limit and not CONTROL_CHARACTERS.search(item):
+            text = item.strip()
+        else:
+            try:
+                text = _text(item, limit).strip()
+            except InvalidValue as exc:
+                raise InvalidValue(str(exc), str(index)) from exc
         if not text:
             raise InvalidValue("must not be empty", str(index))
         items.append(text)
@@ -172,43 +176,45 @@ def _attributes(value: Any) -> dict[str, Any]:
     return checked
 
 
-def _optional(check: Any) -> Any:
-    def optional(value: Any) -> Any:
-        return None if value is None else check(value)
+REQUIRED = object()
 
-    return optional
-
-
-FIELD_CHECKS = {
-    "media_type": _media_type,
-    "media_class": ltree_path,
-    "title": _title,
-    "release_date": _optional(_date),
-    "country_of_origin": _optional(_country),
-    "creators": lambda value: [] if value is None else _string_list(value),
-    "cover_url": _optional(http_url),
-    "description": _optional(_text),
-    "attributes": lambda value: {} if value is None else _attributes(value),
-    "collection_path": _optional(ltree_path),
+# name -> (check, what null stands for: None, or an empty list or dict made by the given type);
+# REQUIRED fields may not be null.
+FIELD_CHECKS: dict[str, tuple[Any, Any]] = {
+    "media_type": (_media_type, REQUIRED),
+    "media_class": (ltree_path, REQUIRED),
+    "title": (_title, REQUIRED),
+    "release_date": (_date, None),
+    "country_of_origin": (_country, None),
+    "creators": (_string_list, list),
+    "cover_url": (http_url, None),
+    "description": (_text, None),
+    "attributes": (_attributes, dict),
+    "collection_path": (ltree_path, None),
 }
 
 
 def validate_media_fields(
     fields: Mapping[str, Any], require_all: bool
 ) -> tuple[dict[str, Any], list[FieldError]]:
-    """Check the catalog fields present in `fields`; `require_all` for a new item (title, type, class)."""
+    """Check the catalog fields present in `fields` (other keys are ignored); `require_all` for a
+    new item (title, type, class)."""
     clean: dict[str, Any] = {}
     errors: list[FieldError] = []
-    for name, check in FIELD_CHECKS.items():
+    for name, (check, null) in FIELD_CHECKS.items():
         if name not in fields:
-            if require_all and name in REQUIRED_FIELDS:
+            if require_all and null is REQUIRED:
                 errors.append(FieldError((name,), "is required"))
             continue
-        if name in REQUIRED_FIELDS and fields[name] is None:
-            errors.append(FieldError((name,), "must not be null"))
+        value = fields[name]
+        if value is None:
+            if null is REQUIRED:
+                errors.append(FieldError((name,), "must not be null"))
+            else:
+                clean[name] = None if null is None else null()
             continue
         try:
-            clean[name] = check(fields[name])
+            clean[name] = check(value)
         except InvalidValue as exc:
             errors.append(FieldError((name, *exc.subfield), str(exc)))
     return clean, errors

@@ -13,7 +13,7 @@ from pathlib import Path
 from db import accounts as account_queries
 from db.cluster import DATABASE_NAME, EmbeddedCluster, asyncpg_url
 from db.engine import make_engine
-from db.ingest import catalog_is_empty, ingest_file
+from db.ingest import DEFAULT_WRITERS, catalog_is_empty, ingest_file
 from db.migrate import upgrade
 from db.passwords import hash_password, normalize_email, registration_problems
 from gql.config import Settings
@@ -140,6 +140,12 @@ def main(argv: list[str] | None = None) -> int:
     ingest_parser.add_argument("--dry-run", action="store_true", help="validate and count, write nothing")
     ingest_parser.add_argument("--batch-size", type=int, help="lines per transaction (default 2000)")
     ingest_parser.add_argument("--resume", type=int, metavar="JOB", help="continue an interrupted job")
+    ingest_parser.add_argument(
+        "--writers",
+        type=int,
+        default=DEFAULT_WRITERS,
+        help=f"database connections writing batches at the same time (default {DEFAULT_WRITERS})",
+    )
     ingest_parser.add_argument("--data-dir", type=Path, dest="sub_data_dir")
 
     export_parser = commands.add_parser("export-schema", help="write the SDL to schema.graphql (or --out)")
@@ -176,7 +182,9 @@ def main(argv: list[str] | None = None) -> int:
 
         with database(settings) as url:
             upgrade(url)
-            return run_ingest(url, args.file, args.source, args.batch_size, args.dry_run, args.resume)
+            return run_ingest(
+                url, args.file, args.source, args.batch_size, args.dry_run, args.resume, args.writers
+            )
     elif args.command == "migrate":
         with database(settings) as url:
             upgrade(url)

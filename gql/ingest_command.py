@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TextIO
 
 from db.engine import PoolSettings, make_engine
-from db.ingest import IngestError, JobSummary, Progress, SourceBusy, ingest_file
+from db.ingest import DEFAULT_WRITERS, IngestError, JobSummary, Progress, SourceBusy, ingest_file
 
 log = logging.getLogger("omnimediatrak.ingest")
 
@@ -17,6 +17,7 @@ EXIT_BAD_LINES = 1
 EXIT_FAILED = 2
 EXIT_BUSY = 3
 PRINTED_ERRORS = 50
+MAX_WRITERS = 16
 
 
 def _duration(seconds: float) -> str:
@@ -92,13 +93,21 @@ def print_summary(summary: JobSummary, seconds: float, out: TextIO) -> None:
 
 
 async def _ingest(
-    url: str, path: Path, source: str | None, batch_size: int | None, dry_run: bool, resume: int | None
+    url: str,
+    path: Path,
+    source: str | None,
+    batch_size: int | None,
+    dry_run: bool,
+    resume: int | None,
+    writers: int,
 ) -> int:
-    engine = make_engine(url, PoolSettings(size=2, overflow=0, statement_timeout_ms=600_000))
+    engine = make_engine(url, PoolSettings(size=writers + 1, overflow=0, statement_timeout_ms=600_000))
     report = ProgressReport(sys.stderr)
     started = time.monotonic()
     try:
-        summary = await ingest_file(engine, path, source, batch_size, dry_run, resume, progress=report)
+        summary = await ingest_file(
+            engine, path, source, batch_size, dry_run, resume, progress=report, writers=writers
+        )
     except SourceBusy as exc:
         report.close()
         log.error("%s; try again when it has finished", exc)
@@ -119,7 +128,13 @@ async def _ingest(
 
 
 def run_ingest(
-    url: str, path: Path, source: str | None, batch_size: int | None, dry_run: bool, resume: int | None
+    url: str,
+    path: Path,
+    source: str | None,
+    batch_size: int | None,
+    dry_run: bool,
+    resume: int | None,
+    writers: int = DEFAULT_WRITERS,
 ) -> int:
     if not path.is_file():
         log.error("%s is not a file", path)
@@ -127,8 +142,11 @@ def run_ingest(
     if batch_size is not None and not 1 <= batch_size <= 50_000:
         log.error("--batch-size must be between 1 and 50000")
         return EXIT_FAILED
+    if not 1 <= writers <= MAX_WRITERS:
+        log.error("--writers must be between 1 and %d", MAX_WRITERS)
+        return EXIT_FAILED
     try:
-        return asyncio.run(_ingest(url, path, source, batch_size, dry_run, resume))
+        return asyncio.run(_ingest(url, path, source, batch_size, dry_run, resume, writers))
     except KeyboardInterrupt:
         log.error("interrupted; resume with --resume and the job id printed above or in ingest.import_jobs")
         return EXIT_FAILED

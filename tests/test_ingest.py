@@ -315,6 +315,105 @@ async def test_a_killed_run_resumed_ends_like_an_unbroken_run(engine: AsyncEngin
     assert (resumed.counts, resumed.errors) == (unbroken_job.counts, unbroken_job.errors)
 
 
+def crossing_batches() -> list[dict[str, Any] | str]:
+    """Relations across batch boundaries in both directions, updates of earlier items through another
+    of their keys, a fact stated from both ends (notes on the later one), a conflict, a bad line."""
+    records: list[dict[str, Any] | str] = list(generated(40, relate_every=2))
+    for n in range(0, 40, 3):
+        record = records[n]
+        assert isinstance(record, dict)
+        record["relations"] = [
+            *record.get("relations", []),
+            {"type": "adaptation", "target": f"gen:{(n + 7) % 40}", "notes": f"from {n}"},
+            {"type": "sequel", "target": f"gen:{(n + 33) % 40}"},
+        ]
+    records += [
+        {
+            "external_id": "other:3",
+            "media_type": "game",
+            "media_class": "interactive.game",
+            "title": "Game 3 (HD)",
+            "external_links": [{"source": "steam", "key": "1003"}],
+        },
+        {**GAME_FOUR_RENAMED},
+        {
+            "external_id": "gen:8",
+            "media_type": "game",
+            "media_class": "interactive.game",
+            "title": "Game 8",
+            "attributes": {"platforms": ["pc"]},
+            "relations": [{"type": "source", "target": "gen:1", "notes": "late"}],
+        },
+        {
+            "external_id": "gen:6",
+            "media_type": "game",
+            "media_class": "interactive.game",
+            "title": "Thief",
+            "external_links": [{"source": "steam", "key": "1007"}],
+        },
+        "not json",
+        *generated(12, relate_every=5)[6:],
+    ]
+    return records
+
+
+GAME_FOUR_RENAMED = {
+    "external_id": "gen:4",
+    "media_type": "game",
+    "media_class": "interactive.game",
+    "title": "Game 4: Remastered",
+    "relations": [{"type": "spin-off", "target": "gen:39", "weight": 2}],
+}
+
+
+@pytest.mark.parametrize("writers", [2, 3])
+async def test_parallel_writers_end_in_the_state_of_one_writer(
+    engine: AsyncEngine, tmp_path: Path, writers: int
+) -> None:
+    path = write_jsonl(tmp_path / "crossing.jsonl", *crossing_batches())
+    alone = await ingest_file(engine, path, batch_size=4, writers=1)
+    expected = await catalog_state(engine)
+    assert expected["relations"]
+    assert (alone.counts.inserted, alone.counts.updated, alone.counts.conflicts, alone.counts.failed) == (
+        40,
+        3,
+        1,
+        1,
+    )
+    await truncate_catalog(engine)
+
+    together = await ingest_file(engine, path, batch_size=4, writers=writers)
+    assert await catalog_state(engine) == expected
+    assert (together.counts, together.errors, together.pending_relations) == (
+        alone.counts,
+        alone.errors,
+        alone.pending_relations,
+    )
+    # The file states some items twice, differently, so a second run rewrites them, and ends the same.
+    again = await ingest_file(engine, path, batch_size=4, writers=writers)
+    assert await catalog_state(engine) == expected
+    assert again.counts.inserted == 0
+
+
+async def test_a_batch_after_a_failed_one_never_commits(engine: AsyncEngine, tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "games.jsonl", *generated(12))
+    later_batch_waiting = asyncio.Event()
+
+    async def fail_second_batch(batch_number: int) -> None:
+        if batch_number == 2:
+            # Batch 3 is written at the same time and waits for this one before it commits.
+            await asyncio.sleep(0.2)
+            raise ConnectionResetError("simulated crash before the second commit")
+        if batch_number == 3:
+            later_batch_waiting.set()
+
+    with pytest.raises(ConnectionResetError):
+        await ingest_file(engine, path, batch_size=4, writers=2, before_commit=fail_second_batch)
+    assert not later_batch_waiting.is_set()
+    assert await rows(engine, "SELECT last_committed_line, inserted FROM ingest.import_jobs") == [(4, 4)]
+    assert len(await rows(engine, "SELECT id FROM media.media")) == 4
+
+
 async def test_a_concurrent_run_on_the_same_source_is_refused(engine: AsyncEngine, tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "games.jsonl", *generated(4))
     first_batch_written = asyncio.Event()
