@@ -374,12 +374,8 @@ async def test_parallel_writers_end_in_the_state_of_one_writer(
     alone = await ingest_file(engine, path, batch_size=4, writers=1)
     expected = await catalog_state(engine)
     assert expected["relations"]
-    assert (alone.counts.inserted, alone.counts.updated, alone.counts.conflicts, alone.counts.failed) == (
-        40,
-        3,
-        1,
-        1,
-    )
+    counts = alone.counts
+    assert (counts.inserted, counts.updated, counts.conflicts, counts.failed) == (40, 4, 1, 1)
     await truncate_catalog(engine)
 
     together = await ingest_file(engine, path, batch_size=4, writers=writers)
