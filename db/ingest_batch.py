@@ -97,8 +97,7 @@ UPDATE_MEDIA = text(
 )
 INSERT_LINKS = text(
     "INSERT INTO media.external_links (media_id, source_name, external_key) "
-    f"SELECT r.media_id, r.source_name, r.external_key FROM {_records({'media_id': 'uuid', 'source_name': 'text', 'external_key': 'text'})} "
-    "ON CONFLICT DO NOTHING"
+    f"SELECT r.media_id, r.source_name, r.external_key FROM {_records({'media_id': 'uuid', 'source_name': 'text', 'external_key': 'text'})}"
 )
 INSERT_CONFLICTS = text(
     "INSERT INTO ingest.conflicts (job_id, line_number, source_name, external_key, existing_media_id, "

@@ -22,6 +22,8 @@ from db.media_validation import (
 Key = tuple[str, str]
 RECORD_FIELDS = frozenset({"external_id", "external_links", "relations", *MEDIA_FIELDS})
 RAW_LINE_LIMIT = 2000
+LINK_FIELDS = frozenset({"source", "key"})
+RELATION_FIELDS = frozenset({"type", "target", "notes", "weight"})
 
 
 class InvalidRecord(ValueError):
@@ -92,7 +94,7 @@ def parse_record(line: int, raw: str) -> Record:
     if not isinstance(links, list):
         raise InvalidRecord("external_links must be a list")
     for index, link in enumerate(links):
-        if not isinstance(link, dict) or set(link) - {"source", "key"}:
+        if not isinstance(link, dict) or not LINK_FIELDS.issuperset(link):
             raise InvalidRecord(f'external_links.{index} must be {{"source": ..., "key": ...}}')
         try:
             key = external_link(link.get("source"), link.get("key"))
@@ -110,7 +112,7 @@ def _relations(value: Any) -> list[Relation]:
         raise InvalidRecord("relations must be a list")
     relations = []
     for index, item in enumerate(value):
-        if not isinstance(item, dict) or set(item) - {"type", "target", "notes", "weight"}:
+        if not isinstance(item, dict) or not RELATION_FIELDS.issuperset(item):
             raise InvalidRecord(f"relations.{index} must be {{type, target, notes?, weight?}}")
         try:
             notes = item.get("notes")
