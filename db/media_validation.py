@@ -233,9 +233,9 @@ def external_key(value: Any) -> tuple[str, str]:
 def external_link(source: Any, key: Any) -> tuple[str, str]:
     if isinstance(source, str) and isinstance(key, str) and len(key) <= 500:
         # The common case in one pass; anything else goes the long way for a precise message.
-        source_name, key_text = source.strip(), key.strip()
-        if key_text and SOURCE_PATTERN.fullmatch(source_name) and not CONTROL_CHARACTERS.search(key):
-            return source_name, key_text
+        stripped_source, stripped_key = source.strip(), key.strip()
+        if stripped_key and SOURCE_PATTERN.fullmatch(stripped_source) and not CONTROL_CHARACTERS.search(key):
+            return stripped_source, stripped_key
     source_name = source.strip() if isinstance(source, str) else None
     if not source_name or not SOURCE_PATTERN.fullmatch(source_name):
         raise InvalidValue(
