@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bench.ingest_run import backend_cpu_seconds, scratch_database
 from db.engine import PoolSettings, make_engine
-from db.ingest import BATCH_SETTINGS, LOCK_NAMESPACE
+from db.ingest import BATCH_SETTINGS
 from db.ingest_batch import apply_batch
 from db.ingest_format import Batch, read_batches
 
@@ -86,7 +86,7 @@ async def statement_breakdown(url: str, path: Path, records: int, batch_size: in
 
 async def _apply(conn: AsyncConnection, job_id: int, batch: Batch) -> None:
     async with conn.begin():
-        await conn.execute(BATCH_SETTINGS, {"name": LOCK_NAMESPACE})
+        await conn.execute(BATCH_SETTINGS)
         await apply_batch(conn, job_id, batch)
 
 

@@ -1,7 +1,7 @@
 """Ingest a generated catalog into a scratch database twice and report the rates.
 
     .venv/bin/python -m bench.ingest_generate bench/out/catalog.jsonl --count 200000
-    .venv/bin/python -m bench.ingest_run bench/out/catalog.jsonl [--batch-size 2000]
+    .venv/bin/python -m bench.ingest_run bench/out/catalog.jsonl [--batch-size 2000] [--writers 2]
 
 Uses the server of DATABASE_URL, else an embedded cluster in .data/bench; the scratch database
 `omt_bench_ingest` is dropped and re-created first.
@@ -17,11 +17,11 @@ from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from db.cluster import EmbeddedCluster, asyncpg_url
 from db.engine import PoolSettings, make_engine
-from db.ingest import ingest_file
+from db.ingest import DEFAULT_WRITERS, ingest_file
 from db.migrate import upgrade
 
 DATABASE = "omt_bench_ingest"
@@ -48,26 +48,55 @@ def backend_cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-async def run(url: str, path: Path, batch_size: int) -> None:
-    engine = make_engine(url, PoolSettings(size=4, overflow=0, statement_timeout_ms=600_000))
+def busy_cpu_seconds() -> float:
+    """CPU time the whole machine spent outside idle and I/O wait (all cores, every process)."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (
+        int(value) for value in Path("/proc/stat").read_text().split()[1:9]
+    )
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+async def backend_pids(engine: AsyncEngine) -> list[int]:
+    async with engine.connect() as conn:
+        return list(
+            (
+                await conn.execute(
+                    text(
+                        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND backend_type = 'client backend'"
+                    )
+                )
+            ).scalars()
+        )
+
+
+async def run(url: str, path: Path, batch_size: int, writers: int) -> None:
+    # Enough connections for the run and the measuring one: the pool keeps every backend alive, so
+    # their CPU time can be read after the run.
+    engine = make_engine(url, PoolSettings(size=writers + 2, overflow=0, statement_timeout_ms=600_000))
     try:
-        async with engine.connect() as conn:
-            backend = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
         for label in ("first run (all new)", "second run (unchanged)"):
+            before = {pid: backend_cpu_seconds([pid]) for pid in await backend_pids(engine)}
+            busy_started = busy_cpu_seconds()
             started = time.perf_counter()
-            python_started, backend_started = time.process_time(), backend_cpu_seconds([backend])
-            summary = await ingest_file(engine, path, source="bench", batch_size=batch_size)
+            python_started = time.process_time()
+            summary = await ingest_file(engine, path, source="bench", batch_size=batch_size, writers=writers)
             seconds = time.perf_counter() - started
             python_cpu = time.process_time() - python_started
-            backend_cpu = backend_cpu_seconds([backend]) - backend_started
+            busy = busy_cpu_seconds() - busy_started
+            backend_cpu = sum(
+                backend_cpu_seconds([pid]) - before.get(pid, 0.0) for pid in await backend_pids(engine)
+            )
             counts = summary.counts
             done = counts.inserted + counts.updated + counts.unchanged
             print(
                 f"{label}: {done:,} records in {seconds:.1f}s = {done / seconds:,.0f} records/s "
                 f"(inserted {counts.inserted:,}, updated {counts.updated:,}, unchanged {counts.unchanged:,}, "
                 f"failed {counts.failed:,}, pending relations {summary.pending_relations:,}); "
-                f"CPU: Python {python_cpu:.1f}s, PostgreSQL backend {backend_cpu:.1f}s, "
-                f"load average {os.getloadavg()[0]:.1f}"
+                f"CPU: Python {python_cpu:.1f}s, PostgreSQL backends {backend_cpu:.1f}s, "
+                f"whole machine {busy / seconds:.2f} of {os.cpu_count()} cores busy; "
+                f"load average {os.getloadavg()[0]:.1f}",
+                flush=True,
             )
         async with engine.connect() as conn:
             relations = (await conn.execute(text("SELECT count(*) FROM media.relationships"))).scalar_one()
@@ -100,9 +129,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("file", type=Path)
     parser.add_argument("--batch-size", type=int, default=2000)
+    parser.add_argument("--writers", type=int, default=DEFAULT_WRITERS)
     args = parser.parse_args()
     with scratch_database() as url:
-        asyncio.run(run(url, args.file, args.batch_size))
+        asyncio.run(run(url, args.file, args.batch_size, args.writers))
 
 
 if __name__ == "__main__":

@@ -287,11 +287,11 @@ UPDATE_RELATIONS = text(
     "AND r.relation_type = CAST(i.type AS media.relation_type) "
     "AND (r.notes, r.weight) IS DISTINCT FROM (coalesce(i.notes, r.notes), coalesce(i.weight, r.weight))"
 )
-INSERT_RELATIONS = text(
+INSERT_NEW_RELATIONS = text(
     "INSERT INTO media.relationships (media_id, related_media_id, relation_type, notes, weight) "
-    f"SELECT i.src, i.dst, CAST(i.type AS media.relation_type), i.notes, i.weight FROM {INCOMING_RELATIONS} "
-    "ON CONFLICT DO NOTHING"
+    f"SELECT i.src, i.dst, CAST(i.type AS media.relation_type), i.notes, i.weight FROM {INCOMING_RELATIONS}"
 )
+INSERT_RELATIONS = text(INSERT_NEW_RELATIONS.text + " ON CONFLICT DO NOTHING")
 
 
 def _relation_params(facts: list[RelationFact]) -> dict[str, str]:
@@ -346,8 +346,21 @@ async def store_relations(
     if annotated:
         result = await conn.execute(UPDATE_RELATIONS, _relation_params(annotated))
         updated = result.rowcount
-    inserted = await conn.execute(INSERT_RELATIONS, _relation_params(rows))
-    return inserted.rowcount, updated
+    # Facts of new items cannot collide with a stored one: they skip ON CONFLICT's extra index probes.
+    fresh = [
+        fact for fact in rows if fact.media_id in new_media_ids or fact.related_media_id in new_media_ids
+    ]
+    known = [
+        fact
+        for fact in rows
+        if fact.media_id not in new_media_ids and fact.related_media_id not in new_media_ids
+    ]
+    inserted = 0
+    if fresh:
+        inserted += (await conn.execute(INSERT_NEW_RELATIONS, _relation_params(fresh))).rowcount
+    if known:
+        inserted += (await conn.execute(INSERT_RELATIONS, _relation_params(known))).rowcount
+    return inserted, updated
 
 
 async def take_pending_relations(
