@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from db.ingest import Progress, SourceBusy, ingest_file
+from db.ingest import IngestError, Progress, SourceBusy, ingest_file
 from db.ingest_batch import Counts
 from gql.cli import load_demo_catalog
-from gql.ingest_command import ProgressReport
+from gql.ingest_command import EXIT_FAILED, ProgressReport, run_ingest
 from tests.factories import make_media
 
 DUNE = {
@@ -501,3 +501,18 @@ def test_without_a_terminal_progress_goes_to_plain_log_lines(caplog: pytest.LogC
         report(Progress(lines_done=2000, lines_total=2000, counts=Counts(inserted=2000)))
     assert stream.getvalue() == ""
     assert "line 2000 of 2000 (100.0%)" in caplog.text
+
+
+@pytest.mark.parametrize(("batch_size", "writers"), [(0, 2), (50_001, 2), (100, 0), (100, 17)])
+def test_out_of_range_options_are_refused_before_anything_runs(
+    tmp_path: Path, batch_size: int, writers: int
+) -> None:
+    path = write_jsonl(tmp_path / "games.jsonl", *generated(2))
+    unreachable = "postgresql+asyncpg://nobody@127.0.0.1:1/none"
+    assert run_ingest(unreachable, path, None, batch_size, False, None, writers) == EXIT_FAILED
+
+
+async def test_ingest_file_needs_a_writer(engine: AsyncEngine, tmp_path: Path) -> None:
+    with pytest.raises(IngestError, match="at least one writer"):
+        await ingest_file(engine, write_jsonl(tmp_path / "games.jsonl", *generated(2)), writers=0)
+    assert await rows(engine, "SELECT id FROM ingest.import_jobs") == []
