@@ -19,6 +19,7 @@ from gql.context import Info
 from gql.enums import TrackingStatus
 from gql.errors import BadUserInput
 from gql.media_filters import MediaFilterInput, MediaSortInput, to_sorts
+from gql.permissions import STATS_BREAKDOWN_MIN_TRACKERS, stats_breakdown_visible
 from gql.relations import GraphEdge, MediaGraph, MediaRelation, RelationDirection, RelationType
 from gql.relay import (
     Connection,
@@ -67,11 +68,20 @@ class MediaClassCount:
     count: int = strawberry.field(description="Items in this taxonomy subtree.")
 
 
-@strawberry.type(description="Aggregates over every user's entries; nothing about any one user.")
+@strawberry.type(
+    description="Aggregates over every user's entries; nothing about any one user. The rating mean and "
+    f"the status breakdown are withheld while fewer than {STATS_BREAKDOWN_MIN_TRACKERS} users track the item."
+)
 class MediaStats:
     trackers: int = strawberry.field(description="Users with an entry for this item, in any status.")
-    mean_rating: float | None = strawberry.field(description="Mean of the ratings given (1-10).")
-    by_status: list[StatusCount]
+    mean_rating: float | None = strawberry.field(
+        description="Mean of the ratings given (1-10); null when nobody rated it or while it is withheld."
+    )
+    by_status: list[StatusCount] = strawberry.field(description="Entries per status; empty while withheld.")
+    breakdown_withheld: bool = strawberry.field(
+        description=f"True while fewer than {STATS_BREAKDOWN_MIN_TRACKERS} users track the item: a mean or a "
+        "breakdown over so few entries would tell what each of them holds, private profiles included."
+    )
 
 
 @strawberry.type
@@ -183,6 +193,10 @@ class Media(Node):
     @strawberry.field
     async def stats(self, info: Info) -> MediaStats:
         stats = await info.context.loaders.stats_by_media_id.load(self.raw_id)
+        if not stats_breakdown_visible(stats.trackers):
+            return MediaStats(
+                trackers=stats.trackers, mean_rating=None, by_status=[], breakdown_withheld=True
+            )
         return MediaStats(
             trackers=stats.trackers,
             mean_rating=None if stats.mean_rating is None else round(stats.mean_rating, 2),
@@ -190,6 +204,7 @@ class Media(Node):
                 StatusCount(status=TrackingStatus(status), count=count)
                 for status, count in stats.by_status.items()
             ],
+            breakdown_withheld=False,
         )
 
 

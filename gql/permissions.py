@@ -7,6 +7,8 @@ Rules:
 - ADMIN needs both an admin user and the ADMIN scope (`Viewer.is_admin`).
 - Private user data (entries, lists, sessions, tokens, settings) is visible and changeable by its owner
   only, not by admins: for anyone else it does not exist, so "forbidden" and "not found" look the same.
+- Catalog aggregates over users' entries (`Media.stats`) show the rating mean and the status
+  breakdown only once enough users track the item that no single entry can be read out of them.
 
 `require_*` raise `Unauthenticated` / `Forbidden` (typed GraphQL errors a query may let through);
 mutations turn them into a `userErrors` entry with `user_error_for`.
@@ -24,6 +26,12 @@ WRITE = "WRITE"
 ADMIN = "ADMIN"
 SCOPES = (READ, WRITE, ADMIN)
 SCOPES_IMPLIED = {READ: {READ}, WRITE: {READ, WRITE}, ADMIN: {READ, WRITE, ADMIN}}
+# With one tracker the "mean rating" is that user's rating; five keeps any one entry out of sight.
+STATS_BREAKDOWN_MIN_TRACKERS = 5
+
+
+def stats_breakdown_visible(trackers: int) -> bool:
+    return trackers >= STATS_BREAKDOWN_MIN_TRACKERS
 
 
 def expand_scopes(scopes: set[str] | frozenset[str] | list[str]) -> frozenset[str]:

@@ -48,7 +48,7 @@ query($first: Int) {
   }
 }
 """
-STATS = "query($id: ID!) { media(id: $id) { stats { trackers meanRating byStatus { status count } } } }"
+STATS = "query($id: ID!) { media(id: $id) { stats { trackers meanRating byStatus { status count } breakdownWithheld } } }"
 
 
 def gid(media_id: uuid.UUID) -> str:
@@ -213,11 +213,25 @@ async def test_stats_aggregate_every_entry(client: GraphQLClient, engine) -> Non
     await track(engine, media_id, "completed", 8)
     await track(engine, media_id, "completed", 9)
     await track(engine, media_id, "in-progress", None)
+    await track(engine, media_id, "planned", None)
+    await track(engine, media_id, "dropped", 4)
     stats = (await client(STATS, {"id": gid(media_id)})).data["media"]["stats"]
-    assert stats["trackers"] == 3
-    assert stats["meanRating"] == 8.5
+    assert stats["trackers"] == 5
+    assert stats["meanRating"] == 7.0
+    assert stats["breakdownWithheld"] is False
     by_status = {entry["status"]: entry["count"] for entry in stats["byStatus"]}
-    assert by_status == {"PLANNED": 0, "IN_PROGRESS": 1, "COMPLETED": 2, "DROPPED": 0, "PAUSED": 0}
+    assert by_status == {"PLANNED": 1, "IN_PROGRESS": 1, "COMPLETED": 2, "DROPPED": 1, "PAUSED": 0}
+
+
+async def test_stats_of_few_trackers_withhold_the_mean_and_the_breakdown(
+    client: GraphQLClient, engine
+) -> None:
+    # With one tracker (a private profile by default) the mean was that user's own rating.
+    media_id = await make_media(engine)
+    for rating in (3, 10, 7, 9):
+        await track(engine, media_id, "completed", rating)
+    stats = (await client(STATS, {"id": gid(media_id)})).data["media"]["stats"]
+    assert stats == {"trackers": 4, "meanRating": None, "byStatus": [], "breakdownWithheld": True}
 
 
 async def test_stats_of_an_untracked_item_are_empty(client: GraphQLClient, engine) -> None:
