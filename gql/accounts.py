@@ -17,7 +17,7 @@ from db.accounts import PROFILE_VISIBILITY_KEY, AnyRow
 from db.passwords import USERNAME_PATTERN
 from gql.context import Info
 from gql.lists import UserListConnection, user_lists
-from gql.permissions import is_owner, profile_visible_to
+from gql.permissions import is_owner, is_signed_in_owner, profile_visible_to
 from gql.relay import Node, register_node, to_global_id
 from gql.tracking import (
     LibraryFilter,
@@ -150,17 +150,23 @@ class User(Node):
             UserSettings.from_json(self.settings_json) if is_owner(info.context.viewer, self.raw_id) else None
         )
 
-    @strawberry.field(description="Your API tokens that still work, newest first; only for yourself.")
+    @strawberry.field(
+        description="Your API tokens that still work, newest first; only for yourself, on a sign-in session "
+        "(null through an API token)."
+    )
     async def api_tokens(self, info: Info) -> list[ApiToken] | None:
-        if not is_owner(info.context.viewer, self.raw_id):
+        if not is_signed_in_owner(info.context.viewer, self.raw_id):
             return None
         rows = await info.context.loaders.api_tokens_by_user_id.load(self.raw_id)
         return [ApiToken.from_row(row) for row in rows]
 
-    @strawberry.field(description="Your live sign-in sessions, most recently used first; only for yourself.")
+    @strawberry.field(
+        description="Your live sign-in sessions, most recently used first; only for yourself, on a sign-in "
+        "session (null through an API token)."
+    )
     async def sessions(self, info: Info) -> list[SignInSession] | None:
         viewer = info.context.viewer
-        if viewer is None or not is_owner(viewer, self.raw_id):
+        if viewer is None or not is_signed_in_owner(viewer, self.raw_id):
             return None
         rows = await info.context.loaders.sessions_by_user_id.load(self.raw_id)
         return [

@@ -7,6 +7,8 @@ Rules:
 - ADMIN needs both an admin user and the ADMIN scope (`Viewer.is_admin`).
 - Private user data (entries, lists, sessions, tokens, settings) is visible and changeable by its owner
   only, not by admins: for anyone else it does not exist, so "forbidden" and "not found" look the same.
+- An account's sessions and API tokens are listed to its owner on a sign-in session only, as they
+  are managed only there: an API token (even the owner's) sees none of them.
 - Catalog aggregates over users' entries (`Media.stats`) show the rating mean and the status
   breakdown only once enough users track the item that no single entry can be read out of them.
 
@@ -59,6 +61,12 @@ def require_writer(info: Info) -> Viewer:
 
 def is_owner(viewer: Viewer | None, owner_id: uuid.UUID) -> bool:
     return viewer is not None and viewer.user_id == owner_id and viewer.can(READ)
+
+
+def is_signed_in_owner(viewer: Viewer | None, owner_id: uuid.UUID) -> bool:
+    """The owner on a sign-in session: the account's security (its sessions, its API tokens) is read
+    and managed only there, never through an API token handed to an app."""
+    return is_owner(viewer, owner_id) and viewer is not None and viewer.session_id is not None
 
 
 def visible_to(viewer: Viewer | None, owner_id: uuid.UUID, is_public: bool) -> bool:
