@@ -246,6 +246,7 @@ class LoginEvent(Base):
         Index("idx_login_events_user_id_time", "user_id", "event_time"),
         Index("idx_login_events_ip_time", "ip", "event_time"),
         Index("idx_login_events_login_time", "login", "event_time"),
+        Index("idx_login_events_event_time", "event_time"),
         {"schema": "auth"},
     )
 

@@ -1,5 +1,6 @@
 """The ASGI application: /graphql (GraphQL over HTTP, GraphiQL in development), /healthz, /readyz."""
 
+import asyncio
 import contextlib
 import datetime as dt
 import json
@@ -31,6 +32,7 @@ from strawberry.types.unset import UNSET
 
 from db.accounts import credential_for_secret
 from db.engine import PoolSettings, StatementStats, current_stats, make_engine
+from db.housekeeping import prune_auth_history
 from db.migrate import head_revision
 from gql.auth import Viewer, bearer_secret
 from gql.config import Settings
@@ -236,6 +238,28 @@ class GraphQLView(GraphQL[Context, None]):
         )
 
 
+HOUSEKEEPING_INTERVAL_SECONDS = 3600
+
+
+async def keep_house(engine: AsyncEngine, keep: dt.timedelta) -> None:
+    """At start and then hourly: sign-in history older than `keep` goes (db/housekeeping.py)."""
+    while True:
+        try:
+            async with engine.begin() as conn:
+                pruned = await prune_auth_history(conn, keep)
+            if pruned.login_events or pruned.sessions or pruned.api_tokens:
+                log.info(
+                    "pruned sign-in history older than %d days: %d login events, %d sessions, %d API tokens",
+                    keep.days,
+                    pruned.login_events,
+                    pruned.sessions,
+                    pruned.api_tokens,
+                )
+        except SQLAlchemyError:
+            log.warning("could not prune sign-in history; trying again in an hour", exc_info=True)
+        await asyncio.sleep(HOUSEKEEPING_INTERVAL_SECONDS)
+
+
 def create_app(settings: Settings, database_url: str, engine: AsyncEngine | None = None) -> Starlette:
     engine = engine or make_engine(
         database_url,
@@ -267,7 +291,11 @@ def create_app(settings: Settings, database_url: str, engine: AsyncEngine | None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        housekeeping = asyncio.create_task(keep_house(engine, dt.timedelta(days=settings.auth_history_days)))
         yield
+        housekeeping.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await housekeeping
         await engine.dispose()
 
     middleware = [Middleware(RequestIdMiddleware)]

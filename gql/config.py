@@ -50,6 +50,7 @@ class Settings:
     statement_timeout_ms: int = 10_000
     session_idle_days: int = 30
     session_absolute_days: int = 90
+    auth_history_days: int = 90
     trusted_proxies: tuple[str, ...] = ()
     limits: Limits = field(default_factory=Limits)
 
@@ -83,6 +84,7 @@ class Settings:
             statement_timeout_ms=_int("OMT_STATEMENT_TIMEOUT_MS", 10_000),
             session_idle_days=_int("OMT_SESSION_IDLE_DAYS", 30),
             session_absolute_days=_int("OMT_SESSION_ABSOLUTE_DAYS", 90),
+            auth_history_days=_int("OMT_AUTH_HISTORY_DAYS", 90),
             trusted_proxies=proxies,
             limits=Limits(
                 max_depth=_int("OMT_MAX_DEPTH", 12),
