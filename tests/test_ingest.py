@@ -516,3 +516,25 @@ async def test_ingest_file_needs_a_writer(engine: AsyncEngine, tmp_path: Path) -
     with pytest.raises(IngestError, match="at least one writer"):
         await ingest_file(engine, write_jsonl(tmp_path / "games.jsonl", *generated(2)), writers=0)
     assert await rows(engine, "SELECT id FROM ingest.import_jobs") == []
+
+
+async def test_runs_on_different_sources_take_turns_and_never_duplicate_an_item(
+    engine: AsyncEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The same games under their own ids and, in the second feed, their shared Steam keys: a race
+    # between the two runs would create each game twice.
+    monkeypatch.setattr("db.ingest.BATCHES_PER_TURN", 1)
+    games = generated(24, relate_every=4)
+    by_steam = [
+        {**game, "external_id": f"steam:{1000 + n}", "external_links": [{"source": "gen", "key": str(n)}]}
+        for n, game in enumerate(games)
+    ]
+    first = write_jsonl(tmp_path / "gen.jsonl", *games)
+    second = write_jsonl(tmp_path / "steam.jsonl", *by_steam)
+    summaries = await asyncio.gather(
+        ingest_file(engine, first, batch_size=3), ingest_file(engine, second, batch_size=3)
+    )
+    assert sum(summary.counts.inserted for summary in summaries) == 24
+    assert sum(summary.counts.conflicts for summary in summaries) == 0
+    assert len(await rows(engine, "SELECT id FROM media.media")) == 24
+    assert len(await rows(engine, "SELECT 1 FROM media.external_links")) == 48
