@@ -178,13 +178,14 @@ def main(argv: list[str] | None = None) -> int:
         return create_admin(settings, args.email, args.username, args.password)
 
     elif args.command == "ingest":
-        from gql.ingest_command import run_ingest
+        from gql.ingest_command import IngestRequest, run_ingest
 
+        request = IngestRequest(
+            args.file, args.source, args.batch_size, args.dry_run, args.resume, args.writers
+        )
         with database(settings) as url:
             upgrade(url)
-            return run_ingest(
-                url, args.file, args.source, args.batch_size, args.dry_run, args.resume, args.writers
-            )
+            return run_ingest(url, request)
     elif args.command == "migrate":
         with database(settings) as url:
             upgrade(url)

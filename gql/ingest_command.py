@@ -4,6 +4,7 @@ import asyncio
 import logging
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -92,21 +93,34 @@ def print_summary(summary: JobSummary, seconds: float, out: TextIO) -> None:
         out.write(f"conflicting key claims are listed in ingest.conflicts (job {summary.job_id})\n")
 
 
-async def _ingest(
-    url: str,
-    path: Path,
-    source: str | None,
-    batch_size: int | None,
-    dry_run: bool,
-    resume: int | None,
-    writers: int,
-) -> int:
-    engine = make_engine(url, PoolSettings(size=writers + 1, overflow=0, statement_timeout_ms=600_000))
+@dataclass(frozen=True)
+class IngestRequest:
+    """What `omnimediatrak ingest` was asked to do (docs/ingestion.md, options)."""
+
+    path: Path
+    source: str | None = None
+    batch_size: int | None = None
+    dry_run: bool = False
+    resume: int | None = None
+    writers: int = DEFAULT_WRITERS
+
+
+async def _ingest(url: str, request: IngestRequest) -> int:
+    engine = make_engine(
+        url, PoolSettings(size=request.writers + 1, overflow=0, statement_timeout_ms=600_000)
+    )
     report = ProgressReport(sys.stderr)
     started = time.monotonic()
     try:
         summary = await ingest_file(
-            engine, path, source, batch_size, dry_run, resume, progress=report, writers=writers
+            engine,
+            request.path,
+            request.source,
+            request.batch_size,
+            request.dry_run,
+            request.resume,
+            progress=report,
+            writers=request.writers,
         )
     except SourceBusy as exc:
         report.close()
@@ -127,26 +141,18 @@ async def _ingest(
     return EXIT_OK if summary.clean else EXIT_BAD_LINES
 
 
-def run_ingest(
-    url: str,
-    path: Path,
-    source: str | None,
-    batch_size: int | None,
-    dry_run: bool,
-    resume: int | None,
-    writers: int = DEFAULT_WRITERS,
-) -> int:
-    if not path.is_file():
-        log.error("%s is not a file", path)
+def run_ingest(url: str, request: IngestRequest) -> int:
+    if not request.path.is_file():
+        log.error("%s is not a file", request.path)
         return EXIT_FAILED
-    if batch_size is not None and not 1 <= batch_size <= 50_000:
+    if request.batch_size is not None and not 1 <= request.batch_size <= 50_000:
         log.error("--batch-size must be between 1 and 50000")
         return EXIT_FAILED
-    if not 1 <= writers <= MAX_WRITERS:
+    if not 1 <= request.writers <= MAX_WRITERS:
         log.error("--writers must be between 1 and %d", MAX_WRITERS)
         return EXIT_FAILED
     try:
-        return asyncio.run(_ingest(url, path, source, batch_size, dry_run, resume, writers))
+        return asyncio.run(_ingest(url, request))
     except KeyboardInterrupt:
         log.error("interrupted; resume with --resume and the job id printed above or in ingest.import_jobs")
         return EXIT_FAILED

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from db.ingest import IngestError, Progress, SourceBusy, ingest_file
 from db.ingest_batch import Counts
 from gql.cli import load_demo_catalog
-from gql.ingest_command import EXIT_FAILED, ProgressReport, run_ingest
+from gql.ingest_command import EXIT_FAILED, IngestRequest, ProgressReport, run_ingest
 from tests.factories import make_media
 
 DUNE = {
@@ -509,7 +509,8 @@ def test_out_of_range_options_are_refused_before_anything_runs(
 ) -> None:
     path = write_jsonl(tmp_path / "games.jsonl", *generated(2))
     unreachable = "postgresql+asyncpg://nobody@127.0.0.1:1/none"
-    assert run_ingest(unreachable, path, None, batch_size, False, None, writers) == EXIT_FAILED
+    request = IngestRequest(path, batch_size=batch_size, writers=writers)
+    assert run_ingest(unreachable, request) == EXIT_FAILED
 
 
 async def test_ingest_file_needs_a_writer(engine: AsyncEngine, tmp_path: Path) -> None:
