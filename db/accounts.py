@@ -305,6 +305,16 @@ async def revoke_api_token(conn: AsyncConnection, user_id: uuid.UUID, token_id: 
     ).first()
 
 
+async def revoke_all_api_tokens(conn: AsyncConnection, user_id: uuid.UUID) -> int:
+    result = await conn.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=func.now())
+        .returning(ApiToken.id)
+    )
+    return len(result.all())
+
+
 async def api_tokens_by_user_ids(conn: AsyncConnection, user_ids: Sequence[uuid.UUID]) -> list[list[AnyRow]]:
     """Each user's tokens that still work, newest first."""
     rows = (

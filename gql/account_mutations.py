@@ -84,6 +84,11 @@ class LoginInput:
 class ChangePasswordInput:
     current_password: str
     new_password: str
+    keep_api_tokens: bool = strawberry.field(
+        default=False,
+        description="Keep your API tokens working. By default they are revoked with your other sessions: "
+        "whoever took over a session could have created one.",
+    )
 
 
 @strawberry.input
@@ -131,6 +136,8 @@ class LogoutPayload:
 @strawberry.type
 class ChangePasswordPayload:
     user: User | None = None
+    signed_out_sessions: int = strawberry.field(default=0, description="Other sessions signed out.")
+    revoked_api_tokens: int = strawberry.field(default=0, description="API tokens revoked.")
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
@@ -297,8 +304,17 @@ class AccountMutation:
         new_hash = await hash_password(input.new_password)
         async with engine.begin() as conn:
             await account_queries.set_password_hash(conn, viewer.user_id, new_hash)
-            await account_queries.revoke_other_sessions(conn, viewer.user_id, keep=viewer.session_id)
-        return ChangePasswordPayload(user=User.from_row(row))
+            signed_out = await account_queries.revoke_other_sessions(
+                conn, viewer.user_id, keep=viewer.session_id
+            )
+            revoked_tokens = (
+                0
+                if input.keep_api_tokens
+                else await account_queries.revoke_all_api_tokens(conn, viewer.user_id)
+            )
+        return ChangePasswordPayload(
+            user=User.from_row(row), signed_out_sessions=signed_out, revoked_api_tokens=revoked_tokens
+        )
 
     @strawberry.mutation(description="Create a personal API token; its secret is returned this once only.")
     async def create_api_token(self, info: Info, input: CreateApiTokenInput) -> CreateApiTokenPayload:

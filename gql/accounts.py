@@ -136,9 +136,9 @@ class User(Node):
             else None
         )
 
-    @strawberry.field(description="Only for yourself.")
+    @strawberry.field(description="Only for yourself, on a sign-in session (null through an API token).")
     def email(self, info: Info) -> str | None:
-        return self.email_address if is_owner(info.context.viewer, self.raw_id) else None
+        return self.email_address if is_signed_in_owner(info.context.viewer, self.raw_id) else None
 
     @strawberry.field(description="Only for yourself.")
     def role(self, info: Info) -> UserRole | None:

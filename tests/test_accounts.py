@@ -261,6 +261,44 @@ async def test_change_password_signs_out_every_other_session(client: GraphQLClie
     assert (await login(client, "ada", GOOD_PASSWORD)).data["login"]["token"] is None
 
 
+CHANGE_PASSWORD_COUNTS = """
+mutation($input: ChangePasswordInput!) {
+  changePassword(input: $input) { signedOutSessions revokedApiTokens userErrors { code } }
+}"""
+
+
+async def _token_for(client: GraphQLClient, session: str, name: str) -> str:
+    payload = (await client(CREATE_TOKEN, {"input": {"name": name, "scopes": ["WRITE"]}}, token=session)).data
+    return str(payload["createApiToken"]["token"])
+
+
+async def test_change_password_revokes_api_tokens_a_taken_over_session_could_have_made(
+    client: GraphQLClient, engine
+) -> None:
+    _, session = await make_user(engine, username="ada")
+    tokens = [await _token_for(client, session, name) for name in ("phone", "script")]
+    await login(client, "ada", FIXTURE_PASSWORD)
+    change = {"currentPassword": FIXTURE_PASSWORD, "newPassword": "another long passphrase"}
+    payload = (await client(CHANGE_PASSWORD_COUNTS, {"input": change}, token=session)).data["changePassword"]
+    assert payload == {"signedOutSessions": 1, "revokedApiTokens": 2, "userErrors": []}
+    for token in tokens:
+        assert (await client(VIEWER, token=token)).data["viewer"] is None
+    assert (await client(VIEWER, token=session)).data["viewer"]["apiTokens"] == []
+
+
+async def test_change_password_keeps_api_tokens_when_asked(client: GraphQLClient, engine) -> None:
+    _, session = await make_user(engine, username="ada")
+    token = await _token_for(client, session, "script")
+    change = {
+        "currentPassword": FIXTURE_PASSWORD,
+        "newPassword": "another long passphrase",
+        "keepApiTokens": True,
+    }
+    payload = (await client(CHANGE_PASSWORD_COUNTS, {"input": change}, token=session)).data["changePassword"]
+    assert payload == {"signedOutSessions": 0, "revokedApiTokens": 0, "userErrors": []}
+    assert (await client(VIEWER, token=token)).data["viewer"]["username"] == "ada"
+
+
 async def test_change_password_needs_the_current_password(client: GraphQLClient, engine) -> None:
     _, token = await make_user(engine, username="ada")
     payload = (

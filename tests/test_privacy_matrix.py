@@ -218,12 +218,14 @@ async def test_a_private_profile_shows_its_data_to_its_owner_only(
         variables = {"id": to_global_id("User", world.owner_id)}
         profile = (await client(PROFILE_BY_NODE, variables, token=world.tokens[caller])).data["node"]
     if caller.startswith("owner"):
-        assert _profile_summary(profile) == _owners_view()
-        # The account's security is listed on a sign-in session only, never to an API token.
+        # The email and the account's security show on a sign-in session only, never to an API token
+        # handed to an app.
         if caller == "owner":
+            assert _profile_summary(profile) == _owners_view()
             assert profile["apiTokens"]
             assert profile["sessions"]
         else:
+            assert _profile_summary(profile) == {**_owners_view(), "email": None}
             assert (profile["apiTokens"], profile["sessions"]) == (None, None)
     else:
         assert profile == HIDDEN_PROFILE
