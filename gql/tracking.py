@@ -61,7 +61,7 @@ class TrackingEntry:
     @classmethod
     def from_row(cls, row: Any, media_row: Any = None) -> "TrackingEntry":
         return cls(
-            id=to_global_id("TrackingEntry", f"{row.entry_user_id}:{row.entry_media_id}"),
+            id=to_global_id("TrackingEntry", row.entry_user_id, row.entry_media_id),
             media_id=row.entry_media_id,
             status=TrackingStatus(row.entry_status),
             progress=row.entry_progress,
