@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, func, insert, literal, or_, select, update
+from sqlalchemy import ColumnElement, Row, and_, func, insert, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -240,14 +240,17 @@ async def revoke_other_sessions(conn: AsyncConnection, user_id: uuid.UUID, keep:
     return len(result.all())
 
 
+def session_is_live() -> ColumnElement[bool]:
+    """A session its owner sees: not revoked, not past its absolute expiry."""
+    return and_(Session.revoked_at.is_(None), Session.expires_at > func.now())
+
+
 async def sessions_by_user_ids(conn: AsyncConnection, user_ids: Sequence[uuid.UUID]) -> list[list[AnyRow]]:
-    """Each user's live sessions (not revoked, not past their absolute expiry), most recent use first."""
+    """Each user's live sessions, most recent use first."""
     rows = (
         await conn.execute(
             select(*session_columns)
-            .where(
-                Session.user_id.in_(user_ids), Session.revoked_at.is_(None), Session.expires_at > func.now()
-            )
+            .where(Session.user_id.in_(user_ids), session_is_live())
             .order_by(Session.last_seen_at.desc(), Session.id)
         )
     ).all()
@@ -255,6 +258,13 @@ async def sessions_by_user_ids(conn: AsyncConnection, user_ids: Sequence[uuid.UU
     for row in rows:
         grouped[row.user_id].append(row)
     return [grouped[user_id] for user_id in user_ids]
+
+
+async def sessions_by_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[AnyRow | None]:
+    """Live sessions by id, in key order: exactly those `sessions_by_user_ids` lists."""
+    rows = (await conn.execute(select(*session_columns).where(Session.id.in_(ids), session_is_live()))).all()
+    by_id = {row.id: row for row in rows}
+    return [by_id.get(session_id) for session_id in ids]
 
 
 async def create_api_token(
@@ -277,17 +287,20 @@ async def create_api_token(
     return secret, row
 
 
+def api_token_is_live() -> ColumnElement[bool]:
+    """Not revoked and not expired: a token that authenticates, the only kind its owner sees listed."""
+    return and_(
+        ApiToken.revoked_at.is_(None), or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > func.now())
+    )
+
+
 async def count_live_api_tokens(conn: AsyncConnection, user_id: uuid.UUID) -> int:
     return int(
         (
             await conn.execute(
                 select(func.count())
                 .select_from(ApiToken)
-                .where(
-                    ApiToken.user_id == user_id,
-                    ApiToken.revoked_at.is_(None),
-                    or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > func.now()),
-                )
+                .where(ApiToken.user_id == user_id, api_token_is_live())
             )
         ).scalar_one()
     )
@@ -320,11 +333,7 @@ async def api_tokens_by_user_ids(conn: AsyncConnection, user_ids: Sequence[uuid.
     rows = (
         await conn.execute(
             select(*api_token_columns)
-            .where(
-                ApiToken.user_id.in_(user_ids),
-                ApiToken.revoked_at.is_(None),
-                or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > func.now()),
-            )
+            .where(ApiToken.user_id.in_(user_ids), api_token_is_live())
             .order_by(ApiToken.created_at.desc(), ApiToken.id)
         )
     ).all()
@@ -332,6 +341,15 @@ async def api_tokens_by_user_ids(conn: AsyncConnection, user_ids: Sequence[uuid.
     for row in rows:
         grouped[row.user_id].append(row)
     return [grouped[user_id] for user_id in user_ids]
+
+
+async def api_tokens_by_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[AnyRow | None]:
+    """Working tokens by id, in key order: exactly those `api_tokens_by_user_ids` lists."""
+    rows = (
+        await conn.execute(select(*api_token_columns).where(ApiToken.id.in_(ids), api_token_is_live()))
+    ).all()
+    by_id = {row.id: row for row in rows}
+    return [by_id.get(token_id) for token_id in ids]
 
 
 PROFILE_VISIBILITY_KEY = "profile_visibility"

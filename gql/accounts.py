@@ -68,8 +68,7 @@ def profile_visibility_of(settings: dict[str, Any]) -> ProfileVisibility:
 
 
 @strawberry.type(description="A personal API token. Its secret is shown once, when it is created.")
-class ApiToken:
-    id: strawberry.ID
+class ApiToken(Node):
     raw_id: strawberry.Private[uuid.UUID]
     name: str
     scopes: list[TokenScope]
@@ -91,14 +90,25 @@ class ApiToken:
 
 
 @strawberry.type(name="Session", description="A signed-in session (a device), without its secret.")
-class SignInSession:
-    id: strawberry.ID
+class SignInSession(Node):
     created_at: dt.datetime
     last_seen_at: dt.datetime
     expires_at: dt.datetime
     ip: str | None
     user_agent: str | None
     current: bool = strawberry.field(description="Whether this request uses this session.")
+
+    @classmethod
+    def from_row(cls, row: AnyRow, current_session_id: uuid.UUID | None) -> "SignInSession":
+        return cls(
+            id=to_global_id("Session", row.id),
+            created_at=row.created_at,
+            last_seen_at=row.last_seen_at,
+            expires_at=row.expires_at,
+            ip=row.ip,
+            user_agent=row.user_agent,
+            current=row.id == current_session_id,
+        )
 
 
 @strawberry.type(description="A user. Others see a public profile; private fields are null unless it is you.")
@@ -169,18 +179,7 @@ class User(Node):
         if viewer is None or not is_signed_in_owner(viewer, self.raw_id):
             return None
         rows = await info.context.loaders.sessions_by_user_id.load(self.raw_id)
-        return [
-            SignInSession(
-                id=to_global_id("Session", row.id),
-                created_at=row.created_at,
-                last_seen_at=row.last_seen_at,
-                expires_at=row.expires_at,
-                ip=row.ip,
-                user_agent=row.user_agent,
-                current=row.id == viewer.session_id,
-            )
-            for row in rows
-        ]
+        return [SignInSession.from_row(row, viewer.session_id) for row in rows]
 
     @strawberry.field(description="Tracking entries; null unless the profile is yours or PUBLIC.")
     async def library(
@@ -212,6 +211,29 @@ async def user_by_raw_id(info: Info, user_id: uuid.UUID) -> User | None:
 
 
 register_node("User", user_by_raw_id)
+
+
+async def api_token_by_raw_id(info: Info, token_id: uuid.UUID) -> ApiToken | None:
+    """node(id) for a token: only what `viewer.apiTokens` lists, to the same caller."""
+    row = await info.context.loaders.api_token_by_id.load(token_id)
+    if row is None or not is_signed_in_owner(info.context.viewer, row.user_id):
+        return None
+    return ApiToken.from_row(row)
+
+
+register_node("ApiToken", api_token_by_raw_id)
+
+
+async def session_by_raw_id(info: Info, session_id: uuid.UUID) -> SignInSession | None:
+    """node(id) for a session: only what `viewer.sessions` lists, to the same caller."""
+    viewer = info.context.viewer
+    row = await info.context.loaders.session_by_id.load(session_id)
+    if row is None or viewer is None or not is_signed_in_owner(viewer, row.user_id):
+        return None
+    return SignInSession.from_row(row, viewer.session_id)
+
+
+register_node("Session", session_by_raw_id)
 
 
 @strawberry.type

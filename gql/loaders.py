@@ -37,7 +37,9 @@ class Loaders:
         self.user_by_id = batch_loader(engine, account_queries.users_by_ids)
         self.user_by_username = batch_loader(engine, account_queries.users_by_usernames)
         self.api_tokens_by_user_id = batch_loader(engine, account_queries.api_tokens_by_user_ids)
+        self.api_token_by_id = batch_loader(engine, account_queries.api_tokens_by_ids)
         self.sessions_by_user_id = batch_loader(engine, account_queries.sessions_by_user_ids)
+        self.session_by_id = batch_loader(engine, account_queries.sessions_by_ids)
         # tracking and lists
         self.entry_by_user_media = batch_loader(engine, tracking_queries.entries_by_keys)
         self.library_stats_by_user = batch_loader(engine, tracking_queries.stats_by_users)

@@ -5,6 +5,7 @@ import base64
 import binascii
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import strawberry
@@ -13,30 +14,64 @@ from db.pagination import InvalidCursor, InvalidPageSize, Page, check_page_size
 from gql.errors import BadUserInput
 
 NodeT = TypeVar("NodeT")
+KeyT = TypeVar("KeyT")
 
-NodeFetcher = Callable[[Any, uuid.UUID], Awaitable[Any]]
-NODE_FETCHERS: dict[str, NodeFetcher] = {}
-
-
-def register_node(type_name: str, fetch: NodeFetcher) -> None:
-    NODE_FETCHERS[type_name] = fetch
+KEY_SEPARATOR = ":"
 
 
-def to_global_id(type_name: str, raw_id: uuid.UUID | str) -> strawberry.ID:
+@dataclass(frozen=True)
+class NodeType(Generic[KeyT]):
+    """How `node(id)` refetches one type: the raw id parsed into a key (ValueError when malformed),
+    then fetched by that key (None when it does not exist or the caller may not see it)."""
+
+    parse_raw_id: Callable[[str], KeyT]
+    fetch: Callable[[Any, KeyT], Awaitable[Any]]
+
+
+NODE_TYPES: dict[str, NodeType[Any]] = {}
+
+
+def register_node_type(type_name: str, node_type: NodeType[Any]) -> None:
+    NODE_TYPES[type_name] = node_type
+
+
+def register_node(type_name: str, fetch: Callable[[Any, uuid.UUID], Awaitable[Any]]) -> None:
+    """A node type whose raw id is one UUID."""
+    register_node_type(type_name, NodeType(uuid.UUID, fetch))
+
+
+def parse_uuid_pair(raw_id: str) -> tuple[uuid.UUID, uuid.UUID]:
+    """The key of a node identified by two UUIDs, as `to_global_id` joins them."""
+    first, second = raw_id.split(KEY_SEPARATOR)  # ValueError unless exactly two parts
+    return uuid.UUID(first), uuid.UUID(second)
+
+
+def to_global_id(type_name: str, *key: uuid.UUID) -> strawberry.ID:
+    """`key` is one UUID, or several for an object keyed by a composite (a tracking entry: user, media)."""
+    raw_id = KEY_SEPARATOR.join(str(part) for part in key)
     return strawberry.ID(base64.urlsafe_b64encode(f"{type_name}:{raw_id}".encode()).decode().rstrip("="))
 
 
-def from_global_id(global_id: str, expected_type: str | None = None) -> tuple[str, uuid.UUID] | None:
-    """Decode a global ID; None when it is malformed or (with expected_type) names another type."""
+def split_global_id(global_id: str) -> tuple[str, str] | None:
+    """The type name and raw id of a global ID; None when it is not one."""
     try:
         decoded = base64.urlsafe_b64decode((global_id + "=" * (-len(global_id) % 4)).encode()).decode()
-        type_name, _, raw = decoded.partition(":")
-        parsed = uuid.UUID(raw)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
-    if expected_type is not None and type_name != expected_type:
+    type_name, _, raw_id = decoded.partition(":")
+    return type_name, raw_id
+
+
+def from_global_id(global_id: str, expected_type: str | None = None) -> tuple[str, uuid.UUID] | None:
+    """Decode a one-UUID global ID; None when it is malformed or (with expected_type) names another type."""
+    split = split_global_id(global_id)
+    if split is None or (expected_type is not None and split[0] != expected_type):
         return None
-    return type_name, parsed
+    type_name, raw_id = split
+    try:
+        return type_name, uuid.UUID(raw_id)
+    except ValueError:
+        return None
 
 
 def decode_id(global_id: str, expected_type: str) -> uuid.UUID | None:
@@ -111,10 +146,16 @@ def bad_cursor(exc: InvalidCursor) -> BadUserInput:
 
 
 async def resolve_node(info: Any, global_id: str) -> Node | None:
-    decoded = from_global_id(global_id)
-    if decoded is None or decoded[0] not in NODE_FETCHERS:
+    split = split_global_id(global_id)
+    if split is None or split[0] not in NODE_TYPES:
         return None
-    node: Node | None = await NODE_FETCHERS[decoded[0]](info, decoded[1])
+    type_name, raw_id = split
+    node_type = NODE_TYPES[type_name]
+    try:
+        key = node_type.parse_raw_id(raw_id)
+    except ValueError:
+        return None
+    node: Node | None = await node_type.fetch(info, key)
     return node
 
 

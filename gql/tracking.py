@@ -17,14 +17,19 @@ from gql.errors import BadUserInput, UserError, UserErrorCode, user_error
 from gql.permissions import profile_visible_to, write_denied
 from gql.relay import (
     Connection,
+    Node,
+    NodeType,
     bad_cursor,
     connection_from_page,
     decode_id,
     page_size,
+    parse_uuid_pair,
+    register_node_type,
     to_global_id,
 )
 
 if TYPE_CHECKING:
+    from gql.accounts import User
     from gql.media import Media, MediaType
 
 LazyMedia = Annotated["Media", strawberry.lazy("gql.media")]
@@ -43,9 +48,14 @@ def _media_type(value: str) -> "MediaType":
     return MediaType(value)
 
 
+def _user_from_row(row: Any) -> "User":
+    from gql.accounts import User  # gql.accounts imports this module for User.library
+
+    return User.from_row(row)
+
+
 @strawberry.type(description="A user's entry for one media item: where they are, what they thought.")
-class TrackingEntry:
-    id: strawberry.ID
+class TrackingEntry(Node):
     media_id: strawberry.Private[uuid.UUID]
     status: TrackingStatus
     progress: int = strawberry.field(description="Units done: episodes, chapters, pages...")
@@ -61,7 +71,7 @@ class TrackingEntry:
     @classmethod
     def from_row(cls, row: Any, media_row: Any = None) -> "TrackingEntry":
         return cls(
-            id=to_global_id("TrackingEntry", f"{row.entry_user_id}:{row.entry_media_id}"),
+            id=to_global_id("TrackingEntry", row.entry_user_id, row.entry_media_id),
             media_id=row.entry_media_id,
             status=TrackingStatus(row.entry_status),
             progress=row.entry_progress,
@@ -101,6 +111,21 @@ async def viewer_entry(root: "Media", info: Info) -> TrackingEntry | None:
     row = await info.context.loaders.entry_by_user_media.load((viewer.user_id, root.raw_id))
     return None if row is None else TrackingEntry.from_row(row)
 
+
+async def entry_by_key(info: Info, key: tuple[uuid.UUID, uuid.UUID]) -> TrackingEntry | None:
+    """node(id) for an entry: shown where its owner's library is (User.library's rule), else null."""
+    owner_id, _ = key
+    owner_row = await info.context.loaders.user_by_id.load(owner_id)
+    if owner_row is None:
+        return None
+    owner = _user_from_row(owner_row)
+    if not profile_visible_to(info.context.viewer, owner_id, owner.profile_public):
+        return None
+    row = await info.context.loaders.entry_by_user_media.load(key)
+    return None if row is None else TrackingEntry.from_row(row)
+
+
+register_node_type("TrackingEntry", NodeType(parse_uuid_pair, entry_by_key))
 
 TrackingEntryConnection = Connection[TrackingEntry]
 

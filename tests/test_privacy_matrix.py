@@ -43,6 +43,8 @@ class World:
     public_owner_list: str
     api_token_id: str
     session_id: str
+    entry_id: str
+    public_owner_entry_id: str
 
 
 CREATE_LIST = """
@@ -78,9 +80,12 @@ async def world(client: GraphQLClient, engine: AsyncEngine) -> World:
     _, admin = await make_user(engine, username="boss", role="admin")
     media_id = to_global_id("Media", await make_media(engine, title="Owned"))
     other_media_id = to_global_id("Media", await make_media(engine, title="Other"))
+    entry_ids = []
     for token in (owner, public_owner):
         entry = {"mediaId": media_id, "status": "COMPLETED", "rating": 9, "notes": "secret note"}
-        assert (await client(TRACK, {"input": entry}, token=token)).data["trackMedia"]["userErrors"] == []
+        tracked = (await client(TRACK, {"input": entry}, token=token)).data["trackMedia"]
+        assert tracked["userErrors"] == []
+        entry_ids.append(tracked["entry"]["id"])
     private_list = await _create_list(client, owner, name="Private")
     public_list = await _create_list(client, owner, name="Public", isPublic=True)
     for list_id in (private_list, public_list):
@@ -122,6 +127,8 @@ async def world(client: GraphQLClient, engine: AsyncEngine) -> World:
         public_owner_list=public_owner_list,
         api_token_id=created["apiToken"]["id"],
         session_id=ids["sessions"][0]["id"],
+        entry_id=entry_ids[0],
+        public_owner_entry_id=entry_ids[1],
     )
 
 
@@ -349,22 +356,32 @@ async def test_a_public_profiles_smart_list_shows_its_items(
     assert seen["itemsRestricted"] is False
 
 
+PRIVATE_NODES = "query($ids: [ID!]!) { nodes(ids: $ids) { id } }"
+PRIVATE_NODE = "query($id: ID!) { node(id: $id) { id } }"
+# Sessions and tokens: the owner on a sign-in session only. Entries: where the owner's library shows.
+NODE_READERS: dict[str, tuple[str, ...]] = {
+    "api_token_id": ("owner",),
+    "session_id": ("owner",),
+    "entry_id": ("owner", "owner_read_token"),
+    "public_owner_entry_id": CALLERS,
+}
+
+
+@pytest.mark.parametrize("path", ["node", "nodes"])
 @pytest.mark.parametrize("caller", CALLERS)
-async def test_sessions_tokens_and_entries_are_no_nodes_for_anyone_else(
-    client: GraphQLClient, world: World, caller: str
+async def test_sessions_tokens_and_entries_are_nodes_only_for_who_may_see_them(
+    client: GraphQLClient, world: World, caller: str, path: str
 ) -> None:
-    ids = [
-        world.api_token_id,
-        world.session_id,
-        to_global_id("TrackingEntry", world.owner_id),
-        to_global_id("UserList", uuid.UUID(int=0)),
+    ids = [getattr(world, attr) for attr in NODE_READERS] + [to_global_id("UserList", uuid.UUID(int=0))]
+    token = world.tokens[caller]
+    if path == "nodes":
+        seen = (await client(PRIVATE_NODES, {"ids": ids}, token=token)).data["nodes"]
+    else:
+        seen = [(await client(PRIVATE_NODE, {"id": id_}, token=token)).data["node"] for id_ in ids]
+    expected = [
+        {"id": getattr(world, attr)} if caller in readers else None for attr, readers in NODE_READERS.items()
     ]
-    nodes = (
-        await client(
-            "query($ids: [ID!]!) { nodes(ids: $ids) { id } }", {"ids": ids}, token=world.tokens[caller]
-        )
-    ).data
-    assert nodes["nodes"] == [None, None, None, None]
+    assert seen == [*expected, None]
 
 
 @pytest.mark.parametrize("caller", CALLERS)

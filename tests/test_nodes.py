@@ -1,0 +1,212 @@
+"""Refetching tracking entries, sessions and API tokens with `node(id)` / `nodes(ids)`: what each
+shows, ids that stay stable, ids that name nothing, and batching. Who sees which node, caller by
+caller, is in test_privacy_matrix.py."""
+
+import base64
+import datetime as dt
+import uuid
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from db.accounts import create_api_token, create_session
+from gql.relay import decode_id, to_global_id
+from tests.client import GraphQLClient
+from tests.factories import make_media, make_user
+
+TRACK = """
+mutation($input: TrackMediaInput!) {
+  trackMedia(input: $input) { entry { id status rating notes media { title } } userErrors { code } }
+}"""
+NODE = """
+query($id: ID!) {
+  node(id: $id) {
+    id
+    ... on TrackingEntry { status rating notes media { title } }
+    ... on Session { current userAgent }
+    ... on ApiToken { name scopes }
+  }
+}"""
+NODES = """
+query($ids: [ID!]!) {
+  nodes(ids: $ids) {
+    id
+    ... on TrackingEntry { status media { title } }
+    ... on Session { current }
+    ... on ApiToken { name }
+  }
+}"""
+UPDATE_SETTINGS = """
+mutation($visibility: ProfileVisibility!) {
+  updateSettings(input: {profileVisibility: $visibility}) { userErrors { code } }
+}"""
+CREATE_TOKEN = """
+mutation { createApiToken(input: {name: "cli", scopes: [READ]}) { token apiToken { id } } }"""
+OWN_ACCOUNT = "{ viewer { sessions { id current userAgent } apiTokens { id name scopes } } }"
+
+
+def raw_global_id(decoded: str) -> str:
+    """A global ID spelt out by hand, the way clients have seen them."""
+    return base64.urlsafe_b64encode(decoded.encode()).decode().rstrip("=")
+
+
+async def track(client: GraphQLClient, token: str, media_id: uuid.UUID) -> str:
+    entry = {"mediaId": to_global_id("Media", media_id), "status": "COMPLETED", "rating": 7, "notes": "n"}
+    payload = (await client(TRACK, {"input": entry}, token=token)).data["trackMedia"]
+    assert payload["userErrors"] == []
+    entry_id: str = payload["entry"]["id"]
+    return entry_id
+
+
+async def make_api_token(engine: AsyncEngine, user_id: uuid.UUID, name: str) -> tuple[str, str]:
+    """A READ token straight in the database: (its secret, its global ID)."""
+    async with engine.begin() as conn:
+        secret, row = await create_api_token(conn, user_id, name, ["READ"], dt.timedelta(days=1))
+    return secret, to_global_id("ApiToken", row.id)
+
+
+async def make_session(engine: AsyncEngine, user_id: uuid.UUID) -> str:
+    async with engine.begin() as conn:
+        _, session_id = await create_session(conn, user_id, dt.timedelta(days=1), user_agent="phone")
+    return to_global_id("Session", session_id)
+
+
+async def test_an_entry_is_refetched_by_the_id_clients_already_hold(client: GraphQLClient, engine) -> None:
+    alice_id, alice = await make_user(engine, username="alice")
+    media_id = await make_media(engine, title="Dune")
+    entry_id = await track(client, alice, media_id)
+    # The id clients have cached since entries had ids.
+    assert entry_id == raw_global_id(f"TrackingEntry:{alice_id}:{media_id}")
+    node = (await client(NODE, {"id": entry_id}, token=alice)).data["node"]
+    assert node == {
+        "id": entry_id,
+        "status": "COMPLETED",
+        "rating": 7,
+        "notes": "n",
+        "media": {"title": "Dune"},
+    }
+
+
+async def test_an_entry_node_follows_its_owners_profile_visibility(client: GraphQLClient, engine) -> None:
+    _, alice = await make_user(engine, username="alice")
+    _, bob = await make_user(engine, username="bob")
+    entry_id = await track(client, alice, await make_media(engine, title="Dune"))
+    seen_by_bob = []
+    for visibility in ("PUBLIC", "PRIVATE"):
+        changed = await client(UPDATE_SETTINGS, {"visibility": visibility}, token=alice)
+        assert changed.data["updateSettings"]["userErrors"] == []
+        node = (await client(NODE, {"id": entry_id}, token=bob)).data["node"]
+        seen_by_bob.append(node and node["notes"])
+    assert seen_by_bob == ["n", None]
+
+
+async def test_an_untracked_entry_is_no_longer_a_node(client: GraphQLClient, engine) -> None:
+    _, alice = await make_user(engine, username="alice", profile_visibility="public")
+    media_id = await make_media(engine)
+    entry_id = await track(client, alice, media_id)
+    untrack = "mutation($id: ID!) { untrackMedia(input: {mediaId: $id}) { userErrors { code } } }"
+    assert (await client(NODE, {"id": entry_id}, token=alice)).data["node"] is not None
+    await client(untrack, {"id": to_global_id("Media", media_id)}, token=alice)
+    assert (await client(NODE, {"id": entry_id}, token=alice)).data["node"] is None
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "one uuid",
+        "three uuids",
+        "not uuids",
+        "user and media swapped",
+        "entry key as a Media id",
+        "entry key as a Session id",
+        "garbage",
+    ],
+)
+async def test_malformed_or_mistyped_entry_ids_resolve_to_null(
+    client: GraphQLClient, engine, kind: str
+) -> None:
+    alice_id, alice = await make_user(engine, username="alice")
+    media_id = await make_media(engine)
+    entry_id = await track(client, alice, media_id)
+    bad_id = {
+        "one uuid": to_global_id("TrackingEntry", alice_id),
+        "three uuids": raw_global_id(f"TrackingEntry:{alice_id}:{media_id}:{media_id}"),
+        "not uuids": raw_global_id("TrackingEntry:alice:dune"),
+        "user and media swapped": raw_global_id(f"TrackingEntry:{media_id}:{alice_id}"),
+        "entry key as a Media id": raw_global_id(f"Media:{alice_id}:{media_id}"),
+        "entry key as a Session id": raw_global_id(f"Session:{alice_id}:{media_id}"),
+        "garbage": "not base64 at all!",
+    }[kind]
+    result = await client(NODES, {"ids": [entry_id, bad_id]}, token=alice)
+    assert [node and node["id"] for node in result.data["nodes"]] == [entry_id, None]
+    media = await client("query($id: ID!) { media(id: $id) { id } }", {"id": bad_id}, token=alice)
+    assert media.data == {"media": None}
+
+
+async def test_the_owner_refetches_sessions_and_api_tokens_without_secrets(
+    client: GraphQLClient, engine
+) -> None:
+    alice_id, alice = await make_user(engine, username="alice")
+    await make_session(engine, alice_id)
+    await client(CREATE_TOKEN, token=alice)
+    listed = (await client(OWN_ACCOUNT, token=alice)).data["viewer"]
+    refetched = {
+        kind: [(await client(NODE, {"id": item["id"]}, token=alice)).data["node"] for item in listed[kind]]
+        for kind in ("sessions", "apiTokens")
+    }
+    assert refetched == listed
+    assert sorted(session["current"] for session in refetched["sessions"]) == [False, True]
+    for kind in ("Session", "ApiToken"):
+        fields = (await client(f'{{ __type(name: "{kind}") {{ fields {{ name }} }} }}')).data["__type"]
+        names = {field["name"].lower() for field in fields["fields"]}
+        assert not names & {"token", "secret", "hash", "tokenhash"}
+
+
+async def test_sessions_and_api_tokens_are_no_nodes_through_an_api_token(
+    client: GraphQLClient, engine
+) -> None:
+    alice_id, alice = await make_user(engine, username="alice")
+    secret, token_id = await make_api_token(engine, alice_id, "cli")
+    session_id = (await client(OWN_ACCOUNT, token=alice)).data["viewer"]["sessions"][0]["id"]
+    through_session = (await client(NODES, {"ids": [session_id, token_id]}, token=alice)).data["nodes"]
+    through_token = (await client(NODES, {"ids": [session_id, token_id]}, token=secret)).data["nodes"]
+    assert [node and node["id"] for node in through_session] == [session_id, token_id]
+    assert through_token == [None, None]
+
+
+@pytest.mark.parametrize("change", ["revoked_at = now()", "expires_at = now() - interval '1 second'"])
+@pytest.mark.parametrize("table", ["auth.sessions", "auth.tokens"])
+async def test_revoked_or_expired_sessions_and_tokens_are_no_nodes(
+    client: GraphQLClient, engine, table: str, change: str
+) -> None:
+    alice_id, alice = await make_user(engine, username="alice")
+    _, token_id = await make_api_token(engine, alice_id, "cli")
+    session_id = await make_session(engine, alice_id)
+    dead_id, kind = (token_id, "ApiToken") if table == "auth.tokens" else (session_id, "Session")
+    assert (await client(NODE, {"id": dead_id}, token=alice)).data["node"] is not None
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(f"UPDATE {table} SET {change} WHERE id = :id"), {"id": decode_id(dead_id, kind)}
+        )
+    assert (await client(NODE, {"id": dead_id}, token=alice)).data["node"] is None
+    assert dead_id not in str((await client(OWN_ACCOUNT, token=alice)).data)
+
+
+async def test_nodes_of_every_private_type_load_in_a_constant_number_of_statements(
+    client: GraphQLClient, engine
+) -> None:
+    alice_id, alice = await make_user(engine, username="alice")
+    _, bob = await make_user(engine, username="bob", profile_visibility="public")
+    media = [await make_media(engine, title=f"Item {n}") for n in range(4)]
+    alice_entries = [await track(client, alice, media_id) for media_id in media]
+    bob_entries = [await track(client, bob, media_id) for media_id in media]
+    sessions = [await make_session(engine, alice_id) for _ in range(3)]
+    tokens = [(await make_api_token(engine, alice_id, f"token {n}"))[1] for n in range(3)]
+    one_of_each = [alice_entries[0], bob_entries[0], sessions[0], tokens[0]]
+    all_of_them = [*alice_entries, *bob_entries, *sessions, *tokens]
+    small = await client(NODES, {"ids": one_of_each}, token=alice)
+    large = await client(NODES, {"ids": all_of_them}, token=alice)
+    assert [node and node["id"] for node in small.data["nodes"]] == one_of_each
+    assert [node and node["id"] for node in large.data["nodes"]] == all_of_them
+    assert small.queries == large.queries == 6
