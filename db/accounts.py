@@ -240,17 +240,24 @@ async def revoke_other_sessions(conn: AsyncConnection, user_id: uuid.UUID, keep:
     return len(result.all())
 
 
-def session_is_live() -> ColumnElement[bool]:
-    """A session its owner sees: not revoked, not past its absolute expiry."""
-    return and_(Session.revoked_at.is_(None), Session.expires_at > func.now())
+def session_is_live(session_idle: dt.timedelta) -> ColumnElement[bool]:
+    """A session that still signs its owner in: not revoked, not past its absolute expiry, not idle
+    longer than `session_idle` (the same test as `credential_for_secret`)."""
+    return and_(
+        Session.revoked_at.is_(None),
+        Session.expires_at > func.now(),
+        Session.last_seen_at > func.now() - session_idle,
+    )
 
 
-async def sessions_by_user_ids(conn: AsyncConnection, user_ids: Sequence[uuid.UUID]) -> list[list[AnyRow]]:
+async def sessions_by_user_ids(
+    conn: AsyncConnection, user_ids: Sequence[uuid.UUID], session_idle: dt.timedelta
+) -> list[list[AnyRow]]:
     """Each user's live sessions, most recent use first."""
     rows = (
         await conn.execute(
             select(*session_columns)
-            .where(Session.user_id.in_(user_ids), session_is_live())
+            .where(Session.user_id.in_(user_ids), session_is_live(session_idle))
             .order_by(Session.last_seen_at.desc(), Session.id)
         )
     ).all()
@@ -260,9 +267,13 @@ async def sessions_by_user_ids(conn: AsyncConnection, user_ids: Sequence[uuid.UU
     return [grouped[user_id] for user_id in user_ids]
 
 
-async def sessions_by_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[AnyRow | None]:
+async def sessions_by_ids(
+    conn: AsyncConnection, ids: Sequence[uuid.UUID], session_idle: dt.timedelta
+) -> list[AnyRow | None]:
     """Live sessions by id, in key order: exactly those `sessions_by_user_ids` lists."""
-    rows = (await conn.execute(select(*session_columns).where(Session.id.in_(ids), session_is_live()))).all()
+    rows = (
+        await conn.execute(select(*session_columns).where(Session.id.in_(ids), session_is_live(session_idle)))
+    ).all()
     by_id = {row.id: row for row in rows}
     return [by_id.get(session_id) for session_id in ids]
 

@@ -221,12 +221,11 @@ class GraphQLView(GraphQL[Context, None]):
         if not self.settings.is_production:
             current_stats.set(StatementStats())
         viewer = None
+        session_idle = dt.timedelta(days=self.settings.session_idle_days)
         secret = bearer_secret(request.headers.get("authorization"))
         if secret is not None:
             async with self.engine.begin() as conn:
-                credential = await credential_for_secret(
-                    conn, secret, dt.timedelta(days=self.settings.session_idle_days)
-                )
+                credential = await credential_for_secret(conn, secret, session_idle)
             viewer = None if credential is None else Viewer.from_credential(credential)
         return Context(
             request=request,
@@ -234,7 +233,7 @@ class GraphQLView(GraphQL[Context, None]):
             engine=self.engine,
             settings=self.settings,
             viewer=viewer,
-            loaders=Loaders(self.engine),
+            loaders=Loaders(self.engine, session_idle),
         )
 
 

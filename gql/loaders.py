@@ -1,8 +1,10 @@
 """Per-request dataloaders. Each batch borrows its own pooled connection for one statement, so
 concurrently running resolvers never share a connection (see db/engine.py)."""
 
+import datetime as dt
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
@@ -30,7 +32,7 @@ def batch_loader(
 
 
 class Loaders:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, session_idle: dt.timedelta) -> None:
         # catalog
         self.media_by_id = batch_loader(engine, media_queries.media_by_ids)
         # accounts
@@ -38,8 +40,12 @@ class Loaders:
         self.user_by_username = batch_loader(engine, account_queries.users_by_usernames)
         self.api_tokens_by_user_id = batch_loader(engine, account_queries.api_tokens_by_user_ids)
         self.api_token_by_id = batch_loader(engine, account_queries.api_tokens_by_ids)
-        self.sessions_by_user_id = batch_loader(engine, account_queries.sessions_by_user_ids)
-        self.session_by_id = batch_loader(engine, account_queries.sessions_by_ids)
+        self.sessions_by_user_id = batch_loader(
+            engine, partial(account_queries.sessions_by_user_ids, session_idle=session_idle)
+        )
+        self.session_by_id = batch_loader(
+            engine, partial(account_queries.sessions_by_ids, session_idle=session_idle)
+        )
         # tracking and lists
         self.entry_by_user_media = batch_loader(engine, tracking_queries.entries_by_keys)
         self.library_stats_by_user = batch_loader(engine, tracking_queries.stats_by_users)

@@ -6,6 +6,7 @@ import hashlib
 import pytest
 from sqlalchemy import text
 
+from db.accounts import hash_secret
 from gql.cli import main
 from tests.client import GraphQLClient
 from tests.factories import FIXTURE_PASSWORD, make_user
@@ -233,6 +234,27 @@ async def test_an_idle_session_no_longer_works(client: GraphQLClient, engine, se
             {"days": settings.session_idle_days},
         )
     assert (await client(VIEWER, token=token)).data["viewer"] is None
+
+
+async def test_an_idle_session_is_neither_listed_nor_a_node(client: GraphQLClient, engine, settings) -> None:
+    _, token = await make_user(engine, username="ada")
+    await login(client, "ada", FIXTURE_PASSWORD)
+    sessions = "{ viewer { sessions { id current } } }"
+    listed = (await client(sessions, token=token)).data["viewer"]["sessions"]
+    (idle_id,) = [session["id"] for session in listed if not session["current"]]
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "UPDATE auth.sessions SET last_seen_at = now() - make_interval(days => :days + 1) "
+                "WHERE token_hash <> :current"
+            ),
+            {"days": settings.session_idle_days, "current": hash_secret(token)},
+        )
+    assert [
+        session["current"] for session in (await client(sessions, token=token)).data["viewer"]["sessions"]
+    ] == [True]
+    refetch = "query($id: ID!) { node(id: $id) { id } }"
+    assert (await client(refetch, {"id": idle_id}, token=token)).data["node"] is None
 
 
 async def test_a_session_lasts_the_configured_absolute_lifetime(
