@@ -35,15 +35,24 @@ def register_node_type(type_name: str, node_type: NodeType[Any]) -> None:
     NODE_TYPES[type_name] = node_type
 
 
+def canonical_uuid(text: str) -> uuid.UUID:
+    """A UUID spelt exactly as `to_global_id` spells it, so each object has one ID (uuid.UUID alone
+    also takes braces, `urn:uuid:`, capitals and missing hyphens)."""
+    parsed = uuid.UUID(text)
+    if str(parsed) != text:
+        raise ValueError(f"not a canonical UUID: {text!r}")
+    return parsed
+
+
 def register_node(type_name: str, fetch: Callable[[Any, uuid.UUID], Awaitable[Any]]) -> None:
     """A node type whose raw id is one UUID."""
-    register_node_type(type_name, NodeType(uuid.UUID, fetch))
+    register_node_type(type_name, NodeType(canonical_uuid, fetch))
 
 
 def parse_uuid_pair(raw_id: str) -> tuple[uuid.UUID, uuid.UUID]:
     """The key of a node identified by two UUIDs, as `to_global_id` joins them."""
     first, second = raw_id.split(KEY_SEPARATOR)  # ValueError unless exactly two parts
-    return uuid.UUID(first), uuid.UUID(second)
+    return canonical_uuid(first), canonical_uuid(second)
 
 
 def to_global_id(type_name: str, *key: uuid.UUID) -> strawberry.ID:
@@ -58,6 +67,8 @@ def split_global_id(global_id: str) -> tuple[str, str] | None:
         decoded = base64.urlsafe_b64decode((global_id + "=" * (-len(global_id) % 4)).encode()).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
+    if base64.urlsafe_b64encode(decoded.encode()).decode().rstrip("=") != global_id:
+        return None  # padding, stray bits or characters base64 skips: another spelling of some ID
     type_name, _, raw_id = decoded.partition(":")
     return type_name, raw_id
 
@@ -69,7 +80,7 @@ def from_global_id(global_id: str, expected_type: str | None = None) -> tuple[st
         return None
     type_name, raw_id = split
     try:
-        return type_name, uuid.UUID(raw_id)
+        return type_name, canonical_uuid(raw_id)
     except ValueError:
         return None
 

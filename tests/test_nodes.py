@@ -210,3 +210,24 @@ async def test_nodes_of_every_private_type_load_in_a_constant_number_of_statemen
     assert [node and node["id"] for node in small.data["nodes"]] == one_of_each
     assert [node and node["id"] for node in large.data["nodes"]] == all_of_them
     assert small.queries == large.queries == 6
+
+
+@pytest.mark.parametrize(
+    "respell",
+    [
+        lambda raw: raw.replace("-", ""),
+        lambda raw: raw.upper(),
+        lambda raw: "{" + raw + "}",
+        lambda raw: "urn:uuid:" + raw,
+    ],
+    ids=["no hyphens", "capitals", "braces", "urn"],
+)
+async def test_each_object_has_exactly_one_id(client: GraphQLClient, engine, respell) -> None:
+    media_id = await make_media(engine)
+    canonical = to_global_id("Media", media_id)
+    respelt = raw_global_id(f"Media:{respell(str(media_id))}")
+    query = "query($ids: [ID!]!) { nodes(ids: $ids) { id } }"
+    result = await client(query, {"ids": [canonical, respelt, canonical + "==", canonical + "\n"]})
+    assert result.data["nodes"] == [{"id": canonical}, None, None, None]
+    media = await client("query($id: ID!) { media(id: $id) { id } }", {"id": respelt})
+    assert media.data == {"media": None}
