@@ -226,12 +226,15 @@ async def revoke_session(conn: AsyncConnection, user_id: uuid.UUID, session_id: 
     return result.first() is not None
 
 
-async def revoke_other_sessions(conn: AsyncConnection, user_id: uuid.UUID, keep: uuid.UUID | None) -> int:
+async def revoke_other_sessions(
+    conn: AsyncConnection, user_id: uuid.UUID, keep: uuid.UUID | None, session_idle: dt.timedelta
+) -> int:
+    """Sign out the user's sessions that still work, except `keep`; how many."""
     result = await conn.execute(
         update(Session)
         .where(
             Session.user_id == user_id,
-            Session.revoked_at.is_(None),
+            session_is_live(session_idle),
             Session.id != keep if keep is not None else literal(True),
         )
         .values(revoked_at=func.now())
@@ -330,9 +333,10 @@ async def revoke_api_token(conn: AsyncConnection, user_id: uuid.UUID, token_id: 
 
 
 async def revoke_all_api_tokens(conn: AsyncConnection, user_id: uuid.UUID) -> int:
+    """Revoke the user's tokens that still work; how many."""
     result = await conn.execute(
         update(ApiToken)
-        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+        .where(ApiToken.user_id == user_id, api_token_is_live())
         .values(revoked_at=func.now())
         .returning(ApiToken.id)
     )

@@ -305,7 +305,10 @@ class AccountMutation:
         async with engine.begin() as conn:
             await account_queries.set_password_hash(conn, viewer.user_id, new_hash)
             signed_out = await account_queries.revoke_other_sessions(
-                conn, viewer.user_id, keep=viewer.session_id
+                conn,
+                viewer.user_id,
+                keep=viewer.session_id,
+                session_idle=dt.timedelta(days=info.context.settings.session_idle_days),
             )
             revoked_tokens = (
                 0

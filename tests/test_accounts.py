@@ -298,6 +298,19 @@ async def test_change_password_revokes_api_tokens_a_taken_over_session_could_hav
     client: GraphQLClient, engine
 ) -> None:
     _, session = await make_user(engine, username="ada")
+    expired = await _token_for(client, session, "old")
+    idle = (await login(client, "ada", FIXTURE_PASSWORD)).data["login"]["token"]
+    async with engine.begin() as conn:  # neither works any more, so neither is counted
+        await conn.execute(
+            text("UPDATE auth.tokens SET expires_at = now() - interval '1 second' WHERE token_hash = :hash"),
+            {"hash": hash_secret(expired)},
+        )
+        await conn.execute(
+            text(
+                "UPDATE auth.sessions SET last_seen_at = now() - interval '1 year' WHERE token_hash = :hash"
+            ),
+            {"hash": hash_secret(idle)},
+        )
     tokens = [await _token_for(client, session, name) for name in ("phone", "script")]
     await login(client, "ada", FIXTURE_PASSWORD)
     change = {"currentPassword": FIXTURE_PASSWORD, "newPassword": "another long passphrase"}
