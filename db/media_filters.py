@@ -172,12 +172,11 @@ def _word_regex(alternatives: list[str]) -> str:
 
 
 def _typo_ids(text: str, words: list[str]) -> Any:
-    """Ids in the typo tier, gated by _nothing_precise. Two branches, so the trigram index serves
-    the similarity one; the one-edit regexes read every title (about 0.3 s per 100,000 items, paid
-    only when nothing matches precisely)."""
-    gate = _nothing_precise(text)
+    """Ids in the typo tier (ungated). Two branches, so the trigram index serves the similarity one;
+    the one-edit regexes read every title (about 0.3 s per 100,000 items, paid only when nothing
+    matches precisely)."""
     similar = aliased(Media)
-    ids: Any = select(similar.id).where(gate, similar.title.op("%>")(text))
+    ids: Any = select(similar.id).where(similar.title.op("%>")(text))
     if words:
         near = aliased(Media)
         one_edit = [
@@ -186,7 +185,7 @@ def _typo_ids(text: str, words: list[str]) -> Any:
             )
             for word in words
         ]
-        ids = ids.union(select(near.id).where(gate, *one_edit))
+        ids = ids.union(select(near.id).where(*one_edit))
     return ids.subquery()
 
 
@@ -204,7 +203,8 @@ def text_search_condition(text: str) -> ColumnElement[bool]:
         return precise
     # An uncorrelated subquery: PostgreSQL evaluates it once per statement.
     typo_ids = _typo_ids(text, typo_words(text))
-    typo_array = select(func.array_agg(typo_ids.c.id)).scalar_subquery()
+    # The gate sits above the union, so it is counted once and neither branch runs when it is false.
+    typo_array = select(func.array_agg(typo_ids.c.id)).where(_nothing_precise(text)).scalar_subquery()
     return or_(precise, Media.id == any_(func.coalesce(typo_array, literal_column("'{}'::uuid[]"))))
 
 

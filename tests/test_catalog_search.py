@@ -1,7 +1,12 @@
 """searchMedia and franchise: every filter, every sort, typo-tolerant search, keyset pagination."""
 
-import pytest
+import json
 
+import pytest
+from sqlalchemy import func, select
+
+from db.media_filters import MediaFilter, filter_conditions
+from db.models import Media
 from tests.client import GraphQLClient
 from tests.factories import make_media
 
@@ -346,3 +351,32 @@ async def test_the_exact_title_outranks_items_that_only_mention_it(client: Graph
     )
     await make_media(engine, title="Dune", creators=["Frank Herbert"], description="A desert planet.")
     assert (await titles(client, {"search": "Dune"}))[0] == "Dune"
+
+
+def _executed_scans_matching(plan: object, needle: str) -> int:
+    """Plan nodes that ran (loops > 0) with `needle` in a scan or filter condition."""
+    if isinstance(plan, list):
+        return sum(_executed_scans_matching(node, needle) for node in plan)
+    if not isinstance(plan, dict):
+        return 0
+    conditions = " ".join(str(plan.get(key, "")) for key in ("Filter", "Index Cond", "Recheck Cond"))
+    here = int(needle in conditions and plan.get("Actual Loops", 0) > 0)
+    return here + sum(_executed_scans_matching(value, needle) for value in plan.values())
+
+
+async def test_precise_matches_are_counted_once_and_the_typo_tier_then_reads_nothing(engine) -> None:
+    for title in ("Dune", "Dune Messiah", "Neuromancer"):
+        await make_media(engine, title=title)
+    statement = select(func.count()).select_from(Media).where(filter_conditions(MediaFilter(search="dune")))
+    async with engine.connect() as conn:
+        compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+        params = tuple(compiled.params[name] for name in compiled.positiontup or ())
+        explain = "EXPLAIN (ANALYZE, FORMAT JSON) " + compiled.string
+        plan = (await conn.exec_driver_sql(explain, params)).scalar_one()
+        count = (await conn.exec_driver_sql(compiled.string, params)).scalar_one()
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    assert count == 2
+    # The statement's own filter, and the check that the precise tier matched something: once.
+    assert _executed_scans_matching(plan, "search_vector @@") == 2
+    assert _executed_scans_matching(plan, "title %>") == 0
+    assert _executed_scans_matching(plan, "title ~*") == 0
