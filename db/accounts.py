@@ -105,8 +105,7 @@ async def credential_for_secret(
                 update(ApiToken)
                 .where(
                     ApiToken.token_hash == digest,
-                    ApiToken.revoked_at.is_(None),
-                    or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > func.now()),
+                    api_token_is_live(),
                     ApiToken.user_id == User.id,
                 )
                 .values(last_used_at=func.now())
@@ -121,9 +120,7 @@ async def credential_for_secret(
             update(Session)
             .where(
                 Session.token_hash == digest,
-                Session.revoked_at.is_(None),
-                Session.expires_at > func.now(),
-                Session.last_seen_at > func.now() - session_idle,
+                session_is_live(session_idle),
                 Session.user_id == User.id,
             )
             .values(last_seen_at=func.now())
@@ -245,7 +242,7 @@ async def revoke_other_sessions(
 
 def session_is_live(session_idle: dt.timedelta) -> ColumnElement[bool]:
     """A session that still signs its owner in: not revoked, not past its absolute expiry, not idle
-    longer than `session_idle` (the same test as `credential_for_secret`)."""
+    longer than `session_idle`."""
     return and_(
         Session.revoked_at.is_(None),
         Session.expires_at > func.now(),
