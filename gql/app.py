@@ -40,7 +40,7 @@ from gql.context import Context
 from gql.limits import BodySizeLimit, RateLimit
 from gql.loaders import Loaders
 from gql.request_state import current_request_id
-from gql.schema import build_schema
+from gql.schema import build_schema, document_cache
 
 log = logging.getLogger("omnimediatrak")
 
@@ -112,8 +112,11 @@ class GraphQLView(GraphQL[Context, None]):
     (400 when the operation could not start) or application/json (200), errors as JSON bodies."""
 
     def __init__(self, settings: Settings, engine: AsyncEngine) -> None:
+        self.documents = document_cache(settings.limits)
         super().__init__(
-            build_schema(settings.limits, expose_db_stats=not settings.is_production),
+            build_schema(
+                settings.limits, expose_db_stats=not settings.is_production, documents=self.documents
+            ),
             graphql_ide=None if settings.is_production else "graphiql",
             allow_queries_via_get=True,
         )
@@ -329,5 +332,6 @@ def create_app(settings: Settings, database_url: str, engine: AsyncEngine | None
         lifespan=lifespan,
     )
     app.state.engine = engine
+    app.state.documents = graphql.documents
     app.state.settings = settings
     return app
