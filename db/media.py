@@ -9,9 +9,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Row, and_, any_, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from db.batch import uuid_keys
 from db.media_filters import MEDIA_TYPES, MediaFilter, filter_conditions, relevance
 from db.models import TRACKING_STATUSES, ExternalLink, Media, UserMedia
 from db.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
@@ -39,8 +40,11 @@ media_columns = (
 )
 
 
+MEDIA_BY_IDS = select(*media_columns).where(Media.id == any_(uuid_keys()))
+
+
 async def media_by_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[Row[Any] | None]:
-    rows: list[Any] = list((await conn.execute(select(*media_columns).where(Media.id.in_(ids)))).all())
+    rows: list[Any] = list((await conn.execute(MEDIA_BY_IDS, {"keys": list(ids)})).all())
     by_id = {row.id: row for row in rows}
     return [by_id.get(media_id) for media_id in ids]
 
@@ -59,16 +63,18 @@ async def media_by_external_key(conn: AsyncConnection, source: str, key: str) ->
     return row  # type: ignore[no-any-return]
 
 
+EXTERNAL_LINKS_BY_MEDIA_IDS = (
+    select(ExternalLink.media_id, ExternalLink.source_name, ExternalLink.external_key)
+    .where(ExternalLink.media_id == any_(uuid_keys()))
+    .order_by(ExternalLink.source_name, ExternalLink.external_key)
+)
+
+
 async def external_links_by_media_ids(
     conn: AsyncConnection, ids: Sequence[uuid.UUID]
 ) -> list[list[Row[Any]]]:
-    query = (
-        select(ExternalLink.media_id, ExternalLink.source_name, ExternalLink.external_key)
-        .where(ExternalLink.media_id.in_(ids))
-        .order_by(ExternalLink.source_name, ExternalLink.external_key)
-    )
     by_id: dict[uuid.UUID, list[Row[Any]]] = {media_id: [] for media_id in ids}
-    rows: list[Any] = list((await conn.execute(query)).all())
+    rows: list[Any] = list((await conn.execute(EXTERNAL_LINKS_BY_MEDIA_IDS, {"keys": list(ids)})).all())
     for row in rows:
         by_id[row.media_id].append(row)
     return [by_id[media_id] for media_id in ids]
@@ -81,23 +87,25 @@ class MediaStats:
     by_status: dict[str, int]
 
 
+STATS_BY_MEDIA_IDS = (
+    select(
+        UserMedia.media_id,
+        UserMedia.status,
+        func.count().label("entries"),
+        func.count(UserMedia.rating).label("ratings"),
+        func.coalesce(func.sum(UserMedia.rating), 0).label("rating_sum"),
+    )
+    .where(UserMedia.media_id == any_(uuid_keys()))
+    .group_by(UserMedia.media_id, UserMedia.status)
+)
+
+
 async def stats_by_media_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[MediaStats]:
     """Aggregates over every user's entries; no per-user value leaves this function."""
-    query = (
-        select(
-            UserMedia.media_id,
-            UserMedia.status,
-            func.count().label("entries"),
-            func.count(UserMedia.rating).label("ratings"),
-            func.coalesce(func.sum(UserMedia.rating), 0).label("rating_sum"),
-        )
-        .where(UserMedia.media_id.in_(ids))
-        .group_by(UserMedia.media_id, UserMedia.status)
-    )
     entries: dict[uuid.UUID, Counter[str]] = {media_id: Counter() for media_id in ids}
     ratings: Counter[uuid.UUID] = Counter()
     rating_sums: Counter[uuid.UUID] = Counter()
-    for row in (await conn.execute(query)).all():
+    for row in (await conn.execute(STATS_BY_MEDIA_IDS, {"keys": list(ids)})).all():
         entries[row.media_id][row.status] += row.entries
         ratings[row.media_id] += row.ratings
         rating_sums[row.media_id] += row.rating_sum

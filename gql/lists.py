@@ -172,7 +172,7 @@ async def user_lists(
         # Not even a page query: its hasNextPage would tell that the hidden profile has public lists.
         return Connection(edges=[], page_info=page_info(Page([], False, []), after), count_total=_no_lists)
     include_private = is_owner(viewer, owner_id)
-    engine = info.context.engine
+    engine = info.context.reads
     try:
         async with engine.connect() as conn:
             page = await list_queries.lists_of_owner(conn, owner_id, include_private, size, after)

@@ -1,5 +1,6 @@
-"""Per-request dataloaders. Each batch borrows its own pooled connection for one statement, so
-concurrently running resolvers never share a connection (see db/engine.py)."""
+"""Per-request dataloaders. Each batch borrows its own pooled connection (AUTOCOMMIT: no BEGIN and
+ROLLBACK around the statement) for one statement, so concurrently running resolvers never share a
+connection (see db/engine.py)."""
 
 import datetime as dt
 import uuid

@@ -227,7 +227,7 @@ async def media_connection(
     cursor_kind: str,
 ) -> Connection[Media]:
     size = page_size(first)
-    engine = info.context.engine
+    engine = info.context.reads
     try:
         async with engine.connect() as conn:
             page = await media_queries.search_media(
@@ -254,7 +254,7 @@ class MediaQuery:
         description="The item another catalog knows by `key` (e.g. source `tmdb`, key `438631`)."
     )
     async def media_by_external_id(self, info: Info, source: str, key: str) -> Media | None:
-        async with info.context.engine.connect() as conn:
+        async with info.context.reads.connect() as conn:
             row = await media_queries.media_by_external_key(conn, source, key)
         return None if row is None else Media.from_row(row)
 
@@ -286,7 +286,7 @@ class MediaQuery:
 
     @strawberry.field(description="Every media type with its number of items, for filter menus.")
     async def media_types(self, info: Info) -> list[MediaTypeCount]:
-        async with info.context.engine.connect() as conn:
+        async with info.context.reads.connect() as conn:
             counts = await media_queries.media_type_counts(conn)
         return [MediaTypeCount(media_type=MediaType(media_type), count=count) for media_type, count in counts]
 
@@ -295,6 +295,6 @@ class MediaQuery:
         "the number of items in each subtree, for filter menus."
     )
     async def media_classes(self, info: Info) -> list[MediaClassCount]:
-        async with info.context.engine.connect() as conn:
+        async with info.context.reads.connect() as conn:
             counts = await media_queries.media_class_counts(conn)
         return [MediaClassCount(media_class=media_class, count=count) for media_class, count in counts]

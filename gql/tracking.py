@@ -169,7 +169,7 @@ async def user_library(
         return None
     size = page_size(first)
     library_filter = (filter or LibraryFilter()).to_query()
-    engine = info.context.engine
+    engine = info.context.reads
     try:
         async with engine.connect() as conn:
             page = await tracking_queries.library_page(

@@ -34,6 +34,10 @@ class Result:
     def queries(self) -> int:
         return int(self.body["extensions"]["db"]["queries"])
 
+    @property
+    def round_trips(self) -> int:
+        return int(self.body["extensions"]["db"]["roundTrips"])
+
 
 @dataclass
 class GraphQLClient:

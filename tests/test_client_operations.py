@@ -102,3 +102,32 @@ async def test_statement_count_does_not_grow_with_rows(client: GraphQLClient, en
         assert str(result.data).count(f"Saga {size} ") >= size, result.data
         counts.append(result.queries)
     assert counts[0] == counts[1], f"{operation}: {counts}"
+
+
+# SQL statements per operation for a signed-in viewer, whatever the number of rows.
+STATEMENTS = {
+    "Home": 5,
+    "Catalog": 6,
+    "MediaDetail": 9,
+    "Franchise": 4,
+    "Library": 4,
+    "MyLists": 7,
+    "ListPage": 6,
+    "Profile": 5,
+}
+
+
+@pytest.mark.parametrize("operation", QUERIES)
+async def test_round_trips_stay_bounded(client: GraphQLClient, engine, operation: str) -> None:
+    """A read is one round trip per statement: no BEGIN/COMMIT/ROLLBACK around it, and a prepare
+    only the first time a pooled connection meets a statement's text (the text is the same for
+    every batch size, so once the pool is warm there is almost none)."""
+    world = await _world(client, engine, 3)
+    trips = []
+    for _ in range(5):
+        result = await client(OPERATIONS[operation], world["variables"][operation], token=world["token"])
+        assert result.errors == [], result.errors
+        assert result.queries <= STATEMENTS[operation]
+        assert result.round_trips <= 2 * STATEMENTS[operation], (result.queries, result.round_trips)
+        trips.append(result.round_trips)
+    assert min(trips) <= STATEMENTS[operation] + 2, trips
