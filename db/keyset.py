@@ -8,7 +8,7 @@ from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Select, SQLColumnExpression
 
-from db.pagination import InvalidCursor, Page, after_condition, decode_cursor, encode_cursor
+from db.pagination import InvalidCursor, LazyCursors, Page, after_condition, decode_cursor, encode_cursor
 
 
 @dataclass(frozen=True)
@@ -90,5 +90,5 @@ def keyset_page(rows: Sequence[Any], keys: Sequence[SortKey], kind: str, first: 
     return Page(
         rows=kept,
         has_next_page=len(rows) > first,
-        cursors=[cursor_of(row, len(keys), kind) for row in kept],
+        cursors=LazyCursors(kept, lambda row: cursor_of(row, len(keys), kind)),
     )

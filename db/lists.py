@@ -43,7 +43,7 @@ from db.batch import uuid_keys
 from db.keyset import SortKey, keys_after, parse_datetime, parse_int, parse_uuid
 from db.media import media_columns
 from db.models import ListItem, Media, User, UserList
-from db.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
+from db.pagination import InvalidCursor, LazyCursors, Page, decode_cursor, encode_cursor
 from db.smart_lists import SmartDefinition, smart_base, smart_sort_keys
 
 LIST_ITEM_LIMIT = 10_000
@@ -101,7 +101,9 @@ async def lists_of_owner(
     return Page(
         rows=kept,
         has_next_page=len(rows) > first,
-        cursors=[encode_cursor("lists", [row.created_at.isoformat(), str(row.id)]) for row in kept],
+        cursors=LazyCursors(
+            kept, lambda row: encode_cursor("lists", [row.created_at.isoformat(), str(row.id)])
+        ),
     )
 
 
@@ -268,6 +270,10 @@ class ListItemRow:
     added_at: dt.datetime | None
 
 
+def _item_cursor(kind: str, row: Any) -> str:
+    return encode_cursor(kind, [*row.sort_values, row.ordinal])
+
+
 async def list_item_pages(conn: AsyncConnection, requests: Sequence[ItemsRequest]) -> list[Page[ListItemRow]]:
     """Pages of items for many lists (static and smart) in one statement, in position order."""
     query, parameters, part_of = items_query(requests)
@@ -286,7 +292,7 @@ async def list_item_pages(conn: AsyncConnection, requests: Sequence[ItemsRequest
             Page(
                 rows=[ListItemRow(row, row.ordinal, row.added_at) for row in kept],
                 has_next_page=len(found) > request.first,
-                cursors=[encode_cursor(kind, [*row.sort_values, row.ordinal]) for row in kept],
+                cursors=LazyCursors(kept, functools.partial(_item_cursor, kind)),
             )
         )
     return pages

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from db.batch import uuid_keys
 from db.media_filters import MEDIA_TYPES, MediaFilter, filter_conditions, relevance
 from db.models import TRACKING_STATUSES, ExternalLink, Media, UserMedia
-from db.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
+from db.pagination import InvalidCursor, LazyCursors, Page, decode_cursor, encode_cursor
 
 __all__ = ["MEDIA_TYPES", "SORT_FIELDS", "MediaSort", "MediaStats", "search_media"]
 
@@ -263,10 +263,12 @@ async def search_media(
     return Page(
         rows=page,
         has_next_page=len(rows) > first,
-        cursors=[
-            encode_cursor(kind, [_cursor_value(getattr(row, f"sort_{key.name}")) for key in keys])
-            for row in page
-        ],
+        cursors=LazyCursors(
+            page,
+            lambda row: encode_cursor(
+                kind, [_cursor_value(getattr(row, f"sort_{key.name}")) for key in keys]
+            ),
+        ),
     )
 
 
