@@ -41,7 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from db.accounts import profile_is_public
 from db.batch import uuid_keys
 from db.keyset import SortKey, keys_after, parse_datetime, parse_int, parse_uuid
-from db.media import media_columns
+from db.media import media_read_columns
 from db.models import ListItem, Media, User, UserList
 from db.pagination import InvalidCursor, LazyCursors, Page, decode_cursor, encode_cursor
 from db.smart_lists import SmartDefinition, smart_base, smart_sort_keys
@@ -147,7 +147,7 @@ def _smart_items(request: ItemsRequest) -> Any:
         definition,
         request.owner_id,
         literal(request.list_id, UUID(as_uuid=True)).label("list_id"),
-        *media_columns,
+        *media_read_columns,
         func.row_number().over(order_by=order).label("ordinal"),
         cast(null(), DateTime(timezone=True)).label("added_at"),
         func.jsonb_build_array(*(key.expression for key in keys)).label("sort_values"),
@@ -161,7 +161,7 @@ def _smart_items(request: ItemsRequest) -> Any:
     page = query.order_by(*order).limit(request.first + 1).subquery()
     return select(
         page.c.list_id,
-        *(page.c[column.key] for column in media_columns),
+        *(page.c[column.key] for column in media_read_columns),
         (page.c.ordinal - 1 + base_ordinal).label("ordinal"),
         page.c.added_at,
         page.c.sort_values,
@@ -200,7 +200,7 @@ def _static_items(part: int, with_cursor: bool) -> Any:
     return (
         select(
             lists.c.list_id,
-            *media_columns,
+            *media_read_columns,
             (page.c.rank - 1 + before).label("ordinal"),
             page.c.added_at,
             func.jsonb_build_array(page.c.position, page.c.media_id).label("sort_values"),

@@ -9,8 +9,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, any_, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Row, Text, and_, any_, cast, false, func, or_, select, true, type_coerce
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.types import NullType
 
 from db.batch import uuid_keys
 from db.media_filters import MEDIA_TYPES, MediaFilter, filter_conditions, relevance
@@ -39,8 +40,29 @@ media_columns = (
     Media.updated_at,
 )
 
+# The read path's form of the same columns: `attributes` stays JSON text until a client asks for it
+# (media_attributes), `creators` is the list asyncpg decodes, without SQLAlchemy's per-row ARRAY pass.
+_RAW_READS: dict[str, Callable[[Any], Any]] = {
+    "attributes": lambda column: cast(column, Text),
+    "creators": lambda column: type_coerce(column, NullType()),
+}
+media_read_columns = tuple(
+    _RAW_READS[column.key](column).label(column.key) if column.key in _RAW_READS else column
+    for column in media_columns
+)
 
-MEDIA_BY_IDS = select(*media_columns).where(Media.id == any_(uuid_keys()))
+
+def decode_attributes(value: str | dict[str, Any]) -> dict[str, Any]:
+    """Rows of the read path carry attributes as JSON text, rows of writes (curation) as a dict."""
+    decoded: dict[str, Any] = json.loads(value) if isinstance(value, str) else value
+    return decoded
+
+
+def media_attributes(row: Any) -> dict[str, Any]:
+    return decode_attributes(row.attributes)
+
+
+MEDIA_BY_IDS = select(*media_read_columns).where(Media.id == any_(uuid_keys()))
 
 
 async def media_by_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[Row[Any] | None]:
@@ -55,7 +77,7 @@ async def media_by_external_key(conn: AsyncConnection, source: str, key: str) ->
         ExternalLink.source_name == source, ExternalLink.external_key == key
     )
     query = (
-        select(*media_columns)
+        select(*media_read_columns)
         .where(or_(Media.id.in_(linked.scalar_subquery()), Media.external_id == f"{source}:{key}"))
         .limit(1)
     )
@@ -233,7 +255,7 @@ def _decode_after(after: str, kind: str, keys: Sequence[_SortKey]) -> list[Any]:
 
 
 def _filtered(media_filter: MediaFilter, extra_conditions: Iterable[ColumnElement[bool]]) -> Any:
-    return select(*media_columns).where(filter_conditions(media_filter), *extra_conditions)
+    return select(*media_read_columns).where(filter_conditions(media_filter), *extra_conditions)
 
 
 async def search_media(

@@ -15,7 +15,7 @@ from sqlalchemy import Row, Text, any_, case, cast, func, literal, select, text,
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.batch import uuid_keys
-from db.media import media_columns
+from db.media import media_columns, media_read_columns
 from db.models import INVERSE_RELATION, NON_CANONICAL_RELATIONS, RELATION_TYPES, Media, Relationship
 
 OUTGOING = "outgoing"
@@ -67,7 +67,7 @@ def _relations_query() -> Any:
     ).where(Relationship.related_media_id == any_(uuid_keys()))
     edges = union_all(outgoing, incoming).subquery("edges")
     return (
-        select(edges, *media_columns)
+        select(edges, *media_read_columns)
         .join(Media, Media.id == edges.c.other_id)
         .order_by(
             edges.c.viewer_id,
@@ -108,7 +108,7 @@ class Graph:
 
 _MEDIA_SELECT = ", ".join(
     f"m.{column.key}::text AS {column.key}"
-    if column.key in ("media_class", "collection_path")
+    if column.key in ("media_class", "collection_path", "attributes")
     else f"m.{column.key}"
     for column in media_columns
 )

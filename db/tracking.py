@@ -25,7 +25,7 @@ from db.keyset import (
     parse_text,
     parse_uuid,
 )
-from db.media import media_columns
+from db.media import media_read_columns
 from db.models import TRACKING_STATUSES, Media, UserMedia
 from db.pagination import Page
 from db.types import Ltree
@@ -247,7 +247,7 @@ def library_query(
     user_id: uuid.UUID, library_filter: LibraryFilter, sort: str, first: int, after: str | None
 ) -> Any:
     base = (
-        select(*entry_columns, *media_columns)
+        select(*entry_columns, *media_read_columns)
         .join(Media, Media.id == UserMedia.media_id)
         .where(library_filter.conditions(user_id))
     )

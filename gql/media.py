@@ -90,6 +90,11 @@ class ExternalLink:
     external_key: str
 
 
+def decoded_attributes(root: strawberry.Parent[Any]) -> JSON:
+    """Decoded only when a client asks for them (db.media.media_read_columns)."""
+    return JSON(media_queries.decode_attributes(root.raw_attributes))
+
+
 @strawberry.type(description="One canonical catalog item: a book, a film, a game, a live event...")
 class Media(Node):
     raw_id: strawberry.Private[uuid.UUID]
@@ -102,13 +107,16 @@ class Media(Node):
     creators: list[str]
     cover_url: str | None
     description: str | None
-    attributes: JSON = strawberry.field(description="Type-specific fields: isbn, page_count, episodes...")
+    attributes: JSON = strawberry.field(
+        resolver=decoded_attributes, description="Type-specific fields: isbn, page_count, episodes..."
+    )
     collection_path: str | None = strawberry.field(
         description="Franchise / universe path, e.g. `dune.novels`."
     )
     created_at: dt.datetime
     updated_at: dt.datetime
     tracker_count: strawberry.Private[int]
+    raw_attributes: strawberry.Private[str | dict[str, Any]]
     viewer_entry: TrackingEntry | None = strawberry.field(
         resolver=viewer_entry, description="The viewer's tracking entry; null when anonymous or untracked."
     )
@@ -131,7 +139,7 @@ class Media(Node):
             creators=list(row.creators or []),
             cover_url=row.cover_url,
             description=row.description,
-            attributes=row.attributes,
+            raw_attributes=row.attributes,
             collection_path=row.collection_path,
             created_at=row.created_at,
             updated_at=row.updated_at,
