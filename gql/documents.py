@@ -1,5 +1,6 @@
-"""Per-document work done once: parsing, validation (with the depth and alias limits) and the cost
-estimate of a query text are cached, so a client sending the same document again pays a lookup.
+"""Per-document work done once: parsing (with the token limit), validation (with the depth and alias
+limits) and the cost estimate of a query text are cached, so a client sending the same document
+again pays a lookup.
 
 The cache belongs to one schema (see gql/schema.py) and is keyed by the query text: the rules
 and limits are fixed when the schema is built, so the text alone decides the outcome. The cost
@@ -50,13 +51,14 @@ class DocumentCache:
     """The documents of one schema, with the limits every document is checked against."""
 
     def __init__(
-        self, max_depth: int, max_aliases: int, max_cost: int, maxsize: int = DOCUMENTS_KEPT
+        self, max_depth: int, max_aliases: int, max_tokens: int, max_cost: int, maxsize: int = DOCUMENTS_KEPT
     ) -> None:
         # Rule classes made once: validation results stay valid for every later request.
         self.rules: tuple[type[ASTValidationRule], ...] = (
             max_depth_rule(max_depth, None),
             max_aliases_rule(max_aliases),
         )
+        self.max_tokens = max_tokens
         self.max_cost = max_cost
         self.maxsize = maxsize
         self.documents: OrderedDict[str, PreparedDocument] = OrderedDict()
@@ -104,6 +106,8 @@ class CachedDocumentChecks(SchemaExtension):
             self.prepared = self.cache.get(query)
             if self.prepared is not None:
                 context.graphql_document = self.prepared.document
+            else:
+                context.parse_options["max_tokens"] = self.cache.max_tokens
         yield
         if query is not None and self.prepared is None and context.graphql_document is not None:
             self.prepared = self.cache.put(query, context.graphql_document)

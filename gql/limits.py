@@ -1,7 +1,7 @@
 """Abuse resistance around /graphql: request body size, per-client rate limit, query cost.
 
-Depth and aliases are strawberry's rules and tokens its limiter; they and the cost estimate run
-once per query text (gql/documents.py). Statement timeouts and the bounded pool live in db/engine.py.
+Tokens (graphql-core's parser), depth and aliases (strawberry's rules) and the cost estimate are
+checked once per query text (gql/documents.py). Statement timeouts and the bounded pool live in db/engine.py.
 """
 
 import json

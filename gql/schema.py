@@ -1,7 +1,6 @@
 """The one place the schema is assembled from the domain modules."""
 
 import strawberry
-from strawberry.extensions import MaxTokensLimiter
 from strawberry.tools import merge_types
 
 from gql.account_mutations import AccountMutation
@@ -22,7 +21,12 @@ Mutation = merge_types("Mutation", (AccountMutation, TrackingMutation, ListMutat
 
 
 def document_cache(limits: Limits) -> DocumentCache:
-    return DocumentCache(max_depth=limits.max_depth, max_aliases=limits.max_aliases, max_cost=limits.max_cost)
+    return DocumentCache(
+        max_depth=limits.max_depth,
+        max_aliases=limits.max_aliases,
+        max_tokens=limits.max_tokens,
+        max_cost=limits.max_cost,
+    )
 
 
 def build_schema(
@@ -31,10 +35,9 @@ def build_schema(
     limits = limits or Limits()
     documents = documents or document_cache(limits)
     extensions: list[object] = [
-        lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         MaskUnexpectedErrors,
-        # Parsing, validation (depth and alias limits included) and the cost estimate, once per query
-        # text: clients send the same few documents over and over (gql/documents.py).
+        # Parsing (token limit included), validation (depth and alias limits) and the cost estimate,
+        # once per query text: clients send the same few documents over and over (gql/documents.py).
         documents.extension,
     ]
     if expose_db_stats:
