@@ -18,6 +18,7 @@ from sqlalchemy import (
     ColumnElement,
     DateTime,
     Integer,
+    Text,
     Uuid,
     and_,
     any_,
@@ -150,7 +151,7 @@ def _smart_items(request: ItemsRequest) -> Any:
         *media_read_columns,
         func.row_number().over(order_by=order).label("ordinal"),
         cast(null(), DateTime(timezone=True)).label("added_at"),
-        func.jsonb_build_array(*(key.expression for key in keys)).label("sort_values"),
+        cast(func.jsonb_build_array(*(key.expression for key in keys)), Text).label("sort_values"),
     )
     after = _smart_cursor_values(request, keys)
     base_ordinal = 0
@@ -203,7 +204,7 @@ def _static_items(part: int, with_cursor: bool) -> Any:
             *media_read_columns,
             (page.c.rank - 1 + before).label("ordinal"),
             page.c.added_at,
-            func.jsonb_build_array(page.c.position, page.c.media_id).label("sort_values"),
+            cast(func.jsonb_build_array(page.c.position, page.c.media_id), Text).label("sort_values"),
             literal_column(str(part)).label("part"),
         )
         .select_from(lists)
@@ -271,7 +272,8 @@ class ListItemRow:
 
 
 def _item_cursor(kind: str, row: Any) -> str:
-    return encode_cursor(kind, [*row.sort_values, row.ordinal])
+    # sort_values is JSON text, decoded only for the cursors a client reads.
+    return encode_cursor(kind, [*json.loads(row.sort_values), row.ordinal])
 
 
 async def list_item_pages(conn: AsyncConnection, requests: Sequence[ItemsRequest]) -> list[Page[ListItemRow]]:
