@@ -30,9 +30,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 class StatementStats:
     queries: int = 0
     seconds: float = 0.0
-    # Every message exchange with PostgreSQL: statements, prepares, BEGIN/COMMIT/ROLLBACK.
-    round_trips: int = 0
+    # Round trips to PostgreSQL besides the statements themselves (one each).
+    prepares: int = 0
+    transaction_commands: int = 0
     _started: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def round_trips(self) -> int:
+        return self.queries + self.prepares + self.transaction_commands
 
 
 current_stats: contextvars.ContextVar[StatementStats | None] = contextvars.ContextVar(
@@ -48,22 +53,20 @@ class PoolSettings:
     statement_timeout_ms: int = 10_000
 
 
-def _count_round_trip() -> None:
-    stats = current_stats.get()
-    if stats is not None:
-        stats.round_trips += 1
-
-
 class CountingConnection(asyncpg.Connection):  # type: ignore[misc]
-    """Counts the round trips a statement does not: simple queries (SQLAlchemy's BEGIN, COMMIT and
-    ROLLBACK go through `execute`) and prepares (a miss of the prepared statement cache)."""
+    """Counts the round trips a statement does not: prepares (a miss of the prepared statement
+    cache) and simple queries (SQLAlchemy's BEGIN, COMMIT and ROLLBACK go through `execute`)."""
 
     async def execute(self, query: str, *args: Any, **kwargs: Any) -> Any:
-        _count_round_trip()
+        stats = current_stats.get()
+        if stats is not None:
+            stats.transaction_commands += 1
         return await super().execute(query, *args, **kwargs)
 
     async def prepare(self, query: str, *args: Any, **kwargs: Any) -> Any:
-        _count_round_trip()
+        stats = current_stats.get()
+        if stats is not None:
+            stats.prepares += 1
         return await super().prepare(query, *args, **kwargs)
 
 
@@ -100,7 +103,6 @@ def _count_statements(engine: AsyncEngine) -> None:
         stats = current_stats.get()
         if stats is not None:
             stats.queries += 1
-            stats.round_trips += 1
             stats._started[id(context)] = time.perf_counter()
 
     def after(conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool) -> None:

@@ -17,6 +17,7 @@ class DatabaseStats(SchemaExtension):
             "db": {
                 "queries": stats.queries,
                 "roundTrips": stats.round_trips,
+                "prepares": stats.prepares,
                 "timeMs": round(stats.seconds * 1000, 3),
             }
         }

@@ -38,6 +38,10 @@ class Result:
     def round_trips(self) -> int:
         return int(self.body["extensions"]["db"]["roundTrips"])
 
+    @property
+    def prepares(self) -> int:
+        return int(self.body["extensions"]["db"]["prepares"])
+
 
 @dataclass
 class GraphQLClient:
