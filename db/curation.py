@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from db.media import media_columns
 from db.media_validation import MEDIA_FIELDS
 from db.models import INVERSE_RELATION, NON_CANONICAL_RELATIONS, ExternalLink, Media, MediaRevision
+from db.provenance import ADMIN, EVERY_FIELD, admin_sources
 
 
 class CurationError(Exception):
@@ -58,6 +59,13 @@ class RelationFact:
 
 def _json_value(value: Any) -> Any:
     return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def _stored(fields: dict[str, Any]) -> dict[str, Any]:
+    """Attribute keys given as null are absent from what is stored."""
+    if isinstance(fields.get("attributes"), dict):
+        return {**fields, "attributes": {k: v for k, v in fields["attributes"].items() if v is not None}}
+    return fields
 
 
 def _snapshot(row: Row[Any]) -> dict[str, Any]:
@@ -129,7 +137,9 @@ async def create_media(
             )
     row: Any = (
         await conn.execute(
-            insert(Media).values(external_id=external_text, **fields).returning(*media_columns)
+            insert(Media)
+            .values(external_id=external_text, field_sources={EVERY_FIELD: ADMIN}, **_stored(fields))
+            .returning(*media_columns)
         )
     ).one()
     if external_id is not None:
@@ -146,10 +156,17 @@ async def update_media(
 ) -> bool:
     """Apply the given fields; True when something changed (an unchanged item keeps its updated_at)."""
     current = await _locked_media(conn, media_id)
-    changed = {name: value for name, value in fields.items() if getattr(current, name) != value}
+    changed = {name: value for name, value in _stored(fields).items() if getattr(current, name) != value}
     if not changed:
         return False
-    await conn.execute(update(Media).where(Media.id == media_id).values(**changed, updated_at=text("now()")))
+    sources = admin_sources(
+        current.field_sources, {name: getattr(current, name) for name in changed}, changed
+    )
+    await conn.execute(
+        update(Media)
+        .where(Media.id == media_id)
+        .values(**changed, field_sources=sources, updated_at=text("now()"))
+    )
     await _record(
         conn,
         actor_id,

@@ -16,10 +16,10 @@ from strawberry.scalars import JSON
 from db import curation
 from db import media as media_queries
 from db.curation import CurationError, RelationFact
-from db.media_validation import InvalidValue, external_key, external_link, validate_media_fields
+from db.media_validation import MEDIA_FIELDS, InvalidValue, external_key, external_link, validate_media_fields
 from gql.context import Info
 from gql.errors import UserError, UserErrorCode, user_error
-from gql.media import Media, MediaType
+from gql.media import DatePrecision, Media, MediaType
 from gql.permissions import admin_denied
 from gql.relations import RelationType
 from gql.relay import decode_id
@@ -30,11 +30,23 @@ def require_admin(info: Info) -> UserError | None:
 
 
 @strawberry.input
+class AlternativeTitleInput:
+    title: str
+    language: str | None = strawberry.field(default=None, description="A language tag such as `ja`.")
+
+
+@strawberry.input
 class CreateMediaInput:
     title: str
     media_type: MediaType
     media_class: str
+    alternative_titles: list[AlternativeTitleInput] | None = None
     release_date: dt.date | None = None
+    release_date_precision: DatePrecision | None = strawberry.field(
+        default=None,
+        description="YEAR or MONTH when only that much is known; the date is stored as the period's first "
+        "day. Defaults to DAY.",
+    )
     country_of_origin: str | None = None
     creators: list[str] | None = None
     cover_url: str | None = None
@@ -52,7 +64,11 @@ class UpdateMediaInput:
     title: str | None = strawberry.UNSET
     media_type: MediaType | None = strawberry.UNSET
     media_class: str | None = strawberry.UNSET
+    alternative_titles: list[AlternativeTitleInput] | None = strawberry.UNSET
     release_date: dt.date | None = strawberry.UNSET
+    release_date_precision: DatePrecision | None = strawberry.field(
+        default=strawberry.UNSET, description="Given with releaseDate; defaults to DAY."
+    )
     country_of_origin: str | None = strawberry.UNSET
     creators: list[str] | None = strawberry.UNSET
     cover_url: str | None = strawberry.UNSET
@@ -108,18 +124,7 @@ class LinkMediaPayload:
     user_errors: list[UserError]
 
 
-MEDIA_INPUT_FIELDS = (
-    "title",
-    "media_type",
-    "media_class",
-    "release_date",
-    "country_of_origin",
-    "creators",
-    "cover_url",
-    "description",
-    "attributes",
-    "collection_path",
-)
+MEDIA_INPUT_FIELDS = MEDIA_FIELDS
 
 
 def _camel(name: str) -> str:
@@ -131,9 +136,13 @@ def _fields_of(data: Any) -> dict[str, Any]:
     fields = {}
     for name in MEDIA_INPUT_FIELDS:
         value = getattr(data, name)
-        if value is strawberry.UNSET:
+        if value is strawberry.UNSET or (name == "release_date_precision" and value is None):
             continue
-        fields[name] = value.value if isinstance(value, MediaType) else value
+        if isinstance(value, MediaType | DatePrecision):
+            value = value.value
+        elif name == "alternative_titles" and value is not None:
+            value = [{"title": item.title, "language": item.language} for item in value]
+        fields[name] = value
     return fields
 
 
