@@ -68,11 +68,11 @@ def _stored(fields: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def _snapshot(row: Row[Any]) -> dict[str, Any]:
+def snapshot(row: Row[Any]) -> dict[str, Any]:
     return {name: _json_value(getattr(row, name)) for name in ("external_id", *MEDIA_FIELDS)}
 
 
-async def _record(
+async def record_revision(
     conn: AsyncConnection,
     actor_id: uuid.UUID | None,
     media_id: uuid.UUID,
@@ -147,7 +147,7 @@ async def create_media(
             await _claim_link(conn, row.id, *external_id)
         except CurationError as exc:
             raise CurationError(exc.code, exc.message, "externalId") from exc
-    await _record(conn, actor_id, row.id, "create", {"before": None, "after": _snapshot(row)})
+    await record_revision(conn, actor_id, row.id, "create", {"before": None, "after": snapshot(row)})
     return uuid.UUID(str(row.id))
 
 
@@ -167,7 +167,7 @@ async def update_media(
         .where(Media.id == media_id)
         .values(**changed, field_sources=sources, updated_at=text("now()"))
     )
-    await _record(
+    await record_revision(
         conn,
         actor_id,
         media_id,
@@ -183,7 +183,7 @@ async def update_media(
 async def delete_media(conn: AsyncConnection, actor_id: uuid.UUID | None, media_id: uuid.UUID) -> None:
     current = await _locked_media(conn, media_id)
     await conn.execute(delete(Media).where(Media.id == media_id))
-    await _record(conn, actor_id, media_id, "delete", {"before": _snapshot(current), "after": None})
+    await record_revision(conn, actor_id, media_id, "delete", {"before": snapshot(current), "after": None})
 
 
 async def _require_media(conn: AsyncConnection, ids: Sequence[uuid.UUID], fields: Sequence[str]) -> None:
@@ -202,7 +202,7 @@ async def link_media(conn: AsyncConnection, actor_id: uuid.UUID | None, fact: Re
     if not (inserted or updated):
         return False
     canonical = fact.canonical()
-    await _record(
+    await record_revision(
         conn,
         actor_id,
         fact.media_id,
@@ -245,7 +245,7 @@ async def unlink_media(conn: AsyncConnection, actor_id: uuid.UUID | None, fact: 
     ).first()
     if removed is None:
         raise CurationError("NOT_FOUND", "These items are not related this way", "relationType")
-    await _record(
+    await record_revision(
         conn,
         actor_id,
         fact.media_id,
@@ -270,7 +270,7 @@ async def add_external_link(
     added = await _claim_link(conn, media_id, source, key)
     if added:
         link = {"source_name": source, "external_key": key}
-        await _record(conn, actor_id, media_id, "add_external_link", {"before": None, "after": link})
+        await record_revision(conn, actor_id, media_id, "add_external_link", {"before": None, "after": link})
     return added
 
 
@@ -291,7 +291,7 @@ async def remove_external_link(
     if removed is None:
         raise CurationError("NOT_FOUND", "This item has no such external link", "externalKey")
     link = {"source_name": source, "external_key": key}
-    await _record(conn, actor_id, media_id, "remove_external_link", {"before": link, "after": None})
+    await record_revision(conn, actor_id, media_id, "remove_external_link", {"before": link, "after": None})
 
 
 INCOMING_RELATIONS = (

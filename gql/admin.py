@@ -13,7 +13,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.scalars import JSON
 
-from db import curation
+from db import curation, identity
 from db import media as media_queries
 from db.curation import CurationError, RelationFact
 from db.media_validation import MEDIA_FIELDS, InvalidValue, external_key, external_link, validate_media_fields
@@ -103,6 +103,21 @@ class ExternalLinkInput:
     media_id: strawberry.ID
     source_name: str
     external_key: str
+
+
+@strawberry.input
+class MergeMediaInput:
+    keep_id: strawberry.ID
+    merge_id: strawberry.ID
+
+
+@strawberry.type
+class MergeMediaPayload:
+    media: Media | None = strawberry.field(description="The item kept, holding everything moved.")
+    merged_media_id: strawberry.ID | None = strawberry.field(
+        description="The merged item's id; it keeps resolving to the item kept."
+    )
+    user_errors: list[UserError]
 
 
 @strawberry.type
@@ -288,6 +303,42 @@ class AdminMutation:
     @strawberry.mutation(description="Remove an external id from an item (admins only).")
     async def remove_external_link(self, info: Info, input: ExternalLinkInput) -> MediaPayload:
         return await _change_external_link(info, input, curation.remove_external_link)
+
+    @strawberry.mutation(
+        description="Move an external id from the item holding it to this item, e.g. to settle an ingestion "
+        "conflict (admins only)."
+    )
+    async def move_external_link(self, info: Info, input: ExternalLinkInput) -> MediaPayload:
+        return await _change_external_link(info, input, identity.move_external_link)
+
+    @strawberry.mutation(
+        description="Merge two items that are one: the external ids, relations, tracking entries and list "
+        "items of mergeId move to keepId (an entry or list item the kept item already has wins), keepId's "
+        "fields stay, and mergeId's global ID keeps resolving to keepId (admins only)."
+    )
+    async def merge_media(self, info: Info, input: MergeMediaInput) -> MergeMediaPayload:
+        if forbidden := require_admin(info):
+            return MergeMediaPayload(media=None, merged_media_id=None, user_errors=[forbidden])
+        keep_id = decode_id(input.keep_id, "Media")
+        merge_id = decode_id(input.merge_id, "Media")
+        errors = [
+            _not_found(field)
+            for field, value in (("keepId", keep_id), ("mergeId", merge_id))
+            if value is None
+        ]
+        if keep_id is None or merge_id is None:
+            return MergeMediaPayload(media=None, merged_media_id=None, user_errors=errors)
+
+        async def write(conn: AsyncConnection) -> list[Media | None]:
+            await identity.merge_media(conn, _actor(info), keep_id, merge_id)
+            return await _fresh_media(conn, keep_id)
+
+        media, errors = await _write(info, write)
+        return MergeMediaPayload(
+            media=media[0] if media else None,
+            merged_media_id=None if errors else input.merge_id,
+            user_errors=errors,
+        )
 
 
 def _relation_fact(

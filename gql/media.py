@@ -250,7 +250,12 @@ class Media(Node):
 
 
 async def media_by_raw_id(info: Info, media_id: uuid.UUID) -> Media | None:
-    row = await info.context.loaders.media_by_id.load(media_id)
+    """An id merged into another item (mergeMedia) resolves to that item."""
+    loaders = info.context.loaders
+    row = await loaders.media_by_id.load(media_id)
+    if row is None:
+        kept_id = await loaders.redirect_by_old_id.load(media_id)
+        row = None if kept_id is None else await loaders.media_by_id.load(kept_id)
     return None if row is None else Media.from_row(row)
 
 
