@@ -12,7 +12,7 @@ from aiodataloader import DataLoader
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from db import accounts as account_queries
-from db import curation
+from db import curation, identity
 from db import lists as list_queries
 from db import media as media_queries
 from db import relations as relation_queries
@@ -44,6 +44,10 @@ class Loaders:
     @cached_property
     def media_by_id(self) -> DataLoader[uuid.UUID, Any]:
         return batch_loader(self.engine, media_queries.media_by_ids)
+
+    @cached_property
+    def redirect_by_old_id(self) -> DataLoader[uuid.UUID, Any]:
+        return batch_loader(self.engine, identity.redirects_by_old_ids)
 
     # accounts
     @cached_property
