@@ -43,10 +43,12 @@ media_columns = (
     Media.updated_at,
 )
 
-# The read path's form of the same columns: `attributes` stays JSON text until a client asks for it
-# (media_attributes), `creators` is the list asyncpg decodes, without SQLAlchemy's per-row ARRAY pass.
+# JSON columns the read path carries as text, decoded only when a client asks (decode_json).
+JSON_READ_AS_TEXT = ("attributes", "alternative_titles", "field_sources")
+# The read path's form of the media columns: JSON as text, `creators` as the list asyncpg decodes
+# (no SQLAlchemy ARRAY pass per row).
 _RAW_READS: dict[str, Callable[[Any], Any]] = {
-    "attributes": lambda column: cast(column, Text),
+    **{name: lambda column: cast(column, Text) for name in JSON_READ_AS_TEXT},
     "creators": lambda column: type_coerce(column, NullType()),
 }
 media_read_columns = tuple(
@@ -55,14 +57,14 @@ media_read_columns = tuple(
 )
 
 
-def decode_attributes(value: str | dict[str, Any]) -> dict[str, Any]:
-    """Rows of the read path carry attributes as JSON text, rows of writes (curation) as a dict."""
-    decoded: dict[str, Any] = json.loads(value) if isinstance(value, str) else value
-    return decoded
+def decode_json(value: Any) -> Any:
+    """Rows of the read path carry JSON columns as text, rows of writes (curation) decoded."""
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def media_attributes(row: Any) -> dict[str, Any]:
-    return decode_attributes(row.attributes)
+    attributes: dict[str, Any] = decode_json(row.attributes)
+    return attributes
 
 
 MEDIA_BY_IDS = select(*media_read_columns).where(Media.id == any_(uuid_keys()))

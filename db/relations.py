@@ -15,7 +15,7 @@ from sqlalchemy import Row, Text, any_, case, cast, func, literal, select, text,
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.batch import uuid_keys
-from db.media import media_columns, media_read_columns
+from db.media import JSON_READ_AS_TEXT, media_columns, media_read_columns
 from db.models import INVERSE_RELATION, NON_CANONICAL_RELATIONS, RELATION_TYPES, Media, Relationship
 
 OUTGOING = "outgoing"
@@ -108,7 +108,7 @@ class Graph:
 
 _MEDIA_SELECT = ", ".join(
     f"m.{column.key}::text AS {column.key}"
-    if column.key in ("media_class", "collection_path", "attributes")
+    if column.key in ("media_class", "collection_path", *JSON_READ_AS_TEXT)
     else f"m.{column.key}"
     for column in media_columns
 )

@@ -114,9 +114,23 @@ class ExternalLink:
     external_key: str
 
 
+# Media's JSON columns are decoded only when a client asks for them (db.media.media_read_columns).
+
+
 def decoded_attributes(root: strawberry.Parent[Any]) -> JSON:
-    """Decoded only when a client asks for them (db.media.media_read_columns)."""
-    return JSON(media_queries.decode_attributes(root.raw_attributes))
+    return JSON(media_queries.decode_json(root.raw_attributes))
+
+
+def decoded_alternative_titles(root: strawberry.Parent[Any]) -> list[AlternativeTitle]:
+    return [
+        AlternativeTitle(title=item["title"], language=item.get("language"))
+        for item in media_queries.decode_json(root.raw_alternative_titles)
+    ]
+
+
+def decoded_field_sources(root: strawberry.Parent[Any]) -> list[FieldSource]:
+    sources = media_queries.decode_json(root.raw_field_sources)
+    return [FieldSource(field=name, source=source) for name, source in sorted(sources.items())]
 
 
 @strawberry.type(description="One canonical catalog item: a book, a film, a game, a live event...")
@@ -126,7 +140,7 @@ class Media(Node):
     media_type: MediaType
     media_class: str = strawberry.field(description="Taxonomy path, e.g. `written.book.novel`.")
     title: str
-    alternative_titles: list[AlternativeTitle]
+    alternative_titles: list[AlternativeTitle] = strawberry.field(resolver=decoded_alternative_titles)
     release_date: dt.date | None = strawberry.field(
         description="The first day of the period releaseDatePrecision names (1977-01-01 for a year-only 1977)."
     )
@@ -144,12 +158,15 @@ class Media(Node):
         description="Franchise / universe path, e.g. `dune.novels`."
     )
     field_sources: list[FieldSource] = strawberry.field(
-        description="Who set each field (docs/ingestion.md, Provenance); fields not listed fall under `*`."
+        resolver=decoded_field_sources,
+        description="Who set each field (docs/ingestion.md, Provenance); fields not listed fall under `*`.",
     )
     created_at: dt.datetime
     updated_at: dt.datetime
     tracker_count: strawberry.Private[int]
-    raw_attributes: strawberry.Private[str | dict[str, Any]]
+    raw_attributes: strawberry.Private[Any]
+    raw_alternative_titles: strawberry.Private[Any]
+    raw_field_sources: strawberry.Private[Any]
     viewer_entry: TrackingEntry | None = strawberry.field(
         resolver=viewer_entry, description="The viewer's tracking entry; null when anonymous or untracked."
     )
@@ -167,10 +184,7 @@ class Media(Node):
             media_type=MediaType(row.media_type),
             media_class=row.media_class,
             title=row.title,
-            alternative_titles=[
-                AlternativeTitle(title=item["title"], language=item.get("language"))
-                for item in row.alternative_titles
-            ],
+            raw_alternative_titles=row.alternative_titles,
             release_date=row.release_date,
             release_date_precision=DatePrecision(row.release_date_precision),
             country_of_origin=row.country_of_origin,
@@ -179,9 +193,7 @@ class Media(Node):
             description=row.description,
             raw_attributes=row.attributes,
             collection_path=row.collection_path,
-            field_sources=[
-                FieldSource(field=name, source=source) for name, source in sorted(row.field_sources.items())
-            ],
+            raw_field_sources=row.field_sources,
             created_at=row.created_at,
             updated_at=row.updated_at,
             tracker_count=row.tracker_count,
