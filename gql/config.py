@@ -52,6 +52,8 @@ class Settings:
     session_absolute_days: int = 90
     auth_history_days: int = 90
     trusted_proxies: tuple[str, ...] = ()
+    # Worker processes of `serve`; None: one per available core.
+    workers: int | None = None
     limits: Limits = field(default_factory=Limits)
 
     @property
@@ -86,6 +88,7 @@ class Settings:
             session_absolute_days=_int("OMT_SESSION_ABSOLUTE_DAYS", 90),
             auth_history_days=_int("OMT_AUTH_HISTORY_DAYS", 90),
             trusted_proxies=proxies,
+            workers=_int("OMT_WORKERS", 0) or None,
             limits=Limits(
                 max_depth=_int("OMT_MAX_DEPTH", 12),
                 max_aliases=_int("OMT_MAX_ALIASES", 30),
