@@ -1,5 +1,6 @@
-"""`serve --workers 2` as a real server: both workers answer, the rate limit holds across them, SIGTERM
-drains both and the parent exits cleanly, and an idle process stays small."""
+"""`serve --workers 2` as a real server: both workers answer, the rate limit holds across them, a second
+server on the same port is refused, SIGTERM drains both workers and the parent exits cleanly, and an
+idle process stays small."""
 
 import json
 import os
@@ -108,6 +109,18 @@ def test_two_workers_share_the_rate_limit_and_stop_cleanly(database_url: str) ->
         # (each worker on its own would allow twice the capacity).
         refilled = int(elapsed * PER_MINUTE / 60) + 1
         assert PER_MINUTE <= statuses.count(200) <= PER_MINUTE + refilled
+
+        # Each worker listens on its own socket of a reuse-port group: a second server on the same
+        # port must fail, not silently take a share of the connections.
+        second = subprocess.run(
+            [sys.executable, "-m", "gql.cli", "serve", "--no-demo", "--workers", "2"],
+            env=env,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        assert second.returncode == 1
+        assert b"cannot listen on" in second.stderr
 
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=30) == 0
