@@ -405,7 +405,7 @@ class Server:
                 self.process.wait()
 
 
-def start_ours(database_url: str, port: int) -> Server:
+def start_ours(database_url: str, port: int, workers: int | None = None) -> Server:
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -414,6 +414,8 @@ def start_ours(database_url: str, port: int) -> Server:
         "OMT_RATE_LIMIT_PER_MINUTE": "0",
     }
     env.pop("OMT_WORKERS", None)
+    if workers:
+        env["OMT_WORKERS"] = str(workers)
     command = [
         sys.executable,
         "-m",
@@ -621,7 +623,7 @@ def run(args: argparse.Namespace) -> None:
         postmaster = psutil.Process(
             int((data_dir.resolve() / "pg" / "postmaster.pid").read_text().split()[0])
         )
-        ours = start_ours(cluster.url(DATABASE_NAME), args.port)
+        ours = start_ours(cluster.url(DATABASE_NAME), args.port, args.workers)
         servers.append(ours)
         theirs = start_postgraphile(cluster.socket_dir, args.port + 1)
         servers.append(theirs)
@@ -688,6 +690,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="rounds per server, alternating")
     parser.add_argument("--warmup", type=float, default=2, help="seconds of warm-up per server and query")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8])
+    parser.add_argument(
+        "--workers", type=int, help="our worker processes (default: the server's, one per core)"
+    )
     parser.add_argument(
         "--queries", default=",".join(QUERIES), help=f"comma-separated, of {', '.join(QUERIES)}"
     )

@@ -11,6 +11,7 @@ worker, the app runs in the parent itself.
 for supervising anything else the parent owns.
 """
 
+import gc
 import logging
 import os
 import socket
@@ -52,7 +53,16 @@ class WorkerApp:
         from gql.app import create_app
 
         configure_logging(self.settings)
-        return create_app(self.settings, self.database_url, limiter=self.limiter)
+        app = create_app(self.settings, self.database_url, limiter=self.limiter)
+        # What exists now (modules, the schema, the app) lives as long as the process: keep it out of
+        # the collector's scans, which otherwise walk all of it on every full collection. A request
+        # allocates tens of thousands of objects, nearly all freed by reference counting: collecting
+        # every 20,000 allocations instead of 700 leaves the cycles no longer. Together -15 % CPU per
+        # depth-3 traversal (bench/README.md).
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(20_000, 20, 20)
+        return app
 
 
 class Supervisor(Multiprocess):
