@@ -639,6 +639,13 @@ def run(args: argparse.Namespace) -> None:
             f"{psutil.cpu_count()} cores",
             flush=True,
         )
+        parent = psutil.Process(ours.process.pid)
+        print(
+            f"idle memory (RSS): ours parent {parent.memory_info().rss / 2**20:.0f} MB, workers "
+            + ", ".join(f"{worker.memory_info().rss / 2**20:.0f} MB" for worker in workers)
+            + f"; PostGraphile {psutil.Process(theirs.process.pid).memory_info().rss / 2**20:.0f} MB",
+            flush=True,
+        )
         chosen = [key.strip() for key in args.queries.split(",")]
         for key in chosen:
             compared = check_same_rows(QUERIES[key], fixture, ours, theirs)
