@@ -8,13 +8,13 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from db.media import MEDIA_TYPES
+from db.media_filters import LTREE_PATTERN
 from db.models import RELATION_TYPES
+from db.storable import INT32_MAX, is_int32
 
-# Labels without `-`: PostgreSQL 15's ltree rejects it, and any PostgreSQL >= 15 is supported.
-LTREE_PATTERN = re.compile(r"[A-Za-z0-9_]{1,255}(\.[A-Za-z0-9_]{1,255})*")
 COUNTRY_PATTERN = re.compile(r"[A-Za-z]{2}")
 ISBN_PATTERN = re.compile(r"\d{13}|\d{9}[\dX]")
 DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -144,9 +144,10 @@ def http_url(value: Any) -> str:
 
 
 def _count(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidValue("must be a non-negative integer")
-    return value
+    # Progress is an integer column, and progress toward a count is checked against it.
+    if not is_int32(value) or value < 0:
+        raise InvalidValue(f"must be an integer from 0 to {INT32_MAX}")
+    return cast(int, value)
 
 
 def _isbn(value: Any) -> str:

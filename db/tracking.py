@@ -20,7 +20,7 @@ from db.keyset import (
     keyset_select,
     parse_date,
     parse_datetime,
-    parse_int,
+    parse_int32,
     parse_text,
     parse_uuid,
 )
@@ -216,7 +216,7 @@ class LibraryFilter:
 def library_sort_keys(sort: str) -> list[SortKey]:
     by_media = SortKey(UserMedia.media_id, False, parse_uuid)
     if sort == "RATING":
-        return [SortKey(func.coalesce(UserMedia.rating, 0), True, parse_int), by_media]
+        return [SortKey(func.coalesce(UserMedia.rating, 0), True, parse_int32), by_media]
     if sort == "TITLE":
         return [SortKey(Media.title, False, parse_text), by_media]
     if sort == "RELEASE_DATE":
@@ -224,7 +224,7 @@ def library_sort_keys(sort: str) -> list[SortKey]:
     if sort == "STATUS":
         rank = case(STATUS_RANK, value=UserMedia.status, else_=len(STATUS_RANK))
         return [
-            SortKey(rank, False, parse_int),
+            SortKey(rank, False, parse_int32),
             SortKey(UserMedia.updated_at, True, parse_datetime),
             by_media,
         ]
