@@ -10,6 +10,9 @@ from typing import Any
 UNSTORABLE_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# Nesting of JSON inputs (API variables, ingested records): real ones stay under 6 levels; deeper
+# values only cost memory and recursion further in.
+MAX_INPUT_DEPTH = 20
 
 
 def unstorable_text(text: str) -> str | None:
@@ -42,3 +45,28 @@ def utc_instant(value: dt.datetime) -> dt.datetime:
         return value.astimezone(dt.UTC)
     except OverflowError as exc:
         raise ValueError("is outside the representable range (years 1 to 9999 in UTC)") from exc
+
+
+def value_problem(value: Any, max_depth: int = MAX_INPUT_DEPTH) -> tuple[list[str | int], str] | None:
+    """The path and reason of the first part of a JSON value that cannot be accepted, else None."""
+    stack: list[tuple[Any, list[str | int]]] = [(value, [])]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            reason = unstorable_text(item)
+            if reason is not None:
+                return path, reason
+        elif isinstance(item, float) and not is_finite_number(item):
+            return path, "must be a finite number"
+        elif isinstance(item, dict | list):
+            if len(path) >= max_depth:
+                return path, f"is nested deeper than {max_depth} levels"
+            if isinstance(item, dict):
+                for key, member in item.items():
+                    reason = unstorable_text(key) if isinstance(key, str) else None
+                    if reason is not None:
+                        return [*path, key], f"key {reason}"
+                    stack.append((member, [*path, key]))
+            else:
+                stack.extend((member, [*path, index]) for index, member in enumerate(item))
+    return None

@@ -29,7 +29,14 @@ def database(settings: Settings) -> Iterator[str]:
         yield asyncpg_url(settings.database_url)
         return
     cluster = EmbeddedCluster(settings.data_dir.resolve())
-    cluster.start()
+    try:
+        cluster.start()
+    except PermissionError as exc:
+        # An operator's mistake, not a defect: say what to fix instead of a traceback.
+        raise SystemExit(
+            f"omnimediatrak: cannot use the data dir {settings.data_dir}: {exc.strerror} ({exc.filename});"
+            " choose a writable one with --data-dir or OMT_DATA_DIR"
+        ) from exc
     try:
         cluster.ensure_database(DATABASE_NAME)
         yield cluster.url(DATABASE_NAME)
@@ -178,11 +185,15 @@ def main(argv: list[str] | None = None) -> int:
         return create_admin(settings, args.email, args.username, args.password)
 
     elif args.command == "ingest":
-        from gql.ingest_command import IngestRequest, run_ingest
+        from gql.ingest_command import EXIT_FAILED, IngestRequest, request_problem, run_ingest
 
         request = IngestRequest(
             args.file, args.source, args.batch_size, args.dry_run, args.resume, args.writers
         )
+        problem = request_problem(request)
+        if problem is not None:
+            log.error("%s", problem)
+            return EXIT_FAILED
         with database(settings) as url:
             upgrade(url)
             return run_ingest(url, request)

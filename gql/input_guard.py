@@ -25,35 +25,8 @@ from graphql.execution import ExecutionResult as GraphQLExecutionResult
 from graphql.pyutils import print_path_list
 from strawberry.extensions import SchemaExtension
 
-from db.storable import is_finite_number, unstorable_text
+from db.storable import MAX_INPUT_DEPTH, unstorable_text, value_problem
 from gql.errors import BAD_USER_INPUT, GRAPHQL_VALIDATION_FAILED
-
-MAX_INPUT_DEPTH = 20
-
-
-def value_problem(value: Any) -> tuple[list[str | int], str] | None:
-    """The path and reason of the first part of a JSON value that cannot be accepted, else None."""
-    stack: list[tuple[Any, list[str | int]]] = [(value, [])]
-    while stack:
-        item, path = stack.pop()
-        if isinstance(item, str):
-            reason = unstorable_text(item)
-            if reason is not None:
-                return path, reason
-        elif isinstance(item, float) and not is_finite_number(item):
-            return path, "must be a finite number"
-        elif isinstance(item, dict | list):
-            if len(path) >= MAX_INPUT_DEPTH:
-                return path, f"is nested deeper than {MAX_INPUT_DEPTH} levels"
-            if isinstance(item, dict):
-                for key, member in item.items():
-                    reason = unstorable_text(key) if isinstance(key, str) else None
-                    if reason is not None:
-                        return [*path, key], f"key {reason}"
-                    stack.append((member, [*path, key]))
-            else:
-                stack.extend((member, [*path, index]) for index, member in enumerate(item))
-    return None
 
 
 def variable_errors(

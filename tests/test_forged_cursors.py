@@ -68,7 +68,7 @@ FIELDS = {
         ["list", "items"],
     ),
 }
-FORGED_VALUES = [
+FORGED_VALUES: list[Any] = [
     123,
     -(2**70),
     2**64,
@@ -172,7 +172,7 @@ async def test_forged_cursors_are_bad_user_input(
         for payload in ([kind], [kind, values, 1], [kind, {}], "x", [[kind], values], [kind, [values]]):
             result = await client(
                 query,
-                {"after": encode(payload), **{"list": lists["list"], "smart": lists["smart"]}},
+                {"after": encode(payload), "list": lists["list"], "smart": lists["smart"]},
                 token=token,
             )
             assert {error["extensions"]["code"] for error in result.errors} == {"BAD_USER_INPUT"}, (
