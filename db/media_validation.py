@@ -195,6 +195,30 @@ FIELD_CHECKS: dict[str, tuple[Any, Any]] = {
 }
 
 
+# The taxonomy subtrees each media type may use: a FILM under written.book.novel is a mistake.
+MEDIA_CLASS_ROOTS: dict[str, tuple[str, ...]] = {
+    "book": ("written.book",),
+    "comic": ("written.comic",),
+    "manga": ("written.comic",),
+    "anime": ("video",),
+    "film": ("video.film",),
+    "series": ("video.series",),
+    "game": ("interactive",),
+    "podcast": ("audio.podcast",),
+    "audiobook": ("audio.audiobook",),
+    "music": ("audio.music",),
+    "live_event": ("event",),
+}
+
+
+def class_misfit(media_type: str, media_class: str) -> str | None:
+    """Why `media_class` does not fit `media_type`, or None when it does."""
+    roots = MEDIA_CLASS_ROOTS[media_type]
+    if any(media_class == root or media_class.startswith(f"{root}.") for root in roots):
+        return None
+    return f"must lie under {' or '.join(roots)} for this media type"
+
+
 def validate_media_fields(
     fields: Mapping[str, Any], require_all: bool
 ) -> tuple[dict[str, Any], list[FieldError]]:
@@ -218,6 +242,10 @@ def validate_media_fields(
             clean[name] = check(value)
         except InvalidValue as exc:
             errors.append(FieldError((name, *exc.subfield), str(exc)))
+    if "media_type" in clean and clean.get("media_class") is not None:
+        misfit = class_misfit(clean["media_type"], clean["media_class"])
+        if misfit is not None:
+            errors.append(FieldError(("media_class",), misfit))
     return clean, errors
 
 

@@ -336,7 +336,8 @@ async def _write_entries(
                     existing.get(media_id), changes, item.media_type, item.attributes, now
                 )
             except tracking_queries.InvalidEntry as exc:
-                return [], [user_error(UserErrorCode.INVALID, str(exc), ENTRY_INPUT_FIELDS[exc.field])]
+                field = ENTRY_INPUT_FIELDS[exc.field]
+                return [], [user_error(UserErrorCode.INVALID, f"{field} {exc}", field)]
         snapshots = {
             media_id: {"title": media[media_id].title, "mediaType": media[media_id].media_type}
             for media_id in media_ids
