@@ -31,7 +31,7 @@ def database(settings: Settings) -> Iterator[str]:
     cluster = EmbeddedCluster(settings.data_dir.resolve())
     try:
         cluster.start()
-    except PermissionError as exc:
+    except OSError as exc:
         # An operator's mistake, not a defect: say what to fix instead of a traceback.
         raise SystemExit(
             f"omnimediatrak: cannot use the data dir {settings.data_dir}: {exc.strerror} ({exc.filename});"
@@ -135,11 +135,19 @@ def main(argv: list[str] | None = None) -> int:
     migrate_parser = commands.add_parser("migrate", help="apply database migrations up to head")
     migrate_parser.add_argument("--data-dir", type=Path, dest="sub_data_dir")
 
-    admin_parser = commands.add_parser("create-admin", help="create an admin account")
-    admin_parser.add_argument("--email", required=True)
-    admin_parser.add_argument("--username", required=True)
+    admin_parser = commands.add_parser(
+        "create-admin",
+        help="create an admin account",
+        description="Create an account with the admin role, which may curate the catalog.",
+    )
+    admin_parser.add_argument("--email", required=True, help="the admin's email address (unique)")
+    admin_parser.add_argument(
+        "--username", required=True, help="the admin's username (unique, for signing in)"
+    )
     admin_parser.add_argument("--password", help="prompted for when left out (keeps it out of shell history)")
-    admin_parser.add_argument("--data-dir", type=Path, dest="sub_data_dir")
+    admin_parser.add_argument(
+        "--data-dir", type=Path, dest="sub_data_dir", help="embedded PostgreSQL data dir (default .data)"
+    )
 
     ingest_parser = commands.add_parser("ingest", help="load a JSON Lines catalog (docs/ingestion.md)")
     ingest_parser.add_argument("file", type=Path)

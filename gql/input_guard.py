@@ -89,9 +89,19 @@ class _LiteralChecker(Visitor):
 def literal_errors(query: str, document: DocumentNode) -> list[GraphQLError]:
     if "\\u" not in query and query.count("[") + query.count("{") <= MAX_INPUT_DEPTH:
         return []
-    checker = _LiteralChecker()
-    visit(document, checker)
-    return checker.errors
+    cached = _checked_documents.get(query)
+    if cached is None:
+        checker = _LiteralChecker()
+        visit(document, checker)
+        if len(_checked_documents) >= CHECKED_DOCUMENTS_CACHED:
+            _checked_documents.clear()
+        cached = _checked_documents[query] = checker.errors
+    return cached
+
+
+# Clients send the same few documents again and again: each is walked once.
+CHECKED_DOCUMENTS_CACHED = 256
+_checked_documents: dict[str, list[GraphQLError]] = {}
 
 
 def _operations(document: DocumentNode) -> Iterator[OperationDefinitionNode]:

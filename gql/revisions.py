@@ -1,6 +1,7 @@
 """Media.revisions: the admin change history of a catalog item, readable by admins only."""
 
 import datetime as dt
+import uuid
 from enum import Enum
 from typing import Any
 
@@ -10,6 +11,7 @@ from strawberry.scalars import JSON
 
 from gql.context import Info
 from gql.permissions import is_admin
+from gql.relations import RelationType
 from gql.relay import to_global_id
 
 
@@ -24,12 +26,37 @@ class RevisionAction(Enum):
     REMOVE_EXTERNAL_LINK = "remove_external_link"
 
 
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _as_api(values: dict[str, Any] | None) -> Any:
+    """A stored revision as the API spells things: camelCase keys, global IDs, enum names."""
+    if values is None:
+        return None
+    from gql.media import MediaType  # gql.media imports this module
+
+    shown: dict[str, Any] = {}
+    for name, value in values.items():
+        if name in ("media_id", "related_media_id") and isinstance(value, str):
+            value = to_global_id("Media", uuid.UUID(value))
+        elif name == "relation_type" and value is not None:
+            value = RelationType(value).name
+        elif name == "media_type" and value is not None:
+            value = MediaType(value).name
+        shown[_camel(name)] = value
+    return shown
+
+
 @strawberry.type(description="One admin change of a catalog item: who, when, and the values before/after.")
 class MediaRevision:
     id: strawberry.ID
     action: RevisionAction
     actor_id: strawberry.ID | None = strawberry.field(description="Global ID of the admin (User).")
-    before: JSON | None
+    before: JSON | None = strawberry.field(
+        description="The values before (camelCase keys, global IDs, enum names as elsewhere in the API)."
+    )
     after: JSON | None
     created_at: dt.datetime
 
@@ -39,8 +66,8 @@ class MediaRevision:
             id=strawberry.ID(str(row.id)),
             action=RevisionAction(row.action),
             actor_id=None if row.actor_id is None else to_global_id("User", row.actor_id),
-            before=row.changes.get("before"),
-            after=row.changes.get("after"),
+            before=_as_api(row.changes.get("before")),
+            after=_as_api(row.changes.get("after")),
             created_at=row.created_at,
         )
 

@@ -126,6 +126,18 @@ CASES = [
         code="GRAPHQL_VALIDATION_FAILED",
     ),
     Case("syntax error", "{ searchMedia {", code="GRAPHQL_PARSE_FAILED"),
+    Case(
+        "query deeper than the limit",
+        "{ searchMedia { edges { node { relations { node { relations { node { relations { node { relations "
+        "{ node { relations { node { title } } } } } } } } } } } } } }",
+        code="GRAPHQL_VALIDATION_FAILED",
+    ),
+    Case(
+        "query above the cost limit",
+        "{ searchMedia(first: 100) { edges { node { relations { node { relations { node { relations "
+        "{ node { title } } } } } } } } } }",
+        code="QUERY_TOO_COSTLY",
+    ),
     Case("selections nested 1,000 deep", "{" + "a{" * 1000 + "b" + "}" * 1001, code="GRAPHQL_PARSE_FAILED"),
     Case(
         "two operations without operationName",
@@ -290,7 +302,11 @@ async def test_a_client_mistake_is_a_typed_error_that_changes_nothing(
     assert codes == {case.code} or (case.or_refused_as_body and codes == {"BAD_REQUEST"}), result.errors
     if case.message is not None:
         assert case.message in result.errors[0]["message"]
-    if case.code != "GRAPHQL_PARSE_FAILED" and "nested" not in case.name and case.status == 400:
+    if (
+        case.code in ("BAD_USER_INPUT", "GRAPHQL_VALIDATION_FAILED")
+        and "nested" not in case.name
+        and case.status == 400
+    ):
         assert "locations" in result.errors[0], result.errors
     assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
     assert await snapshot(engine) == before
@@ -391,3 +407,23 @@ async def test_media_types_are_case_insensitive(client: GraphQLClient) -> None:
     )
     assert response.status_code == 200
     assert "mediaTypes" in response.json()["data"]
+
+
+async def test_a_defect_is_masked_and_logged_once_at_error_with_its_traceback(
+    client: GraphQLClient, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from db import media as media_queries
+
+    async def broken(*_: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(media_queries, "media_type_counts", broken)
+    with caplog.at_level(logging.INFO):
+        result = await client("{ mediaTypes { count } }")
+    request_id = result.response.headers["x-request-id"]
+    assert result.errors[0]["extensions"] == {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
+    assert "a bug" not in result.response.text
+    errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    assert request_id in errors[0].getMessage()
+    assert errors[0].exc_info is not None

@@ -155,3 +155,12 @@ async def test_the_summary_says_plainly_that_lines_failed(
     assert "finished, but 1 line failed and was skipped" in out
     assert "line 2: nested deeper than" in out
     assert "Traceback" not in err
+
+
+async def test_an_unusable_data_dir_is_one_clear_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    status, _, err = await run_cli("migrate", "--data-dir", str(blocker / "data"), env={"DATABASE_URL": ""})
+    assert status == 1
+    assert "cannot use the data dir" in err
+    assert "Traceback" not in err

@@ -131,3 +131,32 @@ async def test_filter_messages_name_fields_in_camel_case(
     [error] = result.errors
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     assert not SNAKE_CASE.search(error["message"]), error["message"]
+
+
+async def test_revisions_speak_the_api_language(client: GraphQLClient, engine: AsyncEngine) -> None:
+    _, admin = await make_user(engine, role="admin")
+    created = await client(
+        CREATE,
+        {"input": {"title": "Dune", "mediaType": "BOOK", "mediaClass": "written.book.novel"}},
+        token=admin,
+    )
+    dune = created.data["createMedia"]["media"]["id"]
+    messiah = to_global_id("Media", await make_media(engine, title="Dune Messiah"))
+    linked = await client(
+        "mutation($input: LinkMediaInput!) { linkMedia(input: $input) { userErrors { code } } }",
+        {"input": {"mediaId": dune, "relatedMediaId": messiah, "relationType": "SPIN_OFF"}},
+        token=admin,
+    )
+    assert linked.data["linkMedia"]["userErrors"] == []
+    result = await client(
+        "query($id: ID!) { media(id: $id) { revisions { action before after } } }", {"id": dune}, token=admin
+    )
+    revisions = {revision["action"]: revision for revision in result.data["media"]["revisions"]}
+    created_values = revisions["CREATE"]["after"]
+    assert (created_values["mediaType"], created_values["mediaClass"]) == ("BOOK", "written.book.novel")
+    link = revisions["LINK"]["after"]
+    assert {link["mediaId"], link["relatedMediaId"]} == {dune, messiah}
+    assert link["relationType"] == "SPIN_OFF"
+    for revision in revisions.values():
+        for values in (revision["before"], revision["after"]):
+            assert not any("_" in key for key in values or {}), values
