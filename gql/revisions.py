@@ -24,11 +24,18 @@ class RevisionAction(Enum):
     UNLINK = "unlink"
     ADD_EXTERNAL_LINK = "add_external_link"
     REMOVE_EXTERNAL_LINK = "remove_external_link"
+    MOVE_EXTERNAL_LINK = "move_external_link"
+    MERGE = "merge"
 
 
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
+
+
+# Stored values that are media ids, and stored objects whose keys are field names too (a merge).
+MEDIA_ID_KEYS = frozenset({"id", "media_id", "related_media_id", "merged_into", "moved_to", "moved_from"})
+NESTED_KEYS = frozenset({"merged", "moved"})
 
 
 def _as_api(values: dict[str, Any] | None) -> Any:
@@ -39,8 +46,10 @@ def _as_api(values: dict[str, Any] | None) -> Any:
 
     shown: dict[str, Any] = {}
     for name, value in values.items():
-        if name in ("media_id", "related_media_id") and isinstance(value, str):
+        if name in MEDIA_ID_KEYS and isinstance(value, str):
             value = to_global_id("Media", uuid.UUID(value))
+        elif name in NESTED_KEYS and isinstance(value, dict):
+            value = _as_api(value)
         elif name == "relation_type" and value is not None:
             value = RelationType(value).name
         elif name == "media_type" and value is not None:
@@ -49,11 +58,18 @@ def _as_api(values: dict[str, Any] | None) -> Any:
     return shown
 
 
-@strawberry.type(description="One admin change of a catalog item: who, when, and the values before/after.")
+@strawberry.type(
+    description="One change of a catalog item, by an admin (actorId) or a feed (importJobId, source): "
+    "when, and the values before/after."
+)
 class MediaRevision:
     id: strawberry.ID
     action: RevisionAction
     actor_id: strawberry.ID | None = strawberry.field(description="Global ID of the admin (User).")
+    import_job_id: int | None = strawberry.field(
+        description="The import job (ingest.import_jobs) that made a feed's change."
+    )
+    source: str | None = strawberry.field(description="The feed whose import job made the change.")
     before: JSON | None = strawberry.field(
         description="The values before (camelCase keys, global IDs, enum names as elsewhere in the API)."
     )
@@ -66,6 +82,8 @@ class MediaRevision:
             id=strawberry.ID(str(row.id)),
             action=RevisionAction(row.action),
             actor_id=None if row.actor_id is None else to_global_id("User", row.actor_id),
+            import_job_id=row.job_id,
+            source=row.source,
             before=_as_api(row.changes.get("before")),
             after=_as_api(row.changes.get("after")),
             created_at=row.created_at,
