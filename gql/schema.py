@@ -1,6 +1,5 @@
 """The one place the schema is assembled from the domain modules."""
 
-import strawberry
 from strawberry.tools import merge_types
 
 from gql.account_mutations import AccountMutation
@@ -8,12 +7,14 @@ from gql.accounts import AccountsQuery, User
 from gql.admin import AdminMutation
 from gql.config import Limits
 from gql.documents import DocumentCache
-from gql.errors import MaskUnexpectedErrors
+from gql.errors import ClassifiedErrorsSchema, MaskUnexpectedErrors
+from gql.input_guard import InputGuard
 from gql.list_mutations import ListMutation
 from gql.lists import ListQuery
 from gql.media import Media, MediaQuery
 from gql.observability import DatabaseStats
 from gql.relay import NodeQuery
+from gql.scalars import SCALAR_OVERRIDES
 from gql.tracking import TrackingMutation
 
 Query = merge_types("Query", (NodeQuery, MediaQuery, AccountsQuery, ListQuery))
@@ -31,7 +32,7 @@ def document_cache(limits: Limits) -> DocumentCache:
 
 def build_schema(
     limits: Limits | None = None, expose_db_stats: bool = True, documents: DocumentCache | None = None
-) -> strawberry.Schema:
+) -> ClassifiedErrorsSchema:
     limits = limits or Limits()
     documents = documents or document_cache(limits)
     extensions: list[object] = [
@@ -39,10 +40,17 @@ def build_schema(
         # Parsing (token limit included), validation (depth and alias limits) and the cost estimate,
         # once per query text: clients send the same few documents over and over (gql/documents.py).
         documents.extension,
+        InputGuard,
     ]
     if expose_db_stats:
         extensions.append(DatabaseStats)
-    return strawberry.Schema(query=Query, mutation=Mutation, types=[Media, User], extensions=extensions)  # type: ignore[arg-type]
+    return ClassifiedErrorsSchema(
+        query=Query,
+        mutation=Mutation,
+        types=[Media, User],
+        extensions=extensions,  # type: ignore[arg-type]
+        scalar_overrides=SCALAR_OVERRIDES,
+    )
 
 
 schema = build_schema()
