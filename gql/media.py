@@ -2,7 +2,9 @@
 franchise, lookups and the taxonomy counts for filter menus."""
 
 import datetime as dt
+import operator
 import uuid
+from collections.abc import Callable
 from enum import Enum
 from typing import Any
 
@@ -177,27 +179,10 @@ class Media(Node):
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> "Media":
-        return cls(
-            id=to_global_id("Media", row.id),
-            raw_id=row.id,
-            external_id=row.external_id,
-            media_type=MediaType(row.media_type),
-            media_class=row.media_class,
-            title=row.title,
-            raw_alternative_titles=row.alternative_titles,
-            release_date=row.release_date,
-            release_date_precision=DatePrecision(row.release_date_precision),
-            country_of_origin=row.country_of_origin,
-            creators=list(row.creators or []),
-            cover_url=row.cover_url,
-            description=row.description,
-            raw_attributes=row.attributes,
-            collection_path=row.collection_path,
-            raw_field_sources=row.field_sources,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            tracker_count=row.tracker_count,
-        )
+        """An item whose fields are read from `row` when first asked for (_ROW_FIELDS)."""
+        media = cls.__new__(cls)
+        media.__dict__[_ROW] = row
+        return media
 
     @strawberry.field(description="Where other catalogs list this item.")
     async def external_links(self, info: Info) -> list[ExternalLink]:
@@ -267,6 +252,59 @@ class Media(Node):
             ],
             breakdown_withheld=False,
         )
+
+
+# A page of 100 items asked only for `title` should not pay for 100 global ids, enums and lists:
+# Media.from_row keeps the row, and each field below is computed from it on first read and then
+# stored on the instance, whose own attribute shadows the descriptor from then on. Media built
+# with its constructor (the dataclass `__init__`) sets every field and never reaches these.
+_ROW = "_row"
+
+
+class _RowField:
+    def __init__(self, compute: Callable[[Any], Any]) -> None:
+        self.compute = compute
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        try:
+            row = instance.__dict__[_ROW]
+        except KeyError:
+            raise AttributeError(self.name) from None
+        value = instance.__dict__[self.name] = self.compute(row)
+        return value
+
+
+_ROW_FIELDS: dict[str, Callable[[Any], Any]] = {
+    "id": lambda row: to_global_id("Media", row.id),
+    "raw_id": operator.attrgetter("id"),
+    "external_id": operator.attrgetter("external_id"),
+    "media_type": lambda row: MediaType(row.media_type),
+    "media_class": operator.attrgetter("media_class"),
+    "title": operator.attrgetter("title"),
+    "raw_alternative_titles": operator.attrgetter("alternative_titles"),
+    "release_date": operator.attrgetter("release_date"),
+    "release_date_precision": lambda row: DatePrecision(row.release_date_precision),
+    "country_of_origin": operator.attrgetter("country_of_origin"),
+    "creators": lambda row: list(row.creators or []),
+    "cover_url": operator.attrgetter("cover_url"),
+    "description": operator.attrgetter("description"),
+    "raw_attributes": operator.attrgetter("attributes"),
+    "collection_path": operator.attrgetter("collection_path"),
+    "raw_field_sources": operator.attrgetter("field_sources"),
+    "created_at": operator.attrgetter("created_at"),
+    "updated_at": operator.attrgetter("updated_at"),
+    "tracker_count": operator.attrgetter("tracker_count"),
+}
+for _name, _compute in _ROW_FIELDS.items():
+    _descriptor = _RowField(_compute)
+    _descriptor.__set_name__(Media, _name)
+    setattr(Media, _name, _descriptor)
 
 
 async def media_by_raw_id(info: Info, media_id: uuid.UUID) -> Media | None:
