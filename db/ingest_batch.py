@@ -435,16 +435,18 @@ async def apply_batch(
     for target in targets.values():
         current = existing.get(target.media_id)
         if current is None:
-            merge = ItemMerge(dict(NEW_ITEM), {EVERY_FIELD: incoming})
-            for record in target.records:
-                merge.apply(record.line, record.fields, incoming, feed_run.precedence)
-            inserts.append(
-                (
-                    target.media_id,
-                    target.records[0].external_id_text,
-                    merge.values | {"field_sources": merge.sources},
-                )
-            )
+            first, *later = target.records
+            # A new item is its first record (attribute keys given as null are simply absent).
+            attributes = first.fields.get("attributes")
+            if attributes and None in attributes.values():
+                attributes = {key: value for key, value in attributes.items() if value is not None}
+            values = {**NEW_ITEM, **first.fields, "attributes": attributes or {}}
+            sources = {EVERY_FIELD: incoming}
+            if later:
+                merge = ItemMerge(values, sources)
+                for record in later:
+                    merge.apply(record.line, record.fields, incoming, feed_run.precedence)
+            inserts.append((target.media_id, first.external_id_text, values | {"field_sources": sources}))
             counts.inserted += len(target.records)
             continue
         merge = ItemMerge(
