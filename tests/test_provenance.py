@@ -2,6 +2,9 @@
 feeds take only what they may, attributes merge per key, every change is a revision, and keys that
 disagree about identity are conflicts, never merges."""
 
+import asyncio
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -331,3 +334,30 @@ def test_precedence_ranks_listed_feeds_above_unlisted_ones_and_never_above_admin
     assert not precedence.may_take("feed:tmdb", "feed:imdb")
     assert not precedence.may_take("feed:wikidata", "admin")
     assert precedence.may_take("feed:tmdb", "feed:tmdb")
+
+
+async def test_the_command_takes_a_precedence_and_prints_field_counts_and_conflicts(
+    engine: AsyncEngine, tmp_path: Path, database_url: str
+) -> None:
+    await ingest_file(engine, write_jsonl(tmp_path / "curated.jsonl", STAR_WARS), source="curated")
+    twin = {**STAR_WARS_ELSEWHERE, "external_id": "movielens:261", "title": "A twin"}
+    path = write_jsonl(tmp_path / "ml.jsonl", STAR_WARS_ELSEWHERE, twin)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gql.cli",
+        "ingest",
+        str(path),
+        "--source",
+        "movielens",
+        "--precedence",
+        "movielens,curated",
+        env={**os.environ, "DATABASE_URL": database_url},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out = (await process.communicate())[0].decode()
+    assert process.returncode == 1
+    assert "field title: 1 changed, 0 kept" in out
+    assert "line 2: conflict (secondary_key_of_another_item) on imdb:tt0076759" in out
+    assert (await the_item(engine))["title"] == "Star Wars: Episode IV - A New Hope"
