@@ -563,7 +563,7 @@ async def apply_batch(
         conn, [key for _, key in new_links if key not in waiting_targets] + sorted(waiting_targets)
     )
     if facts:
-        await store_relations(conn, facts, new_media_ids)
+        await store_relations(conn, facts, new_media_ids, (feed_run.job_id, feed_run.source))
 
     await log_bad_lines(conn, feed_run.job_id, notes)
     return BatchOutcome(counts, field_notes)

@@ -361,3 +361,31 @@ async def test_the_command_takes_a_precedence_and_prints_field_counts_and_confli
     assert "field title: 1 changed, 0 kept" in out
     assert "line 2: conflict (secondary_key_of_another_item) on imdb:tt0076759" in out
     assert (await the_item(engine))["title"] == "Star Wars: Episode IV - A New Hope"
+
+
+async def test_a_feeds_relation_between_existing_items_is_a_revision(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    book = {
+        "external_id": "wikidata:Q190192",
+        "media_type": "book",
+        "media_class": "written.book",
+        "title": "Dune",
+    }
+    film = {
+        "external_id": "imdb:tt1160419",
+        "media_type": "film",
+        "media_class": "video.film",
+        "title": "Dune",
+    }
+    await ingest_file(engine, write_jsonl(tmp_path / "a.jsonl", book, film), source="wiki")
+    related = {**book, "relations": [{"type": "adaptation", "target": "imdb:tt1160419"}]}
+    first = await ingest_file(engine, write_jsonl(tmp_path / "b.jsonl", related), source="wiki")
+    annotated = {**book, "relations": [{"type": "adaptation", "target": "imdb:tt1160419", "notes": "2021"}]}
+    second = await ingest_file(engine, write_jsonl(tmp_path / "c.jsonl", annotated), source="wiki")
+    links = await rows(
+        engine,
+        "SELECT job_id, changes -> 'before' ->> 'notes', changes -> 'after' ->> 'notes', "
+        "changes -> 'after' ->> 'relation_type' FROM media.revisions WHERE action = 'link' ORDER BY id",
+    )
+    assert links == [(first.job_id, None, None, "adaptation"), (second.job_id, None, "2021", "adaptation")]
