@@ -362,6 +362,8 @@ async def _match(
             else:
                 claimed[(item, namespace)] = own_key
                 matched.append((record, item))
+        # Records of one item apply in file order.
+        matched.sort(key=lambda pair: pair[0].line)
     return matched, conflicts
 
 
