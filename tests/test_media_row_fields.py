@@ -7,5 +7,7 @@ from gql.media import _ROW_FIELDS, Media
 
 
 def test_every_plain_media_field_is_computed_from_the_row() -> None:
-    plain = {field.name for field in dataclasses.fields(Media) if getattr(field, "base_resolver", None) is None}
+    plain = {
+        field.name for field in dataclasses.fields(Media) if getattr(field, "base_resolver", None) is None
+    }
     assert plain == set(_ROW_FIELDS)
