@@ -9,16 +9,20 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Row, and_, false, func, or_, select, true, tuple_, union
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from db.media_filters import MEDIA_TYPES, MediaFilter, filter_conditions, relevance
-from db.models import TRACKING_STATUSES, ExternalLink, Media, UserMedia
+from db.media_filters import MEDIA_TYPES, MediaFilter, exact_title, filter_conditions, relevance
+from db.models import TRACKING_STATUSES, CatalogCount, ExternalLink, Media, MediaStatsCount
 from db.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
 
 __all__ = ["MEDIA_TYPES", "SORT_FIELDS", "MediaSort", "MediaStats", "search_media"]
 
 SORT_FIELDS = ("title", "release_date", "created_at", "relevance", "popularity")
+# Relevance ranks precisely the RANK_WINDOW most popular matches and every exact-title match.
+RANK_WINDOW = 200
+# totalCount of searchMedia is exact up to this many items; above it the connection says "more than".
+COUNT_BOUND = 1000
 
 media_columns = (
     Media.id,
@@ -82,18 +86,15 @@ class MediaStats:
 
 
 async def stats_by_media_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[MediaStats]:
-    """Aggregates over every user's entries; no per-user value leaves this function."""
-    query = (
-        select(
-            UserMedia.media_id,
-            UserMedia.status,
-            func.count().label("entries"),
-            func.count(UserMedia.rating).label("ratings"),
-            func.coalesce(func.sum(UserMedia.rating), 0).label("rating_sum"),
-        )
-        .where(UserMedia.media_id.in_(ids))
-        .group_by(UserMedia.media_id, UserMedia.status)
-    )
+    """Aggregates over every user's entries, read from the counters kept by the tracking writes (at
+    most one row per item and status, however many entries); no per-user value leaves this function."""
+    query = select(
+        MediaStatsCount.media_id,
+        MediaStatsCount.status,
+        MediaStatsCount.entries,
+        MediaStatsCount.ratings,
+        MediaStatsCount.rating_sum,
+    ).where(MediaStatsCount.media_id.in_(ids))
     entries: dict[uuid.UUID, Counter[str]] = {media_id: Counter() for media_id in ids}
     ratings: Counter[uuid.UUID] = Counter()
     rating_sums: Counter[uuid.UUID] = Counter()
@@ -111,22 +112,38 @@ async def stats_by_media_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) ->
     ]
 
 
+async def _catalog_counts(conn: AsyncConnection, kind: str) -> dict[str, int]:
+    """Items per value of `kind` ('type', 'class' or 'genre'), summed over the counter shards."""
+    total = func.sum(CatalogCount.items)
+    query = (
+        select(CatalogCount.value, total)
+        .where(CatalogCount.kind == kind)
+        .group_by(CatalogCount.value)
+        .having(total > 0)
+    )
+    return {row[0]: int(row[1]) for row in (await conn.execute(query)).all()}
+
+
 async def media_type_counts(conn: AsyncConnection) -> list[tuple[str, int]]:
     """Every media type with its number of items, zero included, in vocabulary order."""
-    query = select(Media.media_type, func.count()).group_by(Media.media_type)
-    counts: dict[str, int] = {row[0]: row[1] for row in (await conn.execute(query)).all()}
+    counts = await _catalog_counts(conn, "type")
     return [(media_type, counts.get(media_type, 0)) for media_type in MEDIA_TYPES]
 
 
 async def media_class_counts(conn: AsyncConnection) -> list[tuple[str, int]]:
     """Every taxonomy path in use and each of its ancestors, with the number of items in its subtree."""
-    query = select(Media.media_class, func.count()).group_by(Media.media_class)
     subtree: Counter[str] = Counter()
-    for media_class, count in (await conn.execute(query)).all():
+    for media_class, count in (await _catalog_counts(conn, "class")).items():
         labels = media_class.split(".")
         for depth in range(1, len(labels) + 1):
             subtree[".".join(labels[:depth])] += count
     return sorted(subtree.items())
+
+
+async def genre_counts(conn: AsyncConnection) -> list[tuple[str, int]]:
+    """Every genre in use with its number of items, most used first, then by name."""
+    counts = await _catalog_counts(conn, "genre")
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
 
 @dataclass(frozen=True)
@@ -228,6 +245,12 @@ def _filtered(media_filter: MediaFilter, extra_conditions: Iterable[ColumnElemen
     return select(*media_columns).where(filter_conditions(media_filter), *extra_conditions)
 
 
+def _is_ranked(media_filter: MediaFilter, sort: Sequence[MediaSort]) -> bool:
+    return bool(media_filter.search) and (
+        not sort or (len(sort) == 1 and sort[0].field == "relevance" and sort[0].descending)
+    )
+
+
 async def search_media(
     conn: AsyncConnection,
     media_filter: MediaFilter,
@@ -242,6 +265,8 @@ async def search_media(
     Raises InvalidCursor for a cursor of another query, sort or filter. `cursor_kind` names the
     calling query so that, say, a franchise cursor is refused by searchMedia.
     """
+    if _is_ranked(media_filter, sort):
+        return await _ranked_page(conn, media_filter, list(extra_conditions), first, after, cursor_kind)
     keys = _sort_keys(media_filter, sort)
     kind = _cursor_kind(cursor_kind, media_filter, keys)
     query = _filtered(media_filter, extra_conditions).add_columns(
@@ -251,6 +276,10 @@ async def search_media(
         query = query.where(_after(keys, _decode_after(after, kind, keys)))
     query = query.order_by(*_order_by(keys)).limit(first + 1)
     rows: list[Any] = list((await conn.execute(query)).all())[: first + 1]
+    return _page(rows, first, kind, keys)
+
+
+def _page(rows: list[Any], first: int, kind: str, keys: Sequence[_SortKey]) -> Page[Row[Any]]:
     page = rows[:first]
     return Page(
         rows=page,
@@ -262,14 +291,116 @@ async def search_media(
     )
 
 
+def _ranked_keys(search: str) -> list[_SortKey]:
+    """Best match first; equal scores by popularity, then the earliest release (undated last); the id
+    only makes the order total."""
+    return [
+        _SortKey("relevance", relevance(search), True, False, float),
+        _SortKey("popularity", Media.tracker_count, True, False, int),
+        _SortKey("release_date", Media.release_date, False, True, dt.date.fromisoformat),
+        _SortKey("id", Media.id, False, False, uuid.UUID),
+    ]
+
+
+POPULAR_KEYS = [
+    _SortKey("popularity", Media.tracker_count, True, False, int),
+    _SortKey("id", Media.id, True, False, uuid.UUID),
+]
+
+
+async def _ranked_page(
+    conn: AsyncConnection,
+    media_filter: MediaFilter,
+    extra_conditions: list[ColumnElement[bool]],
+    first: int,
+    after: str | None,
+    cursor_kind: str,
+) -> Page[Row[Any]]:
+    """Relevance in two stages, so a page costs the same whether 50 or 500,000 items match.
+
+    The ranked window is the RANK_WINDOW most popular matches plus every exact-title match, found
+    through the indexes (the full-text GIN walked with the popularity index, the titles' GIN); only
+    they are scored precisely. Matches outside the window follow it, most popular first, paged by a
+    row comparison on the popularity index. A cursor says which of the two it continues.
+    """
+    search = media_filter.search or ""
+    match = and_(filter_conditions(media_filter), *extra_conditions)
+    ranked_keys = _ranked_keys(search)
+    base_kind = _cursor_kind(cursor_kind, media_filter, ranked_keys)
+    ranked_kind, popular_kind = f"{base_kind}:ranked", f"{base_kind}:popular"
+    ranked_after = popular_after = None
+    if after is not None:
+        try:
+            ranked_after = _decode_after(after, ranked_kind, ranked_keys)
+        except InvalidCursor:
+            popular_after = _decode_after(after, popular_kind, POPULAR_KEYS)
+
+    popular_order = (Media.tracker_count.desc(), Media.id.desc())
+    rows: list[Any] = []
+    window_full = True
+    if popular_after is None:
+        popular = select(Media.id).where(match).order_by(*popular_order).limit(RANK_WINDOW).cte("popular")
+        window = union(select(popular.c.id), select(Media.id).where(match, exact_title(search)))
+        query = select(
+            *media_columns,
+            *(key.expression.label(f"sort_{key.name}") for key in ranked_keys),
+            (select(func.count()).select_from(popular).scalar_subquery() >= RANK_WINDOW).label("window_full"),
+        ).where(Media.id.in_(window.scalar_subquery()))
+        if ranked_after is not None:
+            query = query.where(_after(ranked_keys, ranked_after))
+        query = query.order_by(*_order_by(ranked_keys)).limit(first + 1)
+        rows = list((await conn.execute(query)).all())
+        if len(rows) > first:
+            return _page(rows, first, ranked_kind, ranked_keys)
+        window_full = rows[0].window_full if rows else ranked_after is not None
+    if not window_full:
+        return _page(rows, first, ranked_kind, ranked_keys)
+    boundary = (
+        select(Media.tracker_count, Media.id)
+        .where(match)
+        .order_by(*popular_order)
+        .offset(RANK_WINDOW - 1)
+        .limit(1)
+        .subquery()
+    )
+    position = tuple_(Media.tracker_count, Media.id)
+    rest = select(*media_columns, *(key.expression.label(f"sort_{key.name}") for key in POPULAR_KEYS)).where(
+        match,
+        ~exact_title(search),
+        position
+        < tuple_(select(boundary.c.tracker_count).scalar_subquery(), select(boundary.c.id).scalar_subquery()),
+    )
+    if popular_after is not None:
+        rest = rest.where(position < tuple_(*popular_after))
+    rest = rest.order_by(*popular_order).limit(first + 1 - len(rows))
+    more: list[Any] = list((await conn.execute(rest)).all())
+    ranked_page = _page(rows, first, ranked_kind, ranked_keys)
+    popular_page = _page(more, first - len(rows), popular_kind, POPULAR_KEYS)
+    return Page(
+        rows=ranked_page.rows + popular_page.rows,
+        has_next_page=popular_page.has_next_page,
+        cursors=ranked_page.cursors + popular_page.cursors,
+    )
+
+
+@dataclass(frozen=True)
+class MediaCount:
+    count: int
+    exact: bool
+
+
 async def count_media(
     conn: AsyncConnection,
     media_filter: MediaFilter | None = None,
     extra_conditions: Iterable[ColumnElement[bool]] = (),
-) -> int:
-    query = (
-        select(func.count())
-        .select_from(Media)
-        .where(filter_conditions(media_filter or MediaFilter()), *extra_conditions)
-    )
-    return int((await conn.execute(query)).scalar_one())
+    bound: int | None = None,
+) -> MediaCount:
+    """The number of matching items, counted up to `bound` (exact below it, `exact` False above)."""
+    matching = select(Media.id).where(filter_conditions(media_filter or MediaFilter()), *extra_conditions)
+    if bound is not None:
+        matching = matching.limit(bound + 1)
+    query = select(func.count()).select_from(matching.subquery())
+    count = int((await conn.execute(query)).scalar_one())
+    if bound is not None and count > bound:
+        return MediaCount(bound, False)
+    return MediaCount(count, True)

@@ -1,15 +1,19 @@
 """The catalog filter shared by searchMedia, franchise and smart lists: a plain value turned into
 SQL conditions on media.media. Values arrive already validated (types, ltree syntax, dates).
 
-Text search runs in two tiers, in one statement. The precise tier is full text (websearch syntax;
-title and creators as written, the description stemmed). Only when it matches nothing in the whole
-catalog does the typo tier apply: trigram word similarity of the query to the title, or every query
-word of 4+ letters within one edit (insert, delete, substitute, swap two neighbours) of a title
-word. Trigrams alone miss short words: "Dnue" and "Dune" share one trigram of five.
+Text search is full text over accent-folded text (websearch syntax; every title and the creators
+as written, the description stemmed), in one statement. The typo tier works word by word: a query
+word of 4+ letters that is no word of any title or creator (media.title_words, kept by a trigger)
+may also be any catalog word one edit away (insert, delete, substitute, swap two neighbours; looked
+up by primary key) or similar by trigrams (the dictionary's trigram index), so the cost depends on
+the dictionary's index, never on the number of items. Trigrams alone miss short words: "Dnue" and
+"Dune" share one trigram of five.
 """
 
 import datetime as dt
 import re
+import string
+import unicodedata
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -29,9 +33,9 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, array
-from sqlalchemy.orm import aliased
 
-from db.models import Media
+from db.genres import normalize_genres
+from db.models import Media, TitleWord
 from db.types import Ltree
 
 MEDIA_TYPES = (
@@ -53,6 +57,10 @@ GENRES = Media.attributes.op("->", return_type=JSONB)(literal("genres"))
 WEBSEARCH_OPERATORS = re.compile(r'"|(^|\s)-\S|\sor\s', re.IGNORECASE)
 MIN_TYPO_WORD = 4
 MAX_TYPO_WORDS = 6
+MAX_CORRECTIONS = 5
+TYPO_ALPHABET = string.ascii_lowercase + string.digits
+EXACT_TITLE_BONUS = 3.0
+POPULARITY_WEIGHT = 0.1
 MAX_SEARCH_LENGTH = 200
 
 
@@ -135,97 +143,99 @@ class MediaFilter:
         return cls(**values).validate()
 
 
+def fold(text: str) -> str:
+    """Lower case without accents, like media.fold in SQL (used to spell out typo variants)."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
 def _tsquery(config: str, text: str) -> ColumnElement[Any]:
     # A regconfig constant (not a cast parameter) lets the planner fold the tsquery once per statement.
-    return func.websearch_to_tsquery(literal_column(f"'{config}'::regconfig"), text)
+    return func.websearch_to_tsquery(literal_column(f"'{config}'::regconfig"), func.media.fold(text))
 
 
-def _search_query(text: str) -> ColumnElement[Any]:
-    # Title and creators are indexed as written ('simple'), the description stemmed ('english').
+def _precise_query(text: str) -> ColumnElement[Any]:
+    # Titles and creators are indexed folded as written ('simple'), the description stemmed ('english').
     return _tsquery("simple", text).op("||")(_tsquery("english", text))
-
-
-def _precise_match(text: str, table: Any) -> ColumnElement[bool]:
-    full_text: ColumnElement[bool] = table.search_vector.op("@@")(_search_query(text))
-    return full_text
 
 
 def typo_words(text: str) -> list[str]:
     if WEBSEARCH_OPERATORS.search(text):
         return []
-    words = [word for word in re.findall(r"\w+", text.lower()) if len(word) >= MIN_TYPO_WORD]
+    words = [word for word in re.findall(r"\w+", fold(text)) if len(word) >= MIN_TYPO_WORD]
     return words[:MAX_TYPO_WORDS]
 
 
-def _one_edit_patterns(word: str) -> tuple[list[str], list[str]]:
-    """Regex alternatives for `word` within one edit: (same length, other length)."""
-    swaps = [word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(len(word) - 1)]
-    substitutions = [word[:i] + "." + word[i + 1 :] for i in range(len(word))]
-    deletions = [word[:i] + word[i + 1 :] for i in range(len(word))]
-    insertions = [word[:i] + "." + word[i:] for i in range(len(word) + 1)]
-    return list(dict.fromkeys([word, *swaps, *substitutions])), list(dict.fromkeys(deletions + insertions))
+def one_edit_variants(word: str) -> list[str]:
+    """Every spelling one edit away (insert, delete, substitute, swap two neighbours) over a-z0-9."""
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    deletions = [left + right[1:] for left, right in splits if right]
+    swaps = [left + right[1] + right[0] + right[2:] for left, right in splits if len(right) > 1]
+    substitutions = [left + c + right[1:] for left, right in splits if right for c in TYPO_ALPHABET]
+    insertions = [left + c + right for left, right in splits for c in TYPO_ALPHABET]
+    return sorted(set(deletions + swaps + substitutions + insertions) - {word})
 
 
-def _word_regex(alternatives: list[str]) -> str:
-    # `\w` words hold no regex metacharacters, so the alternatives need no escaping.
-    return r"\m(" + "|".join(alternatives) + r")\M"
+def _corrections(word: str) -> ColumnElement[Any]:
+    """Catalog words close to `word` ('a | b'), or NULL when `word` is itself a catalog word. Looked up
+    in media.title_words through its primary key (one-edit spellings) and its trigram index."""
+    known = select(TitleWord.word).where(TitleWord.word == word).exists()
+    one_edit = TitleWord.word == any_(cast(one_edit_variants(word), ARRAY(Text)))
+    close = (
+        select(TitleWord.word)
+        .where(or_(one_edit, TitleWord.word.op("%")(word)), ~known)
+        .order_by(
+            one_edit.desc(),
+            func.similarity(TitleWord.word, word).desc(),
+            TitleWord.word,
+        )
+        .limit(MAX_CORRECTIONS)
+        .subquery()
+    )
+    return select(func.string_agg(close.c.word, literal(" | "))).scalar_subquery()
 
 
-def _typo_ids(text: str, words: list[str]) -> Any:
-    """Ids in the typo tier (ungated). Two branches, so the trigram index serves the similarity one;
-    the one-edit regexes read every title (about 0.3 s per 100,000 items, paid only when nothing
-    matches precisely)."""
-    similar = aliased(Media)
-    ids: Any = select(similar.id).where(similar.title.op("%>")(text))
-    if words:
-        near = aliased(Media)
-        one_edit = [
-            near.title.op("~*")(
-                _word_regex([variant for group in _one_edit_patterns(word) for variant in group])
-            )
-            for word in words
-        ]
-        ids = ids.union(select(near.id).where(*one_edit))
-    return ids.subquery()
-
-
-def _nothing_precise(text: str) -> ColumnElement[bool]:
-    """True when the precise tier matches no item at all, evaluated once per statement. A count,
-    not EXISTS: EXISTS is planned as a sequential scan that stops at the first match, which reads
-    the whole table exactly when there is no match (the typo case)."""
-    other = aliased(Media)
-    return select(func.count()).select_from(other).where(_precise_match(text, other)).scalar_subquery() == 0
+def search_query(text: str) -> ColumnElement[Any]:
+    """The tsquery a search text stands for: the text as written, OR'ed with the same words where each
+    word the catalog does not know may also be one of its close catalog words (the typo tier)."""
+    precise = _precise_query(text)
+    words = typo_words(text)
+    if not words:
+        return precise
+    terms = [
+        literal("(") + literal(word) + func.coalesce(literal(" | ") + _corrections(word), "") + literal(")")
+        for word in words
+    ]
+    corrected = func.to_tsquery(literal_column("'simple'::regconfig"), func.concat_ws(" & ", *terms))
+    return precise.op("||")(corrected)
 
 
 def text_search_condition(text: str) -> ColumnElement[bool]:
-    precise = _precise_match(text, Media)
-    if WEBSEARCH_OPERATORS.search(text):
-        return precise
-    # An uncorrelated subquery: PostgreSQL evaluates it once per statement.
-    typo_ids = _typo_ids(text, typo_words(text))
-    # The gate sits above the union, so it is counted once and neither branch runs when it is false.
-    typo_array = select(func.array_agg(typo_ids.c.id)).where(_nothing_precise(text)).scalar_subquery()
-    return or_(precise, Media.id == any_(func.coalesce(typo_array, literal_column("'{}'::uuid[]"))))
+    condition: ColumnElement[bool] = Media.search_vector.op("@@")(search_query(text))
+    return condition
+
+
+def exact_title(text: str) -> ColumnElement[bool]:
+    """The item has a title or alternative title spelled like `text` (case, accents, punctuation aside)."""
+    condition: ColumnElement[bool] = Media.search_titles.op("@>")(
+        array([func.media.title_key(text)], type_=Text)
+    )
+    return condition
 
 
 def relevance(text: str) -> ColumnElement[float]:
-    """Higher is better: full-text matches by text rank plus title similarity (so the item titled
-    exactly as asked comes first); items of the typo tier by title similarity
-    (of a part, then of the whole) plus a bonus per word a swap or one wrong letter away from a title word
-    (likelier typos than a missing letter)."""
-    query = _search_query(text)
-    typo_score: ColumnElement[Any] = func.word_similarity(text, Media.title) + func.similarity(
-        text, Media.title
-    )
-    for word in typo_words(text):
-        same_length, _ = _one_edit_patterns(word)
-        typo_score = typo_score + case((Media.title.op("~*")(_word_regex(same_length)), 0.5), else_=0.0)
-    score = case(
-        (
-            Media.search_vector.op("@@")(query),
-            func.ts_rank(Media.search_vector, query) + func.similarity(text, Media.title) + 1.0,
-        ),
-        else_=typo_score,
+    """Higher is better: an exact title first, then what matched the words as written (text rank),
+    then how close the title is, blended with popularity (log of the tracker count) so that among
+    comparable matches the one most people track comes first."""
+    precise = _precise_query(text)
+    score = (
+        case((exact_title(text), EXACT_TITLE_BONUS), else_=0.0)
+        + case(
+            (Media.search_vector.op("@@")(precise), 1.0 + func.ts_rank(Media.search_vector, precise)),
+            else_=func.ts_rank(Media.search_vector, search_query(text)),
+        )
+        + func.similarity(func.media.title_key(text), func.media.title_key(Media.title))
+        + POPULARITY_WEIGHT * func.ln(1 + Media.tracker_count)
     )
     return cast(score, Float)
 
@@ -255,9 +265,9 @@ def filter_conditions(media_filter: MediaFilter) -> ColumnElement[bool]:
             )
         )
     if f.genres_any:
-        conditions.append(GENRES.op("?|")(array(list(f.genres_any))))
+        conditions.append(GENRES.op("?|")(array(normalize_genres(list(f.genres_any)))))
     if f.genres_all:
-        conditions.append(GENRES.op("?&")(array(list(f.genres_all))))
+        conditions.append(GENRES.op("?&")(array(normalize_genres(list(f.genres_all)))))
     if f.attributes:
         conditions.append(Media.attributes.op("@>")(cast(f.attributes, JSONB)))
     return and_(true(), *conditions)

@@ -66,8 +66,10 @@ def to_sorts(sort: list[MediaSortInput] | None) -> list[MediaSort]:
 class MediaFilterInput:
     search: str | None = strawberry.field(
         default=None,
-        description='Full text in websearch syntax (`dune -messiah`, `"exact phrase"`); a title with a '
-        "typo still matches when nothing matches exactly.",
+        description='Full text in websearch syntax (`dune -messiah`, `"exact phrase"`) over every title '
+        "(alternative titles included), the creators and the description; case and accents do not matter "
+        "(`amelie` finds Amélie), and a word no title or creator contains also matches the catalog words "
+        "one typo away.",
     )
     media_types: list[MediaTypeRef] | None = None
     media_class: str | None = strawberry.field(
@@ -82,8 +84,14 @@ class MediaFilterInput:
     creator: str | None = strawberry.field(
         default=None, description="Part of a creator's name, any case: `herbert`."
     )
-    genres_any: list[str] | None = None
-    genres_all: list[str] | None = None
+    genres_any: list[str] | None = strawberry.field(
+        default=None,
+        description="Any of these genres, in any spelling: `Sci-Fi` and `science-fiction` are both "
+        "`science fiction` (the `genres` query lists the genres in use).",
+    )
+    genres_all: list[str] | None = strawberry.field(
+        default=None, description="All of these genres, in any spelling (as `genresAny`)."
+    )
     attributes: JSON | None = strawberry.field(
         default=None, description='JSON containment: `{"platforms": ["PC"]}`.'
     )

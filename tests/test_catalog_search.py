@@ -42,7 +42,7 @@ async def shelf(engine) -> None:
         release_date="1965-08-01",
         country_of_origin="US",
         collection_path="dune.novels",
-        attributes={"genres": ["science-fiction", "adventure"], "page_count": 412},
+        attributes={"genres": ["science fiction", "adventure"], "page_count": 412},
         description="A desert planet and the spice that runs an empire.",
     )
     await make_media(
@@ -52,7 +52,7 @@ async def shelf(engine) -> None:
         release_date="1969-10-15",
         country_of_origin="US",
         collection_path="dune.novels",
-        attributes={"genres": ["science-fiction"]},
+        attributes={"genres": ["science fiction"]},
     )
     await make_media(
         engine,
@@ -63,7 +63,7 @@ async def shelf(engine) -> None:
         release_date="2021-09-15",
         country_of_origin="CA",
         collection_path="dune.films",
-        attributes={"genres": ["science-fiction"], "runtime_minutes": 155},
+        attributes={"genres": ["science fiction"], "runtime_minutes": 155},
     )
     await make_media(
         engine,
@@ -82,7 +82,7 @@ async def shelf(engine) -> None:
         media_class="written.comic.manga",
         creators=["Katsuhiro Otomo"],
         country_of_origin="JP",
-        attributes={"genres": ["science-fiction", "cyberpunk"]},
+        attributes={"genres": ["science fiction", "cyberpunk"]},
     )
 
 
