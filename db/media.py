@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, false, func, or_, select, true, tuple_, union
+from sqlalchemy import ColumnElement, Row, and_, false, func, literal, or_, select, true, tuple_, union
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.media_filters import MEDIA_TYPES, MediaFilter, exact_title, filter_conditions, relevance
@@ -189,7 +189,18 @@ def _sort_keys(media_filter: MediaFilter, sort: Sequence[MediaSort]) -> list[_So
 
 
 def _after(keys: Sequence[_SortKey], values: Sequence[Any]) -> ColumnElement[bool]:
-    """Rows strictly after `values`; nullable keys sort their NULLs last in either direction."""
+    """Rows strictly after `values`; nullable keys sort their NULLs last in either direction.
+
+    Keys of one direction and no NULL make a row comparison, which an index on those columns
+    takes as its start (an index condition), so a deep page reads only its own rows."""
+    if len({key.descending for key in keys}) == 1 and not any(
+        key.nullable or value is None for key, value in zip(keys, values, strict=True)
+    ):
+        position = tuple_(*(key.expression for key in keys))
+        bound = tuple_(
+            *(literal(value, type_=key.expression.type) for key, value in zip(keys, values, strict=True))
+        )
+        return position < bound if keys[0].descending else position > bound
     condition: ColumnElement[bool] = false()
     equal_prefix: ColumnElement[bool] = true()
     for key, value in zip(keys, values, strict=True):

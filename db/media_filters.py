@@ -18,8 +18,10 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
     Float,
+    Numeric,
     Text,
     and_,
     any_,
@@ -54,9 +56,11 @@ MEDIA_TYPES = (
 LTREE_PATTERN = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
 # Spelled as `attributes -> 'genres'` so the expression index idx_media_attr_genres applies.
 GENRES = Media.attributes.op("->", return_type=JSONB)(literal("genres"))
+WORD = re.compile(r"[^\W_]+")
 WEBSEARCH_OPERATORS = re.compile(r'"|(^|\s)-\S|\sor\s', re.IGNORECASE)
 MIN_TYPO_WORD = 4
 MAX_TYPO_WORDS = 6
+MAX_SEARCH_WORDS = 12
 MAX_CORRECTIONS = 5
 TYPO_ALPHABET = string.ascii_lowercase + string.digits
 EXACT_TITLE_BONUS = 3.0
@@ -162,8 +166,11 @@ def _precise_query(text: str) -> ColumnElement[Any]:
 def typo_words(text: str) -> list[str]:
     if WEBSEARCH_OPERATORS.search(text):
         return []
-    words = [word for word in re.findall(r"\w+", fold(text)) if len(word) >= MIN_TYPO_WORD]
-    return words[:MAX_TYPO_WORDS]
+    return [word for word in _words(text) if len(word) >= MIN_TYPO_WORD][:MAX_TYPO_WORDS]
+
+
+def _words(text: str) -> list[str]:
+    return WORD.findall(fold(text))
 
 
 def one_edit_variants(word: str) -> list[str]:
@@ -199,12 +206,14 @@ def search_query(text: str) -> ColumnElement[Any]:
     """The tsquery a search text stands for: the text as written, OR'ed with the same words where each
     word the catalog does not know may also be one of its close catalog words (the typo tier)."""
     precise = _precise_query(text)
-    words = typo_words(text)
-    if not words:
+    correctable = set(typo_words(text))
+    if not correctable:
         return precise
     terms = [
         literal("(") + literal(word) + func.coalesce(literal(" | ") + _corrections(word), "") + literal(")")
-        for word in words
+        if word in correctable
+        else literal(word)
+        for word in _words(text)[:MAX_SEARCH_WORDS]
     ]
     corrected = func.to_tsquery(literal_column("'simple'::regconfig"), func.concat_ws(" & ", *terms))
     return precise.op("||")(corrected)
@@ -217,26 +226,36 @@ def text_search_condition(text: str) -> ColumnElement[bool]:
 
 def exact_title(text: str) -> ColumnElement[bool]:
     """The item has a title or alternative title spelled like `text` (case, accents, punctuation aside)."""
-    condition: ColumnElement[bool] = Media.search_titles.op("@>")(
+    condition: ColumnElement[bool] = Media.search_titles.op("@>", return_type=Boolean)(
         array([func.media.title_key(text)], type_=Text)
     )
     return condition
 
 
+def _title_rank(query: ColumnElement[Any]) -> ColumnElement[Any]:
+    # Weights {D, C, B, A}: titles count, creators less, the description not at all (it decides whether
+    # an item matches, not how well), so items titled alike tie and popularity, then date, decide.
+    return func.ts_rank(literal_column("'{0, 0, 0.4, 1}'::float4[]"), Media.search_vector, query)
+
+
 def relevance(text: str) -> ColumnElement[float]:
-    """Higher is better: an exact title first, then what matched the words as written (text rank),
-    then how close the title is, blended with popularity (log of the tracker count) so that among
-    comparable matches the one most people track comes first."""
+    """Higher is better: an exact title (or alternative title) first, then what matched the words as
+    written, by title rank and closeness of the title; typo matches after them. Popularity (log of the
+    tracker count) is blended in, so among comparable matches the one most people track comes first.
+    Rounded, so near-equal text scores tie and fall to popularity and release date."""
     precise = _precise_query(text)
-    score = (
-        case((exact_title(text), EXACT_TITLE_BONUS), else_=0.0)
-        + case(
-            (Media.search_vector.op("@@")(precise), 1.0 + func.ts_rank(Media.search_vector, precise)),
-            else_=func.ts_rank(Media.search_vector, search_query(text)),
-        )
-        + func.similarity(func.media.title_key(text), func.media.title_key(Media.title))
-        + POPULARITY_WEIGHT * func.ln(1 + Media.tracker_count)
+    text_score = case(
+        (exact_title(text), EXACT_TITLE_BONUS),
+        (
+            Media.search_vector.op("@@")(precise),
+            1.0
+            + _title_rank(precise)
+            + func.similarity(func.media.title_key(text), func.media.title_key(Media.title)),
+        ),
+        else_=_title_rank(search_query(text))
+        + func.similarity(func.media.title_key(text), func.media.title_key(Media.title)),
     )
+    score = func.round(cast(text_score + POPULARITY_WEIGHT * func.ln(1 + Media.tracker_count), Numeric), 4)
     return cast(score, Float)
 
 

@@ -93,7 +93,7 @@ class MediaFilterInput:
         default=None, description="All of these genres, in any spelling (as `genresAny`)."
     )
     attributes: JSON | None = strawberry.field(
-        default=None, description='JSON containment: `{"platforms": ["PC"]}`.'
+        default=None, description='JSON containment: `{"platforms": ["Windows"]}`.'
     )
 
     def to_filter(self) -> MediaFilter:

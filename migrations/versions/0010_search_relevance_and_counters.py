@@ -33,11 +33,11 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 FUNCTIONS = [
-    # unaccent() is only STABLE (its dictionary could be changed); naming the dictionary and the schema
+    # Superscript digits are digits (Alien³ is "alien3", not "alien"). unaccent() is only STABLE (its dictionary could be changed); naming the dictionary and the schema
     # pins it, which makes the IMMUTABLE promise true in practice.
     """
     CREATE FUNCTION media.fold(text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
-    AS $$ SELECT lower(public.unaccent('public.unaccent'::regdictionary, $1)) $$
+    AS $$ SELECT lower(translate(public.unaccent('public.unaccent'::regdictionary, $1), '⁰¹²³⁴⁵⁶⁷⁸⁹', '0123456789')) $$
     """,
     """
     CREATE FUNCTION media.item_titles(title text, alternative_titles jsonb) RETURNS text[]
