@@ -11,6 +11,7 @@ the dictionary's index, never on the number of items. Trigrams alone miss short 
 """
 
 import datetime as dt
+import functools
 import re
 import string
 import unicodedata
@@ -202,7 +203,7 @@ def _corrections(word: str) -> ColumnElement[Any]:
     return select(func.string_agg(close.c.word, literal(" | "))).scalar_subquery()
 
 
-def search_query(text: str) -> ColumnElement[Any]:
+def _full_query(text: str) -> ColumnElement[Any]:
     """The tsquery a search text stands for: the text as written, OR'ed with the same words where each
     word the catalog does not know may also be one of its close catalog words (the typo tier)."""
     precise = _precise_query(text)
@@ -217,6 +218,18 @@ def search_query(text: str) -> ColumnElement[Any]:
     ]
     corrected = func.to_tsquery(literal_column("'simple'::regconfig"), func.concat_ws(" & ", *terms))
     return precise.op("||")(corrected)
+
+
+@functools.lru_cache(maxsize=512)
+def _search_query_cte(text: str) -> Any:
+    return select(_full_query(text).label("query")).cte("search_query")
+
+
+def search_query(text: str) -> ColumnElement[Any]:
+    """The search's tsquery, written once per statement (a CTE) however often the statement uses it:
+    the typo tier's dictionary look-ups are planned and run once."""
+    query: ColumnElement[Any] = select(_search_query_cte(text).c.query).scalar_subquery()
+    return query
 
 
 def text_search_condition(text: str) -> ColumnElement[bool]:
@@ -248,12 +261,10 @@ def relevance(text: str) -> ColumnElement[float]:
         (exact_title(text), EXACT_TITLE_BONUS),
         (
             Media.search_vector.op("@@")(precise),
-            1.0
-            + _title_rank(precise)
-            + func.similarity(func.media.title_key(text), func.media.title_key(Media.title)),
+            1.0 + _title_rank(precise) + func.similarity(func.media.title_key(text), Media.search_titles[1]),
         ),
         else_=_title_rank(search_query(text))
-        + func.similarity(func.media.title_key(text), func.media.title_key(Media.title)),
+        + func.similarity(func.media.title_key(text), Media.search_titles[1]),
     )
     score = func.round(cast(text_score + POPULARITY_WEIGHT * func.ln(1 + Media.tracker_count), Numeric), 4)
     return cast(score, Float)

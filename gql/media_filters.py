@@ -29,7 +29,10 @@ class MediaSortField(Enum):
     RELEASE_DATE = "release_date"
     CREATED_AT = "created_at"
     RELEVANCE = strawberry.enum_value(
-        "relevance", description="Best match first by default; popularity when there is no search text."
+        "relevance",
+        description="Best match first by default: an exact title or alternative title, then text relevance "
+        "blended with popularity; equal scores by popularity, then earlier release. Without a search text, "
+        "popularity.",
     )
     POPULARITY = strawberry.enum_value("popularity", description="Number of trackers.")
 
@@ -41,7 +44,8 @@ DEFAULT_DESCENDING = {MediaSortField.RELEVANCE, MediaSortField.POPULARITY}
 @strawberry.input(
     name="MediaSort",
     description="A sort key. Without `direction`: TITLE, RELEASE_DATE, CREATED_AT ascend; RELEVANCE and "
-    "POPULARITY descend. Items without a release date come last either way; ties break by ID.",
+    "POPULARITY descend. Items without a release date come last either way; ties break by ID (RELEVANCE: by "
+    "popularity, then release date, then ID).",
 )
 class MediaSortInput:
     field: MediaSortField

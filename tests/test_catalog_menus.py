@@ -191,9 +191,7 @@ async def test_stats_follow_status_and_rating_changes_and_deletions(
     async with engine.begin() as conn:
         for n, user_id in enumerate(users):
             await conn.execute(
-                insert(UserMedia).values(
-                    user_id=user_id, media_id=media_id, status="completed", rating=4 + n
-                )
+                insert(UserMedia).values(user_id=user_id, media_id=media_id, status="completed", rating=4 + n)
             )
         await conn.execute(
             update(UserMedia).where(UserMedia.user_id == users[0]).values(status="dropped", rating=None)

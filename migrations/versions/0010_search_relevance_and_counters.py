@@ -24,6 +24,13 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 import db.types
+from db.counters import (
+    REBUILD_CATALOG_COUNTS,
+    REBUILD_MEDIA_STATS,
+    REBUILD_TITLE_WORDS,
+    add_counts,
+    facet_deltas,
+)
 from db.genres import SYNONYMS
 from db.models import CATALOG_COUNT_SHARDS, SEARCH_TITLES, SEARCH_VECTOR
 
@@ -61,7 +68,7 @@ FUNCTIONS = [
     """,
     """
     CREATE FUNCTION media.title_keys(text[]) RETURNS text[] LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
-    AS $$ SELECT coalesce(array_agg(DISTINCT media.title_key(t)), '{}') FROM unnest($1) AS t $$
+    AS $$ SELECT coalesce(array_agg(media.title_key(t) ORDER BY n), '{}') FROM unnest($1) WITH ORDINALITY AS u(t, n) $$
     """,
 ]
 
@@ -101,45 +108,16 @@ $$
 """
 
 
-def _facet_deltas(table: str, sign: int) -> str:
-    """Rows (kind, value, delta) for the media type, class and each distinct genre of `table`'s rows."""
-    return f"""
-        SELECT 'type' AS kind, media_type AS value, {sign}::bigint AS delta FROM {table}
-        UNION ALL
-        SELECT 'class', media_class::text, {sign} FROM {table}
-        UNION ALL
-        SELECT 'genre', g.genre, {sign}
-        FROM {table}, LATERAL (
-            SELECT DISTINCT genre FROM jsonb_array_elements_text(
-                CASE jsonb_typeof(attributes -> 'genres') WHEN 'array' THEN attributes -> 'genres'
-                                                          ELSE '[]'::jsonb END
-            ) AS genre
-        ) AS g
-    """
-
-
-def _add_counts(deltas: str, shard: str) -> str:
-    # Sorted, so two writers touching the same counters lock them in the same order.
-    return f"""
-        INSERT INTO media.catalog_counts AS c (kind, value, shard, items)
-        SELECT kind, value, {shard}, sum(delta) FROM ({deltas}) AS deltas
-        GROUP BY kind, value
-        HAVING sum(delta) <> 0
-        ORDER BY kind, value
-        ON CONFLICT (kind, value, shard) DO UPDATE SET items = c.items + excluded.items
-    """
-
-
 SHARD = f"pg_backend_pid() % {CATALOG_COUNT_SHARDS}"
 COUNTS_TRIGGER_FUNCTION = f"""
 CREATE FUNCTION media.count_catalog() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        {_add_counts(_facet_deltas("new_rows", 1), SHARD)};
+        {add_counts(facet_deltas("new_rows", 1), SHARD)};
     ELSIF TG_OP = 'DELETE' THEN
-        {_add_counts(_facet_deltas("old_rows", -1), SHARD)};
+        {add_counts(facet_deltas("old_rows", -1), SHARD)};
     ELSE
-        {_add_counts(_facet_deltas("new_rows", 1) + " UNION ALL " + _facet_deltas("old_rows", -1), SHARD)};
+        {add_counts(facet_deltas("new_rows", 1) + " UNION ALL " + facet_deltas("old_rows", -1), SHARD)};
     END IF;
     RETURN NULL;
 END;
@@ -167,14 +145,6 @@ BEGIN
     RETURN NULL;
 END;
 $$
-"""
-
-BACKFILL_COUNTS = _add_counts(_facet_deltas("media.media", 1), "0")
-
-BACKFILL_STATS = """
-INSERT INTO interaction.media_stats (media_id, status, entries, ratings, rating_sum)
-SELECT media_id, status, count(*), count(rating), coalesce(sum(rating), 0)
-FROM interaction.user_media GROUP BY media_id, status
 """
 
 
@@ -249,10 +219,8 @@ def upgrade() -> None:
         postgresql_ops={"word": "gin_trgm_ops"},
     )
     op.execute(WORDS_FUNCTION)
-    op.execute(
-        "INSERT INTO media.title_words (word) SELECT DISTINCT word FROM media.media, "
-        "media.words_of(search_titles, creators) AS word"
-    )
+    for statement in REBUILD_TITLE_WORDS:
+        op.execute(statement)
     op.execute(WORDS_TRIGGER_FUNCTION)
     op.execute(
         "CREATE TRIGGER trg_media_title_words_insert AFTER INSERT ON media.media "
@@ -288,7 +256,8 @@ def upgrade() -> None:
         "CREATE TRIGGER trg_media_counts_delete AFTER DELETE ON media.media "
         "REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION media.count_catalog()"
     )
-    op.execute(BACKFILL_COUNTS)
+    for statement in REBUILD_CATALOG_COUNTS:
+        op.execute(statement)
 
     op.create_table(
         "media_stats",
@@ -308,7 +277,8 @@ def upgrade() -> None:
         "CREATE TRIGGER trg_user_media_stats AFTER INSERT OR UPDATE OF status, rating, media_id OR DELETE "
         "ON interaction.user_media FOR EACH ROW EXECUTE FUNCTION interaction.maintain_media_stats()"
     )
-    op.execute(BACKFILL_STATS)
+    for statement in REBUILD_MEDIA_STATS:
+        op.execute(statement)
 
 
 def downgrade() -> None:
