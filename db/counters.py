@@ -38,8 +38,9 @@ REBUILD_CATALOG_COUNTS = (
     add_counts(facet_deltas("media.media", 1), "0"),
 )
 REBUILD_TITLE_WORDS = (
+    "DELETE FROM media.title_words",
     "INSERT INTO media.title_words (word) SELECT DISTINCT word FROM media.media, "
-    "media.words_of(search_titles, creators) AS word ON CONFLICT (word) DO NOTHING",
+    "media.words_of(search_titles, creators) AS word",
 )
 REBUILD_MEDIA_STATS = (
     "DELETE FROM interaction.media_stats",

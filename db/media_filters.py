@@ -5,7 +5,7 @@ Text search is full text over accent-folded text (websearch syntax; every title 
 as written, the description stemmed), in one statement. The typo tier works word by word: a query
 word of 4+ letters that is no word of any title or creator (media.title_words, kept by a trigger)
 may also be any catalog word one edit away (insert, delete, substitute, swap two neighbours; looked
-up by primary key) or similar by trigrams (the dictionary's trigram index), so the cost depends on
+up through the word index) or similar by trigrams (the dictionary's trigram index), so the cost depends on
 the dictionary's index, never on the number of items. Trigrams alone miss short words: "Dnue" and
 "Dune" share one trigram of five.
 """
@@ -38,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, array
 
 from db.genres import normalize_genres
-from db.models import Media, TitleWord
+from db.models import Media, title_words
 from db.types import Ltree
 
 MEDIA_TYPES = (
@@ -186,16 +186,17 @@ def one_edit_variants(word: str) -> list[str]:
 
 def _corrections(word: str) -> ColumnElement[Any]:
     """Catalog words close to `word` ('a | b'), or NULL when `word` is itself a catalog word. Looked up
-    in media.title_words through its primary key (one-edit spellings) and its trigram index."""
-    known = select(TitleWord.word).where(TitleWord.word == word).exists()
-    one_edit = TitleWord.word == any_(cast(one_edit_variants(word), ARRAY(Text)))
+    in media.title_words through its word index (one-edit spellings) and its trigram index."""
+    known = select(title_words.c.word).where(title_words.c.word == word).exists()
+    one_edit = title_words.c.word == any_(cast(one_edit_variants(word), ARRAY(Text)))
     close = (
-        select(TitleWord.word)
-        .where(or_(one_edit, TitleWord.word.op("%")(word)), ~known)
+        select(title_words.c.word)
+        .where(or_(one_edit, title_words.c.word.op("%")(word)), ~known)
+        .group_by(title_words.c.word)
         .order_by(
             one_edit.desc(),
-            func.similarity(TitleWord.word, word).desc(),
-            TitleWord.word,
+            func.similarity(title_words.c.word, word).desc(),
+            title_words.c.word,
         )
         .limit(MAX_CORRECTIONS)
         .subquery()

@@ -8,6 +8,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Column,
     Computed,
     Date,
     DateTime,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     SmallInteger,
+    Table,
     Text,
     func,
     text,
@@ -142,18 +144,16 @@ class Media(Base):
     updated_at: Mapped[created_ts]
 
 
-class TitleWord(Base):
-    """Every word of the catalog's titles and creators, for the typo tier of search (kept by a trigger)."""
-
-    __tablename__ = "title_words"
-    __table_args__ = (
-        Index(
-            "idx_title_words_trgm", "word", postgresql_using="gin", postgresql_ops={"word": "gin_trgm_ops"}
-        ),
-        {"schema": "media"},
-    )
-
-    word: Mapped[str] = mapped_column(Text, primary_key=True)
+# Every word of the catalog's titles and creators, for the typo tier of search (kept by a trigger).
+# No unique key, so concurrent writers never wait on each other for a new word.
+title_words = Table(
+    "title_words",
+    Base.metadata,
+    Column("word", Text, nullable=False),
+    Index("idx_title_words_word", "word"),
+    Index("idx_title_words_trgm", "word", postgresql_using="gin", postgresql_ops={"word": "gin_trgm_ops"}),
+    schema="media",
+)
 
 
 class CatalogCount(Base):

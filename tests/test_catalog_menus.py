@@ -6,12 +6,12 @@ import re
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import db.media
 from db.genres import normalize_genre
-from db.models import CatalogCount, Media, TitleWord, UserMedia
+from db.models import CatalogCount, Media, UserMedia, title_words
 from gql.relay import to_global_id
 from tests.client import GraphQLClient
 from tests.factories import make_media, make_user
@@ -174,7 +174,7 @@ async def test_new_and_renamed_titles_join_the_typo_dictionary(
     async with engine.begin() as conn:
         await conn.execute(update(Media).where(Media.id == media_id).values(title="Count Zero"))
     async with engine.connect() as conn:
-        words = set((await conn.execute(select(TitleWord.word))).scalars())
+        words = set((await conn.execute(select(title_words.c.word))).scalars())
     assert {"neuromancer", "count", "zero", "william", "gibson"} <= words
     result = await client(SEARCH, {"filter": {"search": "Cuont Zero"}})
     assert [e["node"]["title"] for e in result.data["searchMedia"]["edges"]] == ["Count Zero"]
@@ -202,3 +202,31 @@ async def test_stats_follow_status_and_rating_changes_and_deletions(
     assert stats["trackers"] == 5
     assert stats["meanRating"] == (6 + 7 + 8 + 9) / 4
     assert (by_status["COMPLETED"], by_status["DROPPED"]) == (4, 1)
+
+
+async def test_concurrent_writers_never_wait_on_each_other_for_words_or_counters(engine: AsyncEngine) -> None:
+    async with engine.connect() as first, engine.connect() as second:
+        await first.begin()
+        await second.begin()
+        for conn, title in ((first, "Zorblax Rising"), (second, "Zorblax Falling")):
+            await conn.execute(text("SET LOCAL statement_timeout = '3s'"))
+            await conn.execute(
+                insert(Media).values(media_type="book", media_class="written.book.novel", title=title)
+            )
+        await first.commit()
+        await second.commit()
+    async with engine.connect() as conn:
+        books = await db.media.media_type_counts(conn)
+        words = list(
+            (await conn.execute(select(title_words.c.word).where(title_words.c.word == "rising"))).scalars()
+        )
+    assert dict(books)["book"] == 2
+    assert words == ["rising"]
+
+
+async def test_a_word_already_known_is_not_added_again(engine: AsyncEngine) -> None:
+    await make_media(engine, title="Dune")
+    await make_media(engine, title="Dune Messiah")
+    async with engine.connect() as conn:
+        dune = (await conn.execute(select(func.count()).where(title_words.c.word == "dune"))).scalar_one()
+    assert dune == 1

@@ -40,6 +40,25 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 FUNCTIONS = [
+    # The counter shard this transaction writes: the first, from its backend's own, whose transaction
+    # advisory lock it gets (it keeps it to commit), so two writers never wait on one counter row
+    # (parallel ingestion writers take turns, and such a wait could only end in a statement timeout).
+    f"""
+    CREATE FUNCTION media.counter_shard() RETURNS int LANGUAGE plpgsql AS $$
+    DECLARE
+        first int := pg_backend_pid() % {CATALOG_COUNT_SHARDS};
+    BEGIN
+        FOR step IN 0..{CATALOG_COUNT_SHARDS - 1} LOOP
+            IF pg_try_advisory_xact_lock(hashtext('omnimediatrak:catalog_counts'),
+                                         (first + step) % {CATALOG_COUNT_SHARDS}) THEN
+                RETURN (first + step) % {CATALOG_COUNT_SHARDS};
+            END IF;
+        END LOOP;
+        PERFORM pg_advisory_xact_lock(hashtext('omnimediatrak:catalog_counts'), first);
+        RETURN first;
+    END;
+    $$
+    """,
     # Superscript digits are digits (Alien³ is "alien3", not "alien"). unaccent() is only STABLE (its dictionary could be changed); naming the dictionary and the schema
     # pins it, which makes the IMMUTABLE promise true in practice.
     """
@@ -77,18 +96,16 @@ CREATE FUNCTION media.collect_title_words() RETURNS trigger LANGUAGE plpgsql AS 
 BEGIN
     IF TG_OP = 'INSERT' THEN
         INSERT INTO media.title_words (word)
-        SELECT DISTINCT word FROM new_rows, media.words_of(new_rows.search_titles, new_rows.creators) AS word
-        ORDER BY word
-        ON CONFLICT (word) DO NOTHING;
+        SELECT DISTINCT w.word FROM new_rows, media.words_of(new_rows.search_titles, new_rows.creators) AS w(word)
+        WHERE NOT EXISTS (SELECT FROM media.title_words AS known WHERE known.word = w.word);
     ELSE
         -- Tracking writes update tracker_count on every entry: only changed titles or creators count.
         INSERT INTO media.title_words (word)
-        SELECT DISTINCT word
-        FROM new_rows JOIN old_rows USING (id), media.words_of(new_rows.search_titles, new_rows.creators) AS word
-        WHERE new_rows.search_titles IS DISTINCT FROM old_rows.search_titles
-           OR new_rows.creators IS DISTINCT FROM old_rows.creators
-        ORDER BY word
-        ON CONFLICT (word) DO NOTHING;
+        SELECT DISTINCT w.word
+        FROM new_rows JOIN old_rows USING (id), media.words_of(new_rows.search_titles, new_rows.creators) AS w(word)
+        WHERE (new_rows.search_titles IS DISTINCT FROM old_rows.search_titles
+               OR new_rows.creators IS DISTINCT FROM old_rows.creators)
+          AND NOT EXISTS (SELECT FROM media.title_words AS known WHERE known.word = w.word);
     END IF;
     RETURN NULL;
 END;
@@ -108,16 +125,17 @@ $$
 """
 
 
-SHARD = f"pg_backend_pid() % {CATALOG_COUNT_SHARDS}"
 COUNTS_TRIGGER_FUNCTION = f"""
 CREATE FUNCTION media.count_catalog() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    writer_shard int := media.counter_shard();
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        {add_counts(facet_deltas("new_rows", 1), SHARD)};
+        {add_counts(facet_deltas("new_rows", 1), "writer_shard")};
     ELSIF TG_OP = 'DELETE' THEN
-        {add_counts(facet_deltas("old_rows", -1), SHARD)};
+        {add_counts(facet_deltas("old_rows", -1), "writer_shard")};
     ELSE
-        {add_counts(facet_deltas("new_rows", 1) + " UNION ALL " + facet_deltas("old_rows", -1), SHARD)};
+        {add_counts(facet_deltas("new_rows", 1) + " UNION ALL " + facet_deltas("old_rows", -1), "writer_shard")};
     END IF;
     RETURN NULL;
 END;
@@ -204,12 +222,10 @@ def upgrade() -> None:
         "idx_media_type_tracker_count", "media", ["media_type", "tracker_count", "id"], schema="media"
     )
 
-    op.create_table(
-        "title_words",
-        sa.Column("word", sa.Text(), nullable=False),
-        sa.PrimaryKeyConstraint("word", name=op.f("pk_title_words")),
-        schema="media",
-    )
+    # No unique key: two writers adding the same new word must not wait on each other; a rare
+    # duplicate is harmless (the look-up reads distinct words).
+    op.create_table("title_words", sa.Column("word", sa.Text(), nullable=False), schema="media")
+    op.create_index("idx_title_words_word", "title_words", ["word"], schema="media")
     op.create_index(
         "idx_title_words_trgm",
         "title_words",
@@ -288,6 +304,7 @@ def downgrade() -> None:
     for name in ("insert", "update", "delete"):
         op.execute(f"DROP TRIGGER trg_media_counts_{name} ON media.media")
     op.execute("DROP FUNCTION media.count_catalog()")
+    op.execute("DROP FUNCTION media.counter_shard()")
     op.drop_table("catalog_counts", schema="media")
     for name in ("insert", "update"):
         op.execute(f"DROP TRIGGER trg_media_title_words_{name} ON media.media")
