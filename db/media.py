@@ -20,7 +20,7 @@ __all__ = ["MEDIA_TYPES", "SORT_FIELDS", "MediaSort", "MediaStats", "search_medi
 
 SORT_FIELDS = ("title", "release_date", "created_at", "relevance", "popularity")
 # Relevance ranks precisely the RANK_WINDOW most popular matches and every exact-title match.
-RANK_WINDOW = 200
+RANK_WINDOW = 100
 # totalCount of searchMedia is exact up to this many items; above it the connection says "more than".
 COUNT_BOUND = 1000
 
@@ -180,7 +180,8 @@ def _sort_keys(media_filter: MediaFilter, sort: Sequence[MediaSort]) -> list[_So
                 _SortKey("created_at", Media.created_at, spec.descending, False, dt.datetime.fromisoformat)
             )
         elif spec.field == "relevance" and search:
-            keys.append(_SortKey("relevance", relevance(search), spec.descending, False, float))
+            relevance_score = relevance(search, media_filter.typo_corrections)
+            keys.append(_SortKey("relevance", relevance_score, spec.descending, False, float))
         else:
             # Without a search text, relevance means popularity.
             keys.append(_SortKey("popularity", Media.tracker_count, spec.descending, False, int))
@@ -302,11 +303,17 @@ def _page(rows: list[Any], first: int, kind: str, keys: Sequence[_SortKey]) -> P
     )
 
 
-def _ranked_keys(search: str) -> list[_SortKey]:
+def _ranked_keys(media_filter: MediaFilter) -> list[_SortKey]:
     """Best match first; equal scores by popularity, then the earliest release (undated last); the id
     only makes the order total."""
     return [
-        _SortKey("relevance", relevance(search), True, False, float),
+        _SortKey(
+            "relevance",
+            relevance(media_filter.search or "", media_filter.typo_corrections),
+            True,
+            False,
+            float,
+        ),
         _SortKey("popularity", Media.tracker_count, True, False, int),
         _SortKey("release_date", Media.release_date, False, True, dt.date.fromisoformat),
         _SortKey("id", Media.id, False, False, uuid.UUID),
@@ -336,7 +343,7 @@ async def _ranked_page(
     """
     search = media_filter.search or ""
     match = and_(filter_conditions(media_filter), *extra_conditions)
-    ranked_keys = _ranked_keys(search)
+    ranked_keys = _ranked_keys(media_filter)
     base_kind = _cursor_kind(cursor_kind, media_filter, ranked_keys)
     ranked_kind, popular_kind = f"{base_kind}:ranked", f"{base_kind}:popular"
     ranked_after = popular_after = None

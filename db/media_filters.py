@@ -15,7 +15,7 @@ import functools
 import re
 import string
 import unicodedata
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from sqlalchemy import (
@@ -36,6 +36,7 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, array
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.genres import normalize_genres
 from db.models import Media, title_words
@@ -88,6 +89,10 @@ class MediaFilter:
     genres_any: tuple[str, ...] | None = None
     genres_all: tuple[str, ...] | None = None
     attributes: dict[str, Any] | None = None
+    # The search's typo corrections looked up in the dictionary (with_typo_corrections): pairs of a word
+    # and its tsquery alternatives ("dnue | dune"). Not part of what the filter asks for (cursors,
+    # smart list definitions); None means "look them up inside the statement".
+    typo_corrections: tuple[tuple[str, str], ...] | None = field(default=None, compare=False)
 
     def validate(self) -> "MediaFilter":
         for name in ("media_class", "collection_path"):
@@ -111,7 +116,7 @@ class MediaFilter:
         out: dict[str, Any] = {}
         for spec in fields(self):
             value = getattr(self, spec.name)
-            if value is None:
+            if value is None or spec.name == "typo_corrections":
                 continue
             if isinstance(value, dt.date):
                 value = value.isoformat()
@@ -122,7 +127,7 @@ class MediaFilter:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "MediaFilter":
-        known = {spec.name for spec in fields(cls)}
+        known = {spec.name for spec in fields(cls)} - {"typo_corrections"}
         unknown = sorted(set(data) - known)
         if unknown:
             raise InvalidFilter(unknown[0], f"unknown filter keys: {', '.join(unknown)}")
@@ -154,9 +159,17 @@ def fold(text: str) -> str:
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
+def _constant(text: str) -> ColumnElement[str]:
+    """`text` written into the statement rather than bound: the planner folds the tsquery and estimates
+    from the column's statistics how many items match, even where a prepared statement would be
+    planned generically (walk the popularity index for a common word, a bitmap for a rare one)."""
+    return literal(text, Text, literal_execute=True)
+
+
 def _tsquery(config: str, text: str) -> ColumnElement[Any]:
-    # A regconfig constant (not a cast parameter) lets the planner fold the tsquery once per statement.
-    return func.websearch_to_tsquery(literal_column(f"'{config}'::regconfig"), func.media.fold(text))
+    return func.websearch_to_tsquery(
+        literal_column(f"'{config}'::regconfig"), func.media.fold(_constant(text))
+    )
 
 
 def _precise_query(text: str) -> ColumnElement[Any]:
@@ -226,22 +239,51 @@ def _search_query_cte(text: str) -> Any:
     return select(_full_query(text).label("query")).cte("search_query")
 
 
-def search_query(text: str) -> ColumnElement[Any]:
-    """The search's tsquery, written once per statement (a CTE) however often the statement uses it:
-    the typo tier's dictionary look-ups are planned and run once."""
-    query: ColumnElement[Any] = select(_search_query_cte(text).c.query).scalar_subquery()
-    return query
+def search_query(text: str, corrections: tuple[tuple[str, str], ...] | None = None) -> ColumnElement[Any]:
+    """The search's tsquery. With `corrections` looked up beforehand (with_typo_corrections), a constant;
+    without, the look-up happens in the statement, written once (a CTE) however often it is used."""
+    if corrections is None:
+        query: ColumnElement[Any] = select(_search_query_cte(text).c.query).scalar_subquery()
+        return query
+    precise = _precise_query(text)
+    alternatives = dict(corrections)
+    if not alternatives:
+        return precise
+    terms = [
+        f"({alternatives[word]})" if word in alternatives else word
+        for word in _words(text)[:MAX_SEARCH_WORDS]
+    ]
+    corrected = func.to_tsquery(literal_column("'simple'::regconfig"), _constant(" & ".join(terms)))
+    return precise.op("||")(corrected)
 
 
-def text_search_condition(text: str) -> ColumnElement[bool]:
-    condition: ColumnElement[bool] = Media.search_vector.op("@@")(search_query(text))
+async def with_typo_corrections(conn: AsyncConnection, media_filter: MediaFilter) -> MediaFilter:
+    """The filter with its search's typo corrections looked up (one statement, on the dictionary only),
+    so the search statements carry a constant tsquery."""
+    words = typo_words(media_filter.search or "")
+    if not words:
+        return replace(media_filter, typo_corrections=())
+    looked_up = select(*(_corrections(word).label(f"word_{n}") for n, word in enumerate(words)))
+    row = (await conn.execute(looked_up)).one()
+    found = tuple(
+        (word, f"{word} | {alternatives}")
+        for word, alternatives in zip(words, row, strict=True)
+        if alternatives
+    )
+    return replace(media_filter, typo_corrections=found)
+
+
+def text_search_condition(
+    text: str, corrections: tuple[tuple[str, str], ...] | None = None
+) -> ColumnElement[bool]:
+    condition: ColumnElement[bool] = Media.search_vector.op("@@")(search_query(text, corrections))
     return condition
 
 
 def exact_title(text: str) -> ColumnElement[bool]:
     """The item has a title or alternative title spelled like `text` (case, accents, punctuation aside)."""
     condition: ColumnElement[bool] = Media.search_titles.op("@>", return_type=Boolean)(
-        array([func.media.title_key(text)], type_=Text)
+        array([func.media.title_key(_constant(text))], type_=Text)
     )
     return condition
 
@@ -252,7 +294,7 @@ def _title_rank(query: ColumnElement[Any]) -> ColumnElement[Any]:
     return func.ts_rank(literal_column("'{0, 0, 0.4, 1}'::float4[]"), Media.search_vector, query)
 
 
-def relevance(text: str) -> ColumnElement[float]:
+def relevance(text: str, corrections: tuple[tuple[str, str], ...] | None = None) -> ColumnElement[float]:
     """Higher is better: an exact title (or alternative title) first, then what matched the words as
     written, by title rank and closeness of the title; typo matches after them. Popularity (log of the
     tracker count) is blended in, so among comparable matches the one most people track comes first.
@@ -262,10 +304,12 @@ def relevance(text: str) -> ColumnElement[float]:
         (exact_title(text), EXACT_TITLE_BONUS),
         (
             Media.search_vector.op("@@")(precise),
-            1.0 + _title_rank(precise) + func.similarity(func.media.title_key(text), Media.search_titles[1]),
+            1.0
+            + _title_rank(precise)
+            + func.similarity(func.media.title_key(_constant(text)), Media.search_titles[1]),
         ),
-        else_=_title_rank(search_query(text))
-        + func.similarity(func.media.title_key(text), Media.search_titles[1]),
+        else_=_title_rank(search_query(text, corrections))
+        + func.similarity(func.media.title_key(_constant(text)), Media.search_titles[1]),
     )
     score = func.round(cast(text_score + POPULARITY_WEIGHT * func.ln(1 + Media.tracker_count), Numeric), 4)
     return cast(score, Float)
@@ -275,7 +319,7 @@ def filter_conditions(media_filter: MediaFilter) -> ColumnElement[bool]:
     conditions: list[ColumnElement[bool]] = []
     f = media_filter
     if f.search:
-        conditions.append(text_search_condition(f.search))
+        conditions.append(text_search_condition(f.search, f.typo_corrections))
     if f.media_types is not None:
         conditions.append(Media.media_type.in_(f.media_types))
     if f.media_class:

@@ -15,7 +15,7 @@ from strawberry.scalars import JSON
 from db import media as media_queries
 from db import relations as relation_queries
 from db.media import MediaSort
-from db.media_filters import LTREE_PATTERN, MediaFilter
+from db.media_filters import LTREE_PATTERN, MediaFilter, with_typo_corrections
 from db.pagination import InvalidCursor
 from gql.context import Info
 from gql.enums import TrackingStatus
@@ -256,6 +256,8 @@ async def media_connection(
     engine = info.context.engine
     try:
         async with engine.connect() as conn:
+            if media_filter.search:
+                media_filter = await with_typo_corrections(conn, media_filter)
             page = await media_queries.search_media(
                 conn, media_filter, sort, size, after, cursor_kind=cursor_kind
             )

@@ -295,6 +295,9 @@ def upgrade() -> None:
     )
     for statement in REBUILD_MEDIA_STATS:
         op.execute(statement)
+    # Statistics for the new columns, so the first searches are planned well.
+    op.execute("ANALYZE media.media")
+    op.execute("ANALYZE media.title_words")
 
 
 def downgrade() -> None:
