@@ -1,7 +1,7 @@
 """search: accent folding, every title searched, a word dictionary for typos, counters for menus and stats
 
 Revision ID: 0010
-Revises: 0002
+Revises: 0011
 
 - media.fold(text): lower case without accents (unaccent, shipped by the embedded PostgreSQL and by
   every stock PostgreSQL's contrib), immutable so that generated columns and indexes may use it.
@@ -35,7 +35,7 @@ from db.genres import SYNONYMS
 from db.models import CATALOG_COUNT_SHARDS, SEARCH_TITLES, SEARCH_VECTOR
 
 revision: str = "0010"
-down_revision: str | None = "0002"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
