@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 import db.media
 from db.genres import normalize_genre
+from db.media import MediaSort
+from db.media_filters import MediaFilter, filter_conditions
 from db.models import CatalogCount, Media, UserMedia, title_words
 from gql.relay import to_global_id
 from tests.client import GraphQLClient
@@ -230,3 +232,28 @@ async def test_a_word_already_known_is_not_added_again(engine: AsyncEngine) -> N
     async with engine.connect() as conn:
         dune = (await conn.execute(select(func.count()).where(title_words.c.word == "dune"))).scalar_one()
     assert dune == 1
+
+
+async def test_a_deep_catalog_page_starts_inside_the_index(engine: AsyncEngine) -> None:
+    """The cursor is a row comparison the (media_type, title, id) index takes as its start, not a
+    filter applied after walking every earlier title."""
+    ids = {n: await make_media(engine, title=f"Book {n:02d}") for n in range(30)}
+    books = MediaFilter(media_types=("book",))
+    keys = db.media._sort_keys(books, [MediaSort("title")])
+    query = (
+        select(Media.id)
+        .where(filter_conditions(books), db.media._after(keys, ["Book 10", ids[10]]))
+        .order_by(Media.title, Media.id)
+        .limit(5)
+    )
+    async with engine.begin() as conn:
+        await conn.execute(text("SET LOCAL enable_seqscan = off"))
+        await conn.execute(text("SET LOCAL enable_bitmapscan = off"))
+        compiled = query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+        plan = (await conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}")).scalar_one()
+        found = list((await conn.execute(query)).scalars())
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    scan = plan[0]["Plan"]["Plans"][0]
+    assert scan["Index Name"] == "idx_media_type_title"
+    assert "ROW(title, id) >" in scan["Index Cond"]
+    assert found == [ids[n] for n in range(11, 16)]
