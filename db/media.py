@@ -9,7 +9,20 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, false, func, literal, or_, select, true, tuple_, union
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    and_,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    tuple_,
+    union,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.media_filters import MEDIA_TYPES, MediaFilter, exact_title, filter_conditions, relevance
@@ -23,6 +36,8 @@ SORT_FIELDS = ("title", "release_date", "created_at", "relevance", "popularity")
 RANK_WINDOW = 100
 # totalCount of searchMedia is exact up to this many items; above it the connection says "more than".
 COUNT_BOUND = 1000
+# Up to this many matches, relevance reads them all; above it, it walks the popularity index.
+DENSE_MATCHES = 5000
 
 media_columns = (
     Media.id,
@@ -356,11 +371,10 @@ async def _ranked_page(
         except InvalidCursor:
             popular_after = _decode_after(after, popular_kind, POPULAR_KEYS)
 
-    popular_order = (Media.tracker_count.desc(), Media.id.desc())
     rows: list[Any] = []
     window_full = True
     if popular_after is None:
-        popular = select(Media.id).where(match).order_by(*popular_order).limit(RANK_WINDOW).cte("popular")
+        popular = _most_popular(match).cte("popular")
         window = union(select(popular.c.id), select(Media.id).where(match, exact_title(search)))
         query = select(
             *media_columns,
@@ -376,24 +390,23 @@ async def _ranked_page(
         window_full = rows[0].window_full if rows else ranked_after is not None
     if not window_full:
         return _page(rows, first, ranked_kind, ranked_keys)
+    window = _most_popular(match).subquery()
     boundary = (
         select(Media.tracker_count, Media.id)
-        .where(match)
-        .order_by(*popular_order)
-        .offset(RANK_WINDOW - 1)
+        .where(Media.id.in_(select(window.c.id)))
+        .order_by(Media.tracker_count, Media.id)
         .limit(1)
         .subquery()
     )
     position = tuple_(Media.tracker_count, Media.id)
-    rest = select(*media_columns, *(key.expression.label(f"sort_{key.name}") for key in POPULAR_KEYS)).where(
-        match,
+    beyond = [
         ~exact_title(search),
         position
         < tuple_(select(boundary.c.tracker_count).scalar_subquery(), select(boundary.c.id).scalar_subquery()),
-    )
+    ]
     if popular_after is not None:
-        rest = rest.where(position < tuple_(*popular_after))
-    rest = rest.order_by(*popular_order).limit(first + 1 - len(rows))
+        beyond.append(position < tuple_(*popular_after))
+    rest = _popular_rows(match, beyond, first + 1 - len(rows))
     more: list[Any] = list((await conn.execute(rest)).all())
     ranked_page = _page(rows, first, ranked_kind, ranked_keys)
     popular_page = _page(more, first - len(rows), popular_kind, POPULAR_KEYS)
@@ -402,6 +415,47 @@ async def _ranked_page(
         has_next_page=popular_page.has_next_page,
         cursors=ranked_page.cursors + popular_page.cursors,
     )
+
+
+def _popular_rows(match: ColumnElement[bool], conditions: list[ColumnElement[bool]], limit: int) -> Any:
+    """Matching rows meeting `conditions`, most popular first, `limit` of them; read as _most_popular
+    reads (all of a few matches, or a walk of the popularity index through many)."""
+    columns = (*media_columns, *(key.expression.label(f"sort_{key.name}") for key in POPULAR_KEYS))
+    sample = select(Media.id).where(match).limit(DENSE_MATCHES + 1).subquery()
+    dense = select(func.count()).select_from(sample).scalar_subquery() > DENSE_MATCHES
+    order = (Media.tracker_count.desc(), Media.id.desc())
+    few = (
+        select(*columns)
+        .where(Media.id.in_(select(sample.c.id)), ~dense, *conditions)
+        .order_by(*order)
+        .limit(limit)
+    )
+    many = select(*columns).where(match, dense, *conditions).order_by(*order).limit(limit)
+    both = union_all(few, many).subquery()
+    return select(both).order_by(both.c.sort_popularity.desc(), both.c.sort_id.desc())
+
+
+def _most_popular(match: ColumnElement[bool]) -> Any:
+    """Ids of the RANK_WINDOW most popular matches, read the way that suits how many match, decided by
+    counting up to DENSE_MATCHES (an index-only bitmap and at most that many rows) rather than by the
+    planner's guess: a few matches are all read and sorted; many are found walking the popularity index
+    (at least one row in DENSE_MATCHES / catalog size matches, so the walk stops soon). A walk for a rare
+    word would read the whole catalog."""
+    sample = select(Media.id, Media.tracker_count).where(match).limit(DENSE_MATCHES + 1).subquery()
+    dense = select(func.count()).select_from(sample).scalar_subquery() > DENSE_MATCHES
+    few = (
+        select(sample.c.id)
+        .where(~dense)
+        .order_by(sample.c.tracker_count.desc(), sample.c.id.desc())
+        .limit(RANK_WINDOW)
+    )
+    many = (
+        select(Media.id)
+        .where(match, dense)
+        .order_by(Media.tracker_count.desc(), Media.id.desc())
+        .limit(RANK_WINDOW)
+    )
+    return union_all(few, many)
 
 
 @dataclass(frozen=True)
