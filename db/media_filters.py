@@ -202,9 +202,11 @@ def _corrections(word: str) -> ColumnElement[Any]:
     in media.title_words through its word index (one-edit spellings) and its trigram index."""
     known = select(title_words.c.word).where(title_words.c.word == word).exists()
     one_edit = title_words.c.word == any_(cast(one_edit_variants(word), ARRAY(Text)))
+    # Words one edit away are what was meant; merely similar words only when there are none.
+    has_one_edit = select(title_words.c.word).where(one_edit).exists()
     close = (
         select(title_words.c.word)
-        .where(or_(one_edit, title_words.c.word.op("%")(word)), ~known)
+        .where(or_(one_edit, and_(title_words.c.word.op("%")(word), ~has_one_edit)), ~known)
         .group_by(title_words.c.word)
         .order_by(
             one_edit.desc(),

@@ -259,3 +259,14 @@ async def test_a_deep_catalog_page_starts_inside_the_index(engine: AsyncEngine) 
     assert scan["Index Name"] == "idx_media_type_title"
     assert "ROW(title, id) >" in scan["Index Cond"]
     assert found == [ids[n] for n in range(11, 16)]
+
+
+async def test_a_typo_prefers_the_word_one_edit_away_over_merely_similar_popular_ones(
+    client: GraphQLClient, engine: AsyncEngine
+) -> None:
+    await make_media(engine, title="The Witcher")
+    popular = await make_media(engine, title="Final Witch")
+    async with engine.begin() as conn:
+        await conn.execute(update(Media).where(Media.id == popular).values(tracker_count=100_000))
+    result = await client(SEARCH, {"filter": {"search": "Witcer"}})
+    assert [e["node"]["title"] for e in result.data["searchMedia"]["edges"]] == ["The Witcher"]
