@@ -21,7 +21,6 @@ from sqlalchemy import (
     true,
     tuple_,
     union,
-    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -36,8 +35,6 @@ SORT_FIELDS = ("title", "release_date", "created_at", "relevance", "popularity")
 RANK_WINDOW = 100
 # totalCount of searchMedia is exact up to this many items; above it the connection says "more than".
 COUNT_BOUND = 1000
-# Up to this many matches, relevance reads them all; above it, it walks the popularity index.
-DENSE_MATCHES = 5000
 
 media_columns = (
     Media.id,
@@ -418,44 +415,19 @@ async def _ranked_page(
 
 
 def _popular_rows(match: ColumnElement[bool], conditions: list[ColumnElement[bool]], limit: int) -> Any:
-    """Matching rows meeting `conditions`, most popular first, `limit` of them; read as _most_popular
-    reads (all of a few matches, or a walk of the popularity index through many)."""
+    """Matching rows meeting `conditions`, most popular first, `limit` of them."""
     columns = (*media_columns, *(key.expression.label(f"sort_{key.name}") for key in POPULAR_KEYS))
-    sample = select(Media.id).where(match).limit(DENSE_MATCHES + 1).subquery()
-    dense = select(func.count()).select_from(sample).scalar_subquery() > DENSE_MATCHES
     order = (Media.tracker_count.desc(), Media.id.desc())
-    few = (
-        select(*columns)
-        .where(Media.id.in_(select(sample.c.id)), ~dense, *conditions)
-        .order_by(*order)
-        .limit(limit)
-    )
-    many = select(*columns).where(match, dense, *conditions).order_by(*order).limit(limit)
-    both = union_all(few, many).subquery()
-    return select(both).order_by(both.c.sort_popularity.desc(), both.c.sort_id.desc())
+    return select(*columns).where(match, *conditions).order_by(*order).limit(limit)
 
 
 def _most_popular(match: ColumnElement[bool]) -> Any:
-    """Ids of the RANK_WINDOW most popular matches, read the way that suits how many match, decided by
-    counting up to DENSE_MATCHES (an index-only bitmap and at most that many rows) rather than by the
-    planner's guess: a few matches are all read and sorted; many are found walking the popularity index
-    (at least one row in DENSE_MATCHES / catalog size matches, so the walk stops soon). A walk for a rare
-    word would read the whole catalog."""
-    sample = select(Media.id, Media.tracker_count).where(match).limit(DENSE_MATCHES + 1).subquery()
-    dense = select(func.count()).select_from(sample).scalar_subquery() > DENSE_MATCHES
-    few = (
-        select(sample.c.id)
-        .where(~dense)
-        .order_by(sample.c.tracker_count.desc(), sample.c.id.desc())
-        .limit(RANK_WINDOW)
+    """Ids of the RANK_WINDOW most popular matches. The planner reads them walking the popularity index
+    when many items match and sorts all matches when few do, from the search vector's statistics
+    (kept detailed: migration 0010 raises its statistics target so a rare word is known as rare)."""
+    return (
+        select(Media.id).where(match).order_by(Media.tracker_count.desc(), Media.id.desc()).limit(RANK_WINDOW)
     )
-    many = (
-        select(Media.id)
-        .where(match, dense)
-        .order_by(Media.tracker_count.desc(), Media.id.desc())
-        .limit(RANK_WINDOW)
-    )
-    return union_all(few, many)
 
 
 @dataclass(frozen=True)

@@ -141,12 +141,10 @@ async def test_total_count_is_exact_up_to_the_bound(
     assert (exact["totalCount"], exact["totalCountIsExact"]) == (1, True)
 
 
-@pytest.mark.parametrize("dense_matches", [2, 5000], ids=["popularity-walk", "read-all"])
 async def test_paging_past_the_ranked_window_visits_every_match_once(
-    client: GraphQLClient, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch, dense_matches: int
+    client: GraphQLClient, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(db.media, "RANK_WINDOW", 3)
-    monkeypatch.setattr(db.media, "DENSE_MATCHES", dense_matches)
     ids = [await make_media(engine, title=f"Storm {n}") for n in range(9)]
     await make_media(engine, title="Storm")
     async with engine.begin() as conn:
