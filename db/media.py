@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from db.keyset import parse_date, parse_datetime, parse_float, parse_int32, parse_text, parse_uuid
 from db.media_filters import MEDIA_TYPES, MediaFilter, exact_title, filter_conditions, relevance
 from db.models import TRACKING_STATUSES, CatalogCount, ExternalLink, Media, MediaStatsCount
 from db.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
@@ -185,22 +186,18 @@ def _sort_keys(media_filter: MediaFilter, sort: Sequence[MediaSort]) -> list[_So
         if spec.field in {key.name for key in keys}:
             continue
         if spec.field == "title":
-            keys.append(_SortKey("title", Media.title, spec.descending, False, str))
+            keys.append(_SortKey("title", Media.title, spec.descending, False, parse_text))
         elif spec.field == "release_date":
-            keys.append(
-                _SortKey("release_date", Media.release_date, spec.descending, True, dt.date.fromisoformat)
-            )
+            keys.append(_SortKey("release_date", Media.release_date, spec.descending, True, parse_date))
         elif spec.field == "created_at":
-            keys.append(
-                _SortKey("created_at", Media.created_at, spec.descending, False, dt.datetime.fromisoformat)
-            )
+            keys.append(_SortKey("created_at", Media.created_at, spec.descending, False, parse_datetime))
         elif spec.field == "relevance" and search:
             relevance_score = relevance(search, media_filter.typo_corrections)
-            keys.append(_SortKey("relevance", relevance_score, spec.descending, False, float))
+            keys.append(_SortKey("relevance", relevance_score, spec.descending, False, parse_float))
         else:
             # Without a search text, relevance means popularity.
-            keys.append(_SortKey("popularity", Media.tracker_count, spec.descending, False, int))
-    keys.append(_SortKey("id", Media.id, keys[-1].descending, False, uuid.UUID))
+            keys.append(_SortKey("popularity", Media.tracker_count, spec.descending, False, parse_int32))
+    keys.append(_SortKey("id", Media.id, keys[-1].descending, False, parse_uuid))
     return keys
 
 
@@ -327,17 +324,17 @@ def _ranked_keys(media_filter: MediaFilter) -> list[_SortKey]:
             relevance(media_filter.search or "", media_filter.typo_corrections),
             True,
             False,
-            float,
+            parse_float,
         ),
-        _SortKey("popularity", Media.tracker_count, True, False, int),
-        _SortKey("release_date", Media.release_date, False, True, dt.date.fromisoformat),
-        _SortKey("id", Media.id, False, False, uuid.UUID),
+        _SortKey("popularity", Media.tracker_count, True, False, parse_int32),
+        _SortKey("release_date", Media.release_date, False, True, parse_date),
+        _SortKey("id", Media.id, False, False, parse_uuid),
     ]
 
 
 POPULAR_KEYS = [
-    _SortKey("popularity", Media.tracker_count, True, False, int),
-    _SortKey("id", Media.id, True, False, uuid.UUID),
+    _SortKey("popularity", Media.tracker_count, True, False, parse_int32),
+    _SortKey("id", Media.id, True, False, parse_uuid),
 ]
 
 
