@@ -4,6 +4,7 @@ import io
 import uuid
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -16,7 +17,7 @@ async def make_import_catalog(engine: AsyncEngine) -> dict[str, uuid.UUID]:
     anime = {"media_type": "anime", "media_class": "visual.animation.anime"}
     film = {"media_type": "film", "media_class": "visual.film"}
     book = {"media_type": "book", "media_class": "written.book.novel"}
-    items = {
+    items: dict[str, dict[str, Any]] = {
         "Cowboy Bebop": dict(
             anime, release_date="1998-04-03", attributes={"episodes": 26}, external_links=[("mal-anime", "1")]
         ),
