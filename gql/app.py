@@ -37,6 +37,8 @@ from db.migrate import head_revision
 from gql.auth import Viewer, bearer_secret
 from gql.config import Settings
 from gql.context import Context
+from gql.library_export import export_library
+from gql.library_import import LibraryImportRunner
 from gql.limits import BodySizeLimit, RateLimit
 from gql.loaders import Loaders
 from gql.request_state import current_request_id
@@ -47,6 +49,9 @@ log = logging.getLogger("omnimediatrak")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 GRAPHIQL_ASSETS_PATH = "/graphiql-assets"
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+# A header no HTML form can send: a browser must ask (CORS preflight) before a cross-site page sends it,
+# which is the CSRF guard for multipart uploads (the one content type of them a form can send).
+PREFLIGHT_HEADERS = ("apollo-require-preflight", "x-apollo-operation-name")
 GRAPHIQL_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "font-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -116,6 +121,7 @@ class GraphQLView(GraphQL[Context, None]):
             build_schema(settings.limits, expose_db_stats=not settings.is_production),
             graphql_ide=None if settings.is_production else "graphiql",
             allow_queries_via_get=True,
+            multipart_uploads_enabled=True,
         )
         self.settings = settings
         self.engine = engine
@@ -146,7 +152,13 @@ class GraphQLView(GraphQL[Context, None]):
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         if request.method == "POST":
             content_type, _ = parse_content_type(request.headers.get("content-type", ""))
-            if content_type != "application/json":
+            if content_type == "multipart/form-data":
+                if not any(request.headers.get(name) for name in PREFLIGHT_HEADERS):
+                    raise HTTPError(
+                        400,
+                        "Multipart requests (file uploads) must carry the Apollo-Require-Preflight header",
+                    )
+            elif content_type != "application/json":
                 # Also the CSRF guard: a cross-site form can send only urlencoded, multipart or text/plain.
                 raise HTTPError(415, "Send GraphQL requests as POST with Content-Type: application/json")
         response = await super().run(request, context, root_value)
@@ -292,6 +304,7 @@ def create_app(settings: Settings, database_url: str, engine: AsyncEngine | None
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         housekeeping = asyncio.create_task(keep_house(engine, dt.timedelta(days=settings.auth_history_days)))
         yield
+        await library_imports.stop()
         housekeeping.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await housekeeping
@@ -304,16 +317,19 @@ def create_app(settings: Settings, database_url: str, engine: AsyncEngine | None
                 CORSMiddleware,
                 allow_origins=list(settings.cors_origins),
                 allow_methods=["GET", "POST"],
-                allow_headers=["Authorization", "Content-Type"],
+                allow_headers=["Authorization", "Content-Type", "Apollo-Require-Preflight"],
                 expose_headers=["X-Request-ID", "Retry-After"],
                 max_age=600,
             )
         )
     limited_graphql = RateLimit(
-        BodySizeLimit(graphql, settings.limits.max_body_bytes), settings.limits.rate_limit_per_minute
+        BodySizeLimit(graphql, settings.limits.max_body_bytes, settings.limits.max_upload_bytes),
+        settings.limits.rate_limit_per_minute,
     )
+    library_imports = LibraryImportRunner(engine)
     routes: list[BaseRoute] = [
         Route("/graphql", limited_graphql, methods=["GET", "POST"]),
+        Route("/export/library.{format:str}", export_library, methods=["GET"]),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
     ]
@@ -330,4 +346,5 @@ def create_app(settings: Settings, database_url: str, engine: AsyncEngine | None
     )
     app.state.engine = engine
     app.state.settings = settings
+    app.state.library_imports = library_imports
     return app

@@ -15,6 +15,7 @@ from gql.accounts import AccountsQuery, User
 from gql.admin import AdminMutation
 from gql.config import Limits
 from gql.errors import MaskUnexpectedErrors
+from gql.library_import import LibraryImportMutation
 from gql.limits import QueryCostLimiter
 from gql.list_mutations import ListMutation
 from gql.lists import ListQuery
@@ -24,7 +25,9 @@ from gql.relay import NodeQuery
 from gql.tracking import TrackingMutation
 
 Query = merge_types("Query", (NodeQuery, MediaQuery, AccountsQuery, ListQuery))
-Mutation = merge_types("Mutation", (AccountMutation, TrackingMutation, ListMutation, AdminMutation))
+Mutation = merge_types(
+    "Mutation", (AccountMutation, TrackingMutation, ListMutation, AdminMutation, LibraryImportMutation)
+)
 
 
 def build_schema(limits: Limits | None = None, expose_db_stats: bool = True) -> strawberry.Schema:

@@ -95,3 +95,8 @@ async def problems_of_job(
     )
     rows = list(await conn.execute(keyset_select(query, PROBLEM_KEYS, "import-problems", first, after)))
     return keyset_page(rows, PROBLEM_KEYS, "import-problems", first)
+
+
+async def count_jobs_of_user(conn: AsyncConnection, user_id: uuid.UUID) -> int:
+    query = select(func.count()).select_from(LibraryImport).where(LibraryImport.user_id == user_id)
+    return int((await conn.execute(query)).scalar_one())
