@@ -71,6 +71,7 @@ class ImportList:
     list_type: str
     definition: dict[str, Any] | None
     items: tuple[ImportEntry, ...] = ()
+    created_at: dt.datetime | None = None  # kept, so lists keep their order
 
 
 @dataclass

@@ -66,6 +66,7 @@ async def apply_lists(conn: AsyncConnection, user_id: uuid.UUID, lists: Sequence
                     "is_public": wanted.is_public,
                     "list_type": wanted.list_type,
                     "filter_definition": definition,
+                    **({"created_at": wanted.created_at} if wanted.created_at else {}),
                 },
             )
             created += 1

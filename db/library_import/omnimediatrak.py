@@ -108,6 +108,7 @@ def _list(data: Any) -> ImportList:
         list_type=data["listType"],
         definition=definition if isinstance(definition, dict) else None,
         items=tuple(found),
+        created_at=parse_timestamp(data.get("createdAt")) if isinstance(data.get("createdAt"), str) else None,
     )
 
 
@@ -131,5 +132,10 @@ def parse(data: bytes) -> ParsedFile:
     lists = document.get("lists") or []
     if not isinstance(lists, list):
         raise UnreadableFile("lists must be an array")
-    parsed.lists = [_list(item) for item in lists]
+    try:
+        parsed.lists = [_list(item) for item in lists]
+    except UnreadableFile:
+        raise
+    except ValueError as exc:
+        raise UnreadableFile(f"a list: {exc}") from exc
     return parsed
