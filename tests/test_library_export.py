@@ -27,7 +27,7 @@ async def export(client: GraphQLClient, token: str | None, file_format: str = "j
 
 
 async def build_library(client: GraphQLClient, token: str, catalog: dict[str, Any]) -> None:
-    entries = {
+    entries: dict[str, dict[str, Any]] = {
         "Dune": {
             "status": "COMPLETED",
             "rating": 9,
