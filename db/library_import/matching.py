@@ -3,7 +3,7 @@
 1. Ids: the row's (source, key) pairs, in the row's order of preference, against media.external_links
    and media.external_id ("source:key"). The first pair that lands on an item of one of the row's media
    types wins (MAL and Trakt number movies and shows, anime and manga separately).
-2. Title and year, only for rows no id found: the item whose title equals the row's (ignoring case),
+2. Title and year, only for rows no id found: the item whose title equals the row's exactly,
    whose release year equals the row's year and whose type is one of the row's types. Exactly one such
    item is a match; several are `ambiguous`, none (or a row without a year) is `not-found`.
 """
@@ -19,30 +19,33 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.library_import.entry import ImportEntry
 
+# LATERAL: one index probe per key (a join would hash the whole catalog for every batch).
 BY_IDS = text(
     """
-    WITH wanted AS (
-        SELECT * FROM unnest(CAST(:ords AS int[]), CAST(:ranks AS int[]), CAST(:sources AS text[]),
-                             CAST(:keys AS text[])) AS k(ord, rank, source, key)
-    )
     SELECT w.ord, w.rank, m.id, m.title, m.media_type, m.attributes
-    FROM wanted w
-    JOIN media.external_links l ON l.source_name = w.source AND l.external_key = w.key
-    JOIN media.media m ON m.id = l.media_id
-    UNION ALL
-    SELECT w.ord, w.rank, m.id, m.title, m.media_type, m.attributes
-    FROM wanted w
-    JOIN media.media m ON m.external_id = w.source || ':' || w.key
+    FROM unnest(CAST(:ords AS int[]), CAST(:ranks AS int[]), CAST(:sources AS text[]), CAST(:keys AS text[]))
+         AS w(ord, rank, source, key)
+    CROSS JOIN LATERAL (
+        SELECT l.media_id FROM media.external_links l WHERE l.source_name = w.source AND l.external_key = w.key
+        UNION
+        SELECT i.id FROM media.media i WHERE i.external_id = w.source || ':' || w.key
+    ) AS found
+    JOIN media.media m ON m.id = found.media_id
     """
 )
+# Equal titles, one probe of idx_media_title per row (OFFSET 0 keeps the planner from turning the
+# LATERAL into a hash join over the whole catalog; ILIKE through the trigram index was 12 ms a row).
 BY_TITLE = text(
     """
     SELECT w.ord, m.id, m.title, m.media_type, m.attributes
     FROM unnest(CAST(:ords AS int[]), CAST(:titles AS text[]), CAST(:years AS int[])) AS w(ord, title, year)
-    JOIN media.media m
-      ON lower(m.title) = lower(w.title)
-     AND m.release_date >= make_date(w.year, 1, 1) AND m.release_date < make_date(w.year + 1, 1, 1)
-    WHERE m.media_type = ANY(CAST(:media_types AS text[]))
+    CROSS JOIN LATERAL (
+        SELECT m.id, m.title, m.media_type, m.attributes FROM media.media m
+        WHERE m.title = w.title
+          AND m.release_date >= make_date(w.year, 1, 1) AND m.release_date < make_date(w.year + 1, 1, 1)
+          AND m.media_type = ANY(CAST(:media_types AS text[]))
+        OFFSET 0
+    ) AS m
     """
 )
 

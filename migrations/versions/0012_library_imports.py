@@ -1,4 +1,8 @@
-"""users' library imports and the rows of them that wrote nothing
+"""users' library imports and the rows of them that wrote nothing; tracker counts kept per statement
+
+media.tracker_count was kept by a row trigger: one UPDATE of a media row per entry inserted or
+deleted. A bulk import of 2,000 entries ran 2,000 of them; statement triggers with transition tables
+update each touched item once per statement, with the same result.
 
 Revision ID: 0012
 Revises: 0002
@@ -13,6 +17,45 @@ revision: str = "0012"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+
+STATEMENT_TRIGGERS = (
+    """
+CREATE FUNCTION interaction.count_new_trackers() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE media.media m SET tracker_count = m.tracker_count + added.n
+    FROM (SELECT media_id, count(*) AS n FROM new_entries GROUP BY media_id) AS added
+    WHERE m.id = added.media_id;
+    RETURN NULL;
+END;
+$$
+""",
+    """
+CREATE FUNCTION interaction.count_gone_trackers() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE media.media m SET tracker_count = m.tracker_count - gone.n
+    FROM (SELECT media_id, count(*) AS n FROM old_entries GROUP BY media_id) AS gone
+    WHERE m.id = gone.media_id;
+    RETURN NULL;
+END;
+$$
+""",
+    """
+CREATE TRIGGER trg_user_media_count_new_trackers
+    AFTER INSERT ON interaction.user_media REFERENCING NEW TABLE AS new_entries
+    FOR EACH STATEMENT EXECUTE FUNCTION interaction.count_new_trackers()
+""",
+    """
+CREATE TRIGGER trg_user_media_count_gone_trackers
+    AFTER DELETE ON interaction.user_media REFERENCING OLD TABLE AS old_entries
+    FOR EACH STATEMENT EXECUTE FUNCTION interaction.count_gone_trackers()
+""",
+)
+ROW_TRIGGER = """
+CREATE TRIGGER trg_user_media_tracker_count
+    AFTER INSERT OR DELETE ON interaction.user_media
+    FOR EACH ROW EXECUTE FUNCTION interaction.maintain_tracker_count();
+"""
 
 
 def _count(name: str) -> sa.Column[int]:
@@ -85,9 +128,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("job_id", "row_number", name=op.f("pk_library_import_problems")),
         schema="interaction",
     )
+    op.execute("DROP TRIGGER trg_user_media_tracker_count ON interaction.user_media")
+    for statement in STATEMENT_TRIGGERS:
+        op.execute(statement)
 
 
 def downgrade() -> None:
+    op.execute("DROP TRIGGER trg_user_media_count_new_trackers ON interaction.user_media")
+    op.execute("DROP TRIGGER trg_user_media_count_gone_trackers ON interaction.user_media")
+    op.execute("DROP FUNCTION interaction.count_new_trackers()")
+    op.execute("DROP FUNCTION interaction.count_gone_trackers()")
+    op.execute(ROW_TRIGGER)
     op.drop_table("library_import_problems", schema="interaction")
     op.drop_index("idx_library_imports_user_created", table_name="library_imports", schema="interaction")
     op.drop_table("library_imports", schema="interaction")
