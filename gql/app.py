@@ -19,7 +19,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount, Route, request_response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.asgi import GraphQL
@@ -329,7 +329,11 @@ def create_app(settings: Settings, database_url: str, engine: AsyncEngine | None
     library_imports = LibraryImportRunner(engine)
     routes: list[BaseRoute] = [
         Route("/graphql", limited_graphql, methods=["GET", "POST"]),
-        Route("/export/library.{format:str}", export_library, methods=["GET"]),
+        Route(
+            "/export/library.{format:str}",
+            RateLimit(request_response(export_library), settings.limits.rate_limit_per_minute),
+            methods=["GET"],
+        ),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
     ]

@@ -49,6 +49,7 @@ async def run_job(
     try:
         parsed = await asyncio.to_thread(parse_file, job.format, data, job.file_name)
     except UnreadableFile as exc:
+        log.info("library import %s: the file is not a readable %s export", job.id, job.format)
         async with engine.begin() as conn:
             return await finish_job(conn, job.id, "failed", str(exc))
     try:
