@@ -155,8 +155,9 @@ class GraphQLView(GraphQL[Context, None]):
             if content_type == "multipart/form-data":
                 if not any(request.headers.get(name) for name in PREFLIGHT_HEADERS):
                     raise HTTPError(
-                        400,
-                        "Multipart requests (file uploads) must carry the Apollo-Require-Preflight header",
+                        415,
+                        "Send GraphQL requests as POST with Content-Type: application/json; multipart "
+                        "requests (file uploads) must carry the Apollo-Require-Preflight header",
                     )
             elif content_type != "application/json":
                 # Also the CSRF guard: a cross-site form can send only urlencoded, multipart or text/plain.

@@ -159,7 +159,7 @@ async def test_a_multipart_request_without_the_preflight_header_is_refused(
 ) -> None:
     _, token = await make_user(engine)
     response = await upload(client.http, token, "MAL", fixture_bytes("mal_anime.xml"), "a.xml", headers={})
-    assert response.status_code == 400
+    assert response.status_code == 415
     assert "Apollo-Require-Preflight" in response.json()["errors"][0]["message"]
     async with engine.connect() as conn:
         assert (await conn.execute(select(func.count()).select_from(LibraryImport))).scalar_one() == 0
