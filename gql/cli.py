@@ -147,6 +147,11 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_WRITERS,
         help=f"database connections writing batches at the same time (default {DEFAULT_WRITERS})",
     )
+    ingest_parser.add_argument(
+        "--precedence",
+        metavar="SOURCES",
+        help="feed names, highest first, comma-separated (default: OMT_SOURCE_PRECEDENCE)",
+    )
     ingest_parser.add_argument("--data-dir", type=Path, dest="sub_data_dir")
 
     import_parser = commands.add_parser(
@@ -200,8 +205,13 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "ingest":
         from gql.ingest_command import IngestRequest, run_ingest
 
+        precedence = (
+            settings.source_precedence
+            if args.precedence is None
+            else tuple(name.strip() for name in args.precedence.split(",") if name.strip())
+        )
         request = IngestRequest(
-            args.file, args.source, args.batch_size, args.dry_run, args.resume, args.writers
+            args.file, args.source, args.batch_size, args.dry_run, args.resume, args.writers, precedence
         )
         with database(settings) as url:
             upgrade(url)

@@ -54,6 +54,8 @@ class Settings:
     session_absolute_days: int = 90
     auth_history_days: int = 90
     trusted_proxies: tuple[str, ...] = ()
+    # Feed names, highest first: a feed takes over fields set by feeds ranked below it.
+    source_precedence: tuple[str, ...] = ()
     limits: Limits = field(default_factory=Limits)
 
     @property
@@ -70,6 +72,9 @@ class Settings:
             raise ValueError(f"OMT_LOG_FORMAT must be text or json, not {log_format!r}")
         origins = tuple(o.strip() for o in os.environ.get("OMT_CORS_ORIGINS", "").split(",") if o.strip())
         proxies = tuple(p.strip() for p in os.environ.get("OMT_TRUSTED_PROXIES", "").split(",") if p.strip())
+        precedence = tuple(
+            s.strip() for s in os.environ.get("OMT_SOURCE_PRECEDENCE", "").split(",") if s.strip()
+        )
         return cls(
             database_url=os.environ.get("DATABASE_URL") or None,
             data_dir=Path(os.environ.get("OMT_DATA_DIR", ".data")),
@@ -88,6 +93,7 @@ class Settings:
             session_absolute_days=_int("OMT_SESSION_ABSOLUTE_DAYS", 90),
             auth_history_days=_int("OMT_AUTH_HISTORY_DAYS", 90),
             trusted_proxies=proxies,
+            source_precedence=precedence,
             limits=Limits(
                 max_depth=_int("OMT_MAX_DEPTH", 12),
                 max_aliases=_int("OMT_MAX_ALIASES", 30),
