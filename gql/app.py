@@ -32,14 +32,14 @@ from strawberry.types.unset import UNSET
 
 from db.accounts import credential_for_secret
 from db.engine import PoolSettings, StatementStats, current_stats, make_engine
-from db.housekeeping import prune_auth_history
+from db.housekeeping import prune_auth_history_unless_running
 from db.migrate import head_revision
 from gql.auth import Viewer, bearer_secret
 from gql.config import Settings
 from gql.context import Context
 from gql.library_export import export_library
 from gql.library_import import LibraryImportRunner
-from gql.limits import BodySizeLimit, RateLimit
+from gql.limits import BodySizeLimit, RateLimit, RateLimiter, rate_limiter
 from gql.loaders import Loaders
 from gql.request_state import current_request_id
 from gql.schema import build_schema
@@ -254,12 +254,13 @@ HOUSEKEEPING_INTERVAL_SECONDS = 3600
 
 
 async def keep_house(engine: AsyncEngine, keep: dt.timedelta) -> None:
-    """At start and then hourly: sign-in history older than `keep` goes (db/housekeeping.py)."""
+    """At start and then hourly: sign-in history older than `keep` goes (db/housekeeping.py); every
+    worker process runs this loop, one at a time prunes."""
     while True:
         try:
             async with engine.begin() as conn:
-                pruned = await prune_auth_history(conn, keep)
-            if pruned.login_events or pruned.sessions or pruned.api_tokens:
+                pruned = await prune_auth_history_unless_running(conn, keep)
+            if pruned and (pruned.login_events or pruned.sessions or pruned.api_tokens):
                 log.info(
                     "pruned sign-in history older than %d days: %d login events, %d sessions, %d API tokens",
                     keep.days,
@@ -272,7 +273,13 @@ async def keep_house(engine: AsyncEngine, keep: dt.timedelta) -> None:
         await asyncio.sleep(HOUSEKEEPING_INTERVAL_SECONDS)
 
 
-def create_app(settings: Settings, database_url: str, engine: AsyncEngine | None = None) -> Starlette:
+def create_app(
+    settings: Settings,
+    database_url: str,
+    engine: AsyncEngine | None = None,
+    limiter: RateLimiter | None = None,
+) -> Starlette:
+    """`limiter`: the one shared by the workers of a multi-process server (gql/processes.py)."""
     engine = engine or make_engine(
         database_url,
         PoolSettings(
@@ -323,16 +330,16 @@ def create_app(settings: Settings, database_url: str, engine: AsyncEngine | None
                 max_age=600,
             )
         )
+    limiter = limiter or rate_limiter(settings.limits.rate_limit_per_minute)
     limited_graphql = RateLimit(
-        BodySizeLimit(graphql, settings.limits.max_body_bytes, settings.limits.max_upload_bytes),
-        settings.limits.rate_limit_per_minute,
+        BodySizeLimit(graphql, settings.limits.max_body_bytes, settings.limits.max_upload_bytes), limiter
     )
     library_imports = LibraryImportRunner(engine)
     routes: list[BaseRoute] = [
         Route("/graphql", limited_graphql, methods=["GET", "POST"]),
         Route(
             "/export/library.{format:str}",
-            RateLimit(request_response(export_library), settings.limits.rate_limit_per_minute),
+            RateLimit(request_response(export_library), limiter),
             methods=["GET"],
         ),
         Route("/healthz", healthz),

@@ -89,30 +89,19 @@ def create_admin(settings: Settings, email: str, username: str, password: str | 
 
 
 def serve(settings: Settings, load_demo: bool) -> None:
-    import uvicorn
-
-    from gql.app import create_app
+    from gql.processes import run_server
 
     # uvicorn drains requests on SIGTERM/SIGINT, then re-raises the signal with the handlers found at
     # start; these turn it into SystemExit so `database()` still stops the embedded cluster (the
-    # default SIGTERM action would kill the process and leave PostgreSQL running).
+    # default SIGTERM action would kill the process and leave PostgreSQL running). With several
+    # workers, the supervisor handles the signals and returns once they have exited.
     signal.signal(signal.SIGTERM, _exit_cleanly)
     signal.signal(signal.SIGINT, _exit_cleanly)
     with database(settings) as url:
         upgrade(url)
         if load_demo:
             asyncio.run(load_demo_catalog(url, settings.demo_catalog))
-        app = create_app(settings, url)
-        log.info("GraphQL at http://%s:%d/graphql", settings.host, settings.port)
-        uvicorn.run(
-            app,
-            host=settings.host,
-            port=settings.port,
-            log_config=None,
-            proxy_headers=bool(settings.trusted_proxies),
-            forwarded_allow_ips=",".join(settings.trusted_proxies) or None,
-            timeout_graceful_shutdown=10,
-        )
+        run_server(settings, url)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     serve_parser.add_argument("--port", type=int)
     serve_parser.add_argument("--data-dir", type=Path, dest="sub_data_dir")
     serve_parser.add_argument("--no-demo", action="store_true", help="do not load the demo catalog")
+    serve_parser.add_argument(
+        "--workers", type=int, help="worker processes (default: OMT_WORKERS, else one per core)"
+    )
 
     migrate_parser = commands.add_parser("migrate", help="apply database migrations up to head")
     migrate_parser.add_argument("--data-dir", type=Path, dest="sub_data_dir")
@@ -177,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     export_parser.add_argument("--out", type=Path, default=Path("schema.graphql"))
 
     args = parser.parse_args(argv)
+    if getattr(args, "workers", None) is not None and args.workers < 1:
+        parser.error("--workers must be at least 1")
     if args.command == "export-schema":
         from gql.schema import schema
 
@@ -191,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         overrides["host"] = args.host
     if getattr(args, "port", None):
         overrides["port"] = args.port
+    if getattr(args, "workers", None):
+        overrides["workers"] = args.workers
     if overrides:
         import dataclasses
 

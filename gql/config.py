@@ -54,6 +54,8 @@ class Settings:
     session_absolute_days: int = 90
     auth_history_days: int = 90
     trusted_proxies: tuple[str, ...] = ()
+    # Worker processes of `serve`; None: one per available core.
+    workers: int | None = None
     # Feed names, highest first: a feed takes over fields set by feeds ranked below it.
     source_precedence: tuple[str, ...] = ()
     limits: Limits = field(default_factory=Limits)
@@ -93,6 +95,7 @@ class Settings:
             session_absolute_days=_int("OMT_SESSION_ABSOLUTE_DAYS", 90),
             auth_history_days=_int("OMT_AUTH_HISTORY_DAYS", 90),
             trusted_proxies=proxies,
+            workers=_int("OMT_WORKERS", 0) or None,
             source_precedence=precedence,
             limits=Limits(
                 max_depth=_int("OMT_MAX_DEPTH", 12),

@@ -22,6 +22,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
             "request_id": getattr(record, "request_id", "-"),
+            # Which worker process of `serve` wrote it.
+            "pid": record.process,
         }
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
