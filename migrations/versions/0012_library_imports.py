@@ -5,7 +5,7 @@ deleted. A bulk import of 2,000 entries ran 2,000 of them; statement triggers wi
 update each touched item once per statement, with the same result.
 
 Revision ID: 0012
-Revises: 0011
+Revises: 0010
 """
 
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012"
-down_revision: str | None = "0011"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
