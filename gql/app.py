@@ -31,7 +31,7 @@ from strawberry.types.execution import PreExecutionError
 from strawberry.types.unset import UNSET
 
 from db.accounts import credential_for_secret
-from db.engine import PoolSettings, StatementStats, current_stats, make_engine
+from db.engine import PoolSettings, StatementStats, current_stats, make_engine, reads_of
 from db.housekeeping import prune_auth_history_unless_running
 from db.migrate import head_revision
 from gql.auth import Viewer, bearer_secret
@@ -41,7 +41,7 @@ from gql.errors import present_all
 from gql.limits import BodySizeLimit, RateLimit, RateLimiter, rate_limiter
 from gql.loaders import Loaders
 from gql.request_state import current_request_id
-from gql.schema import build_schema
+from gql.schema import build_schema, document_cache
 
 log = logging.getLogger("omnimediatrak")
 
@@ -136,13 +136,17 @@ class GraphQLView(GraphQL[Context, None]):
     (400 when the operation could not start) or application/json (200), errors as JSON bodies."""
 
     def __init__(self, settings: Settings, engine: AsyncEngine) -> None:
+        self.documents = document_cache(settings.limits)
         super().__init__(
-            build_schema(settings.limits, expose_db_stats=not settings.is_production),
+            build_schema(
+                settings.limits, expose_db_stats=not settings.is_production, documents=self.documents
+            ),
             graphql_ide=None if settings.is_production else "graphiql",
             allow_queries_via_get=True,
         )
         self.settings = settings
         self.engine = engine
+        self.reads = reads_of(engine)
         self.graphiql_page = (STATIC_DIR / "graphiql.html").read_text(encoding="utf-8")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -277,16 +281,18 @@ class GraphQLView(GraphQL[Context, None]):
         session_idle = dt.timedelta(days=self.settings.session_idle_days)
         secret = bearer_secret(request.headers.get("authorization"))
         if secret is not None:
-            async with self.engine.begin() as conn:
+            # One statement per credential kind, atomic on its own: no BEGIN and COMMIT around it.
+            async with self.reads.connect() as conn:
                 credential = await credential_for_secret(conn, secret, session_idle)
             viewer = None if credential is None else Viewer.from_credential(credential)
         return Context(
             request=request,
             response=response,
             engine=self.engine,
+            reads=self.reads,
             settings=self.settings,
             viewer=viewer,
-            loaders=Loaders(self.engine, session_idle),
+            loaders=Loaders(self.reads, session_idle),
         )
 
 
@@ -337,7 +343,7 @@ def create_app(
 
     async def readyz(request: Request) -> Response:
         try:
-            async with engine.connect() as conn:
+            async with reads_of(engine).connect() as conn:
                 revision = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
         except SQLAlchemyError:
             return JSONResponse({"status": "unavailable", "reason": "database unreachable"}, status_code=503)
@@ -390,5 +396,6 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.engine = engine
+    app.state.documents = graphql.documents
     app.state.settings = settings
     return app
