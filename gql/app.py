@@ -85,9 +85,13 @@ def is_request_error(result: ExecutionResult) -> bool:
 
 HTTP_ERROR_CODES = {
     400: "BAD_REQUEST",
+    401: "UNAUTHENTICATED",
+    404: "NOT_FOUND",
     405: "METHOD_NOT_ALLOWED",
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
+    429: "RATE_LIMITED",
+    503: "SERVICE_UNAVAILABLE",
 }
 
 
@@ -159,8 +163,13 @@ class GraphQLView(GraphQL[Context, None]):
             response = await self.run(request)
         except HTTPException as error:
             code = HTTP_ERROR_CODES.get(error.status_code, "BAD_REQUEST")
-            log.info(
-                "client error (request %s): HTTP %d %s", current_request_id.get(), error.status_code, code
+            log.log(
+                logging.WARNING if error.status_code >= 500 else logging.INFO,
+                "%s (request %s): HTTP %d %s",
+                "refused" if error.status_code >= 500 else "client error",
+                current_request_id.get(),
+                error.status_code,
+                code,
             )
             response = self.error_response(
                 request,
