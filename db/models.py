@@ -509,3 +509,61 @@ class PendingRelation(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     weight: Mapped[int | None] = mapped_column(SmallInteger)
     created_at: Mapped[created_ts]
+
+
+LIBRARY_IMPORT_STATUSES = ("queued", "running", "succeeded", "failed", "interrupted")
+LIBRARY_IMPORT_PROBLEMS = ("not-found", "ambiguous", "invalid")
+
+
+class LibraryImport(Base):
+    """A user's import of a library file (db/library_import/); owner-only, like the entries it writes."""
+
+    __tablename__ = "library_imports"
+    __table_args__ = (
+        Index("idx_library_imports_user_created", "user_id", "created_at", "id"),
+        CheckConstraint(
+            "status IN ('queued', 'running', 'succeeded', 'failed', 'interrupted')", name="status"
+        ),
+        {"schema": "interaction"},
+    )
+
+    id: Mapped[uuid_pk]
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.users.id", ondelete="CASCADE")
+    )
+    format: Mapped[str] = mapped_column(Text)
+    file_name: Mapped[str] = mapped_column(Text)
+    merge_policy: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default=text("'queued'"))
+    total: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    processed: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    matched: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    created: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    updated: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    unchanged: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    unmatched: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    failed: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    lists_created: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[created_ts]
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LibraryImportProblem(Base):
+    """A row of an import file that wrote nothing: no catalog item, several, or invalid values."""
+
+    __tablename__ = "library_import_problems"
+    __table_args__ = (
+        CheckConstraint("reason IN ('not-found', 'ambiguous', 'invalid')", name="reason"),
+        {"schema": "interaction"},
+    )
+
+    job_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("interaction.library_imports.id", ondelete="CASCADE"), primary_key=True
+    )
+    row_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reason: Mapped[str] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    year: Mapped[int | None] = mapped_column(Integer)
+    external_ids: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'::text[]"))

@@ -19,7 +19,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount, Route, request_response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.asgi import GraphQL
@@ -38,6 +38,8 @@ from gql.auth import Viewer, bearer_secret
 from gql.config import Settings
 from gql.context import Context
 from gql.errors import present_all
+from gql.library_export import export_library
+from gql.library_import import LibraryImportRunner
 from gql.limits import BodySizeLimit, RateLimit, RateLimiter, rate_limiter
 from gql.loaders import Loaders
 from gql.request_state import current_request_id
@@ -48,6 +50,9 @@ log = logging.getLogger("omnimediatrak")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 GRAPHIQL_ASSETS_PATH = "/graphiql-assets"
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+# A header no HTML form can send: a browser must ask (CORS preflight) before a cross-site page sends it,
+# which is the CSRF guard for multipart uploads (the one content type of them a form can send).
+PREFLIGHT_HEADERS = ("apollo-require-preflight", "x-apollo-operation-name")
 GRAPHIQL_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "font-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -147,6 +152,7 @@ class GraphQLView(GraphQL[Context, None]):
             ),
             graphql_ide=None if settings.is_production else "graphiql",
             allow_queries_via_get=True,
+            multipart_uploads_enabled=True,
         )
         self.settings = settings
         self.engine = engine
@@ -191,7 +197,14 @@ class GraphQLView(GraphQL[Context, None]):
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         if request.method == "POST":
             content_type, _ = parse_content_type(request.headers.get("content-type", ""))
-            if content_type != "application/json":
+            if content_type == "multipart/form-data":
+                if not any(request.headers.get(name) for name in PREFLIGHT_HEADERS):
+                    raise HTTPError(
+                        415,
+                        "Send GraphQL requests as POST with Content-Type: application/json; multipart "
+                        "requests (file uploads) must carry the Apollo-Require-Preflight header",
+                    )
+            elif content_type != "application/json":
                 # Also the CSRF guard: a cross-site form can send only urlencoded, multipart or text/plain.
                 raise HTTPError(415, "Send GraphQL requests as POST with Content-Type: application/json")
         response = await super().run(request, context, root_value)
@@ -367,6 +380,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         housekeeping = asyncio.create_task(keep_house(engine, dt.timedelta(days=settings.auth_history_days)))
         yield
+        await library_imports.stop()
         housekeeping.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await housekeeping
@@ -379,17 +393,23 @@ def create_app(
                 CORSMiddleware,
                 allow_origins=list(settings.cors_origins),
                 allow_methods=["GET", "POST"],
-                allow_headers=["Authorization", "Content-Type"],
+                allow_headers=["Authorization", "Content-Type", "Apollo-Require-Preflight"],
                 expose_headers=["X-Request-ID", "Retry-After"],
                 max_age=600,
             )
         )
+    limiter = limiter or rate_limiter(settings.limits.rate_limit_per_minute)
     limited_graphql = RateLimit(
-        BodySizeLimit(graphql, settings.limits.max_body_bytes),
-        limiter or rate_limiter(settings.limits.rate_limit_per_minute),
+        BodySizeLimit(graphql, settings.limits.max_body_bytes, settings.limits.max_upload_bytes), limiter
     )
+    library_imports = LibraryImportRunner(engine)
     routes: list[BaseRoute] = [
         Route("/graphql", limited_graphql, methods=["GET", "POST"]),
+        Route(
+            "/export/library.{format:str}",
+            RateLimit(request_response(export_library), limiter),
+            methods=["GET"],
+        ),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
     ]
@@ -407,4 +427,5 @@ def create_app(
     app.state.engine = engine
     app.state.documents = graphql.documents
     app.state.settings = settings
+    app.state.library_imports = library_imports
     return app

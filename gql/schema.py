@@ -9,6 +9,7 @@ from gql.config import Limits
 from gql.documents import DocumentCache
 from gql.errors import ClassifiedErrorsSchema, MaskUnexpectedErrors
 from gql.input_guard import InputGuard
+from gql.library_import import LibraryImportMutation
 from gql.list_mutations import ListMutation
 from gql.lists import ListQuery
 from gql.media import Media, MediaQuery
@@ -18,7 +19,9 @@ from gql.scalars import SCALAR_OVERRIDES
 from gql.tracking import TrackingMutation
 
 Query = merge_types("Query", (NodeQuery, MediaQuery, AccountsQuery, ListQuery))
-Mutation = merge_types("Mutation", (AccountMutation, TrackingMutation, ListMutation, AdminMutation))
+Mutation = merge_types(
+    "Mutation", (AccountMutation, TrackingMutation, ListMutation, AdminMutation, LibraryImportMutation)
+)
 
 
 def document_cache(limits: Limits) -> DocumentCache:
