@@ -44,6 +44,8 @@ def make_engine(url: str, pool: PoolSettings | None = None, echo: bool = False) 
         pool_timeout=pool.timeout_seconds,
         pool_pre_ping=False,
         echo=echo,
+        # Statement parameters (password hashes, token digests, user input) stay out of error messages.
+        hide_parameters=True,
         connect_args={
             "server_settings": {
                 "statement_timeout": str(pool.statement_timeout_ms),
