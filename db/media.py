@@ -13,7 +13,8 @@ from sqlalchemy import ColumnElement, Row, and_, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.media_filters import MEDIA_TYPES, MediaFilter, filter_conditions, relevance
-from db.models import TRACKING_STATUSES, ExternalLink, Media, UserMedia
+from db.accounts import profile_is_public
+from db.models import TRACKING_STATUSES, ExternalLink, Media, User, UserMedia
 from db.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
 
 __all__ = ["MEDIA_TYPES", "SORT_FIELDS", "MediaSort", "MediaStats", "search_media"]
@@ -82,7 +83,8 @@ class MediaStats:
 
 
 async def stats_by_media_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[MediaStats]:
-    """Aggregates over every user's entries; no per-user value leaves this function."""
+    """Aggregates over the entries of PUBLIC profiles (a PRIVATE user's entries never count in what
+    others read); no per-user value leaves this function."""
     query = (
         select(
             UserMedia.media_id,
@@ -91,7 +93,8 @@ async def stats_by_media_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) ->
             func.count(UserMedia.rating).label("ratings"),
             func.coalesce(func.sum(UserMedia.rating), 0).label("rating_sum"),
         )
-        .where(UserMedia.media_id.in_(ids))
+        .join(User, User.id == UserMedia.user_id)
+        .where(UserMedia.media_id.in_(ids), profile_is_public())
         .group_by(UserMedia.media_id, UserMedia.status)
     )
     entries: dict[uuid.UUID, Counter[str]] = {media_id: Counter() for media_id in ids}
