@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, and_, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from db.media_filters import MEDIA_TYPES, MediaFilter, filter_conditions, relevance
 from db.accounts import profile_is_public
+from db.media_filters import MEDIA_TYPES, MediaFilter, filter_conditions, relevance
 from db.models import TRACKING_STATUSES, ExternalLink, Media, User, UserMedia
 from db.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
 

@@ -2,6 +2,7 @@
 popularity sort (media.tracker_count) aggregate the entries of PUBLIC profiles only."""
 
 import uuid
+from typing import Any
 
 from sqlalchemy import select
 
@@ -22,17 +23,21 @@ POPULAR = "{ searchMedia(sort: [{field: POPULARITY}]) { edges { node { title } }
 
 
 async def track(client: GraphQLClient, token: str, media_id: uuid.UUID, rating: int) -> None:
-    variables = {"input": {"mediaId": to_global_id("Media", media_id), "status": "COMPLETED", "rating": rating}}
+    variables = {
+        "input": {"mediaId": to_global_id("Media", media_id), "status": "COMPLETED", "rating": rating}
+    }
     assert (await client(TRACK, variables, token=token)).data["trackMedia"]["userErrors"] == []
 
 
-async def stats_seen_by(client: GraphQLClient, token: str, media_id: uuid.UUID) -> dict:
+async def stats_seen_by(client: GraphQLClient, token: str, media_id: uuid.UUID) -> dict[str, Any]:
     result = await client(STATS, {"id": to_global_id("Media", media_id)}, token=token)
-    stats: dict = result.data["media"]["stats"]
+    stats: dict[str, Any] = result.data["media"]["stats"]
     return stats
 
 
-async def test_the_sock_puppet_attack_reads_nothing_of_a_private_rating(client: GraphQLClient, engine) -> None:
+async def test_the_sock_puppet_attack_reads_nothing_of_a_private_rating(
+    client: GraphQLClient, engine
+) -> None:
     """Four puppets rate 1, the victim (PRIVATE) rates 9: before, 2.6 x 5 - 4 x 1 gave 9 away. Now the
     victim's entry changes nothing the attacker can read, below the threshold or above it."""
     media_id = await make_media(engine, title="Obscure")
@@ -60,7 +65,9 @@ async def test_the_sock_puppet_attack_reads_nothing_of_a_private_rating(client: 
 
 async def tracker_count(engine, media_id: uuid.UUID) -> int:
     async with engine.connect() as conn:
-        count: int = (await conn.execute(select(Media.tracker_count).where(Media.id == media_id))).scalar_one()
+        count: int = (
+            await conn.execute(select(Media.tracker_count).where(Media.id == media_id))
+        ).scalar_one()
     return count
 
 
@@ -72,13 +79,17 @@ async def test_popularity_counts_public_profiles_only(client: GraphQLClient, eng
     assert await tracker_count(engine, watched) == 0
 
     visibility = {"input": {"profileVisibility": "PUBLIC"}}
-    assert (await client(SET_VISIBILITY, visibility, token=private)).data["updateSettings"]["userErrors"] == []
+    assert (await client(SET_VISIBILITY, visibility, token=private)).data["updateSettings"][
+        "userErrors"
+    ] == []
     assert await tracker_count(engine, watched) == 1
     titles = [edge["node"]["title"] for edge in (await client(POPULAR)).data["searchMedia"]["edges"]]
     assert titles == ["Watched privately", "Untracked"]
 
     visibility = {"input": {"profileVisibility": "PRIVATE"}}
-    assert (await client(SET_VISIBILITY, visibility, token=private)).data["updateSettings"]["userErrors"] == []
+    assert (await client(SET_VISIBILITY, visibility, token=private)).data["updateSettings"][
+        "userErrors"
+    ] == []
     assert await tracker_count(engine, watched) == 0
 
 
