@@ -83,9 +83,26 @@ def is_request_error(result: ExecutionResult) -> bool:
 
 
 class HTTPError(HTTPException):
-    def __init__(self, status_code: int, reason: str, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status_code: int,
+        reason: str,
+        headers: Mapping[str, str] | None = None,
+        code: str | None = None,
+    ) -> None:
         super().__init__(status_code, reason)
         self.headers = dict(headers or {})
+        self.code = code
+
+
+def invalid_token() -> HTTPError:
+    """RFC 6750: a credential was sent and does not work (unknown, expired, revoked or malformed)."""
+    return HTTPError(
+        401,
+        "The bearer token is invalid, expired or revoked; sign in again",
+        {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        code="UNAUTHENTICATED",
+    )
 
 
 class RequestIdMiddleware:
@@ -129,9 +146,11 @@ class GraphQLView(GraphQL[Context, None]):
         try:
             response = await self.run(request)
         except HTTPException as error:
-            response = self.error_response(
-                request, error.status_code, {"message": error.reason}, getattr(error, "headers", None)
-            )
+            body: dict[str, Any] = {"message": error.reason}
+            code = getattr(error, "code", None)
+            if code is not None:
+                body["extensions"] = {"code": code}
+            response = self.error_response(request, error.status_code, body, getattr(error, "headers", None))
         except Exception:
             # Outside execution (get_context's credential lookup, ...), so MaskUnexpectedErrors never saw it.
             request_id = current_request_id.get()
@@ -222,11 +241,16 @@ class GraphQLView(GraphQL[Context, None]):
             current_stats.set(StatementStats())
         viewer = None
         session_idle = dt.timedelta(days=self.settings.session_idle_days)
-        secret = bearer_secret(request.headers.get("authorization"))
-        if secret is not None:
-            async with self.engine.begin() as conn:
-                credential = await credential_for_secret(conn, secret, session_idle)
-            viewer = None if credential is None else Viewer.from_credential(credential)
+        authorization = request.headers.get("authorization")
+        if authorization:
+            secret = bearer_secret(authorization)
+            credential = None
+            if secret is not None:
+                async with self.engine.begin() as conn:
+                    credential = await credential_for_secret(conn, secret, session_idle)
+            if credential is None:
+                raise invalid_token()
+            viewer = Viewer.from_credential(credential)
         return Context(
             request=request,
             response=response,
