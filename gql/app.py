@@ -29,6 +29,7 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.unset import UNSET
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from db.accounts import credential_for_secret
 from db.engine import PoolSettings, StatementStats, current_stats, make_engine
@@ -322,6 +323,9 @@ def create_app(settings: Settings, database_url: str, engine: AsyncEngine | None
         await engine.dispose()
 
     middleware = [Middleware(RequestIdMiddleware)]
+    if settings.trusted_proxies:
+        # In the app rather than uvicorn's option, so the ASGI app alone behaves as served.
+        middleware.insert(0, Middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies)))
     if settings.cors_origins:
         middleware.append(
             Middleware(

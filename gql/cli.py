@@ -108,8 +108,7 @@ def serve(settings: Settings, load_demo: bool) -> None:
             host=settings.host,
             port=settings.port,
             log_config=None,
-            proxy_headers=bool(settings.trusted_proxies),
-            forwarded_allow_ips=",".join(settings.trusted_proxies) or None,
+            proxy_headers=False,  # the app applies OMT_TRUSTED_PROXIES itself (gql/app.py)
             timeout_graceful_shutdown=10,
         )
 
