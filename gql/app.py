@@ -131,7 +131,11 @@ class GraphQLView(GraphQL[Context, None]):
 
     def __init__(self, settings: Settings, engine: AsyncEngine) -> None:
         super().__init__(
-            build_schema(settings.limits, expose_db_stats=not settings.is_production),
+            build_schema(
+                settings.limits,
+                expose_db_stats=not settings.is_production,
+                introspection=settings.allows_introspection,
+            ),
             graphql_ide=None if settings.is_production else "graphiql",
             allow_queries_via_get=True,
         )

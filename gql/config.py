@@ -13,6 +13,15 @@ def _int(name: str, default: int) -> int:
     return default if raw in (None, "") else int(raw)
 
 
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        raise ValueError(f"{name} must be true or false, not {raw!r}")
+    return raw in ("1", "true", "yes", "on")
+
+
 def _float(name: str, default: float) -> float:
     raw = os.environ.get(name)
     return default if raw in (None, "") else float(raw)
@@ -52,11 +61,17 @@ class Settings:
     session_absolute_days: int = 90
     auth_history_days: int = 90
     trusted_proxies: tuple[str, ...] = ()
+    introspection: bool | None = None
     limits: Limits = field(default_factory=Limits)
 
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def allows_introspection(self) -> bool:
+        """OMT_INTROSPECTION; by default on in development, off in production."""
+        return not self.is_production if self.introspection is None else self.introspection
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -86,6 +101,7 @@ class Settings:
             session_absolute_days=_int("OMT_SESSION_ABSOLUTE_DAYS", 90),
             auth_history_days=_int("OMT_AUTH_HISTORY_DAYS", 90),
             trusted_proxies=proxies,
+            introspection=_bool("OMT_INTROSPECTION", environment != "production"),
             limits=Limits(
                 max_depth=_int("OMT_MAX_DEPTH", 12),
                 max_aliases=_int("OMT_MAX_ALIASES", 30),

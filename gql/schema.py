@@ -2,6 +2,7 @@
 
 import strawberry
 from strawberry.extensions import (
+    DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -15,6 +16,7 @@ from gql.accounts import AccountsQuery, User
 from gql.admin import AdminMutation
 from gql.config import Limits
 from gql.errors import MaskUnexpectedErrors
+from gql.introspection import HideSchemaHints
 from gql.limits import QueryCostLimiter
 from gql.list_mutations import ListMutation
 from gql.lists import ListQuery
@@ -27,7 +29,9 @@ Query = merge_types("Query", (NodeQuery, MediaQuery, AccountsQuery, ListQuery))
 Mutation = merge_types("Mutation", (AccountMutation, TrackingMutation, ListMutation, AdminMutation))
 
 
-def build_schema(limits: Limits | None = None, expose_db_stats: bool = True) -> strawberry.Schema:
+def build_schema(
+    limits: Limits | None = None, expose_db_stats: bool = True, introspection: bool = True
+) -> strawberry.Schema:
     limits = limits or Limits()
     extensions: list[object] = [
         lambda: QueryDepthLimiter(max_depth=limits.max_depth),
@@ -43,6 +47,8 @@ def build_schema(limits: Limits | None = None, expose_db_stats: bool = True) -> 
     ]
     if expose_db_stats:
         extensions.append(DatabaseStats)
+    if not introspection:
+        extensions += [DisableIntrospection, HideSchemaHints]
     return strawberry.Schema(query=Query, mutation=Mutation, types=[Media, User], extensions=extensions)  # type: ignore[arg-type]
 
 
