@@ -47,7 +47,8 @@ async def test_production_hides_the_schema_and_its_hints(
     for result in misspelt:
         assert result.errors
         assert all("Did you mean" not in error["message"] for error in result.errors), result.errors
-        assert "POPULARITY" not in result.response.text and "totalCount" not in result.response.text
+        assert "POPULARITY" not in result.response.text
+        assert "totalCount" not in result.response.text
 
 
 async def test_development_keeps_introspection_and_hints(client: GraphQLClient) -> None:
