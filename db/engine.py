@@ -33,6 +33,7 @@ class PoolSettings:
     overflow: int = 5
     timeout_seconds: float = 2.0
     statement_timeout_ms: int = 10_000
+    connect_timeout_seconds: float = 5.0
 
 
 def make_engine(url: str, pool: PoolSettings | None = None, echo: bool = False) -> AsyncEngine:
@@ -47,6 +48,8 @@ def make_engine(url: str, pool: PoolSettings | None = None, echo: bool = False) 
         # Statement parameters (password hashes, token digests, user input) stay out of error messages.
         hide_parameters=True,
         connect_args={
+            # asyncpg waits 60 s by default: an unreachable database would hold requests that long.
+            "timeout": pool.connect_timeout_seconds,
             "server_settings": {
                 "statement_timeout": str(pool.statement_timeout_ms),
                 "application_name": "omnimediatrak",

@@ -32,6 +32,7 @@ from strawberry.types.unset import UNSET
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from db.accounts import credential_for_secret
+from db.availability import is_database_unavailable
 from db.engine import PoolSettings, StatementStats, current_stats, make_engine
 from db.housekeeping import prune_auth_history
 from db.migrate import head_revision
@@ -40,6 +41,7 @@ from gql.config import Settings
 from gql.context import Context
 from gql.limits import BodySizeLimit, RateLimit
 from gql.loaders import Loaders
+from gql.outage import RETRY_AFTER_SECONDS, DatabaseAvailability, describe, service_unavailable_body
 from gql.request_state import current_request_id
 from gql.schema import build_schema
 
@@ -129,7 +131,7 @@ class GraphQLView(GraphQL[Context, None]):
     """GraphQL over HTTP: POST application/json, GET for queries only, application/graphql-response+json
     (400 when the operation could not start) or application/json (200), errors as JSON bodies."""
 
-    def __init__(self, settings: Settings, engine: AsyncEngine) -> None:
+    def __init__(self, settings: Settings, engine: AsyncEngine, availability: DatabaseAvailability) -> None:
         super().__init__(
             build_schema(
                 settings.limits,
@@ -141,6 +143,7 @@ class GraphQLView(GraphQL[Context, None]):
         )
         self.settings = settings
         self.engine = engine
+        self.availability = availability
         self.graphiql_page = (STATIC_DIR / "graphiql.html").read_text(encoding="utf-8")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -156,15 +159,21 @@ class GraphQLView(GraphQL[Context, None]):
             if code is not None:
                 body["extensions"] = {"code": code}
             response = self.error_response(request, error.status_code, body, getattr(error, "headers", None))
-        except Exception:
+        except Exception as error:
             # Outside execution (get_context's credential lookup, ...), so MaskUnexpectedErrors never saw it.
-            request_id = current_request_id.get()
-            log.exception("unexpected error outside execution (request %s)", request_id)
-            masked = {
-                "message": f"Internal server error (request id {request_id})",
-                "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
-            }
-            response = self.error_response(request, 500, masked)
+            if is_database_unavailable(error):
+                self.availability.failed(error)
+                response = self.error_response(
+                    request, 503, service_unavailable_body(), {"Retry-After": str(RETRY_AFTER_SECONDS)}
+                )
+            else:
+                request_id = current_request_id.get()
+                log.exception("unexpected error outside execution (request %s)", request_id)
+                masked = {
+                    "message": f"Internal server error (request id {request_id})",
+                    "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+                }
+                response = self.error_response(request, 500, masked)
         await response(scope, receive, send)
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
@@ -174,7 +183,12 @@ class GraphQLView(GraphQL[Context, None]):
                 # Also the CSRF guard: a cross-site form can send only urlencoded, multipart or text/plain.
                 raise HTTPError(415, "Send GraphQL requests as POST with Content-Type: application/json")
         response = await super().run(request, context, root_value)
-        if getattr(request.state, "graphql_result", False) and prefers_graphql_response_json(
+        database_error = getattr(request.state, "database_error", None)
+        if database_error is not None:
+            self.availability.failed(database_error)
+            response.status_code = 503
+            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        elif getattr(request.state, "graphql_result", False) and prefers_graphql_response_json(
             request.headers.get("accept")
         ):
             response.headers["content-type"] = GRAPHQL_RESPONSE_JSON
@@ -283,8 +297,14 @@ async def keep_house(engine: AsyncEngine, keep: dt.timedelta) -> None:
                     pruned.sessions,
                     pruned.api_tokens,
                 )
-        except SQLAlchemyError:
-            log.warning("could not prune sign-in history; trying again in an hour", exc_info=True)
+        except Exception as error:
+            if not is_database_unavailable(error) and not isinstance(error, SQLAlchemyError):
+                raise
+            log.warning(
+                "could not prune sign-in history (%s); trying again in an hour",
+                describe(error),
+                exc_info=not is_database_unavailable(error),
+            )
         await asyncio.sleep(HOUSEKEEPING_INTERVAL_SECONDS)
 
 
@@ -298,7 +318,8 @@ def create_app(settings: Settings, database_url: str, engine: AsyncEngine | None
             statement_timeout_ms=settings.statement_timeout_ms,
         ),
     )
-    graphql = GraphQLView(settings, engine)
+    availability = DatabaseAvailability(engine)
+    graphql = GraphQLView(settings, engine, availability)
     expected_revision = head_revision()
 
     async def healthz(request: Request) -> Response:
@@ -308,8 +329,15 @@ def create_app(settings: Settings, database_url: str, engine: AsyncEngine | None
         try:
             async with engine.connect() as conn:
                 revision = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
-        except SQLAlchemyError:
-            return JSONResponse({"status": "unavailable", "reason": "database unreachable"}, status_code=503)
+        except Exception as error:
+            if not is_database_unavailable(error) and not isinstance(error, SQLAlchemyError):
+                raise
+            availability.failed(error)
+            return JSONResponse(
+                {"status": "unavailable", "reason": "database unreachable"},
+                status_code=503,
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
         if revision != expected_revision:
             return JSONResponse(
                 {"status": "unavailable", "reason": f"database at {revision}, expected {expected_revision}"},
@@ -324,6 +352,7 @@ def create_app(settings: Settings, database_url: str, engine: AsyncEngine | None
         housekeeping.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await housekeeping
+        await availability.close()
         await engine.dispose()
 
     middleware = [Middleware(RequestIdMiddleware)]

@@ -8,7 +8,10 @@ from enum import Enum
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
+from db.availability import is_database_unavailable
+from gql.outage import service_unavailable
 from gql.request_state import current_request_id
 
 log = logging.getLogger("omnimediatrak.errors")
@@ -77,6 +80,11 @@ class MaskUnexpectedErrors(SchemaExtension):
             if is_expected(error):
                 masked.append(error)
                 continue
+            if is_database_unavailable(error.original_error):
+                # The view answers 503 and the outage is logged once (gql/outage.py), not per request.
+                self.execution_context.context.request.state.database_error = error.original_error
+                masked.append(service_unavailable(error))
+                continue
             request_id = current_request_id.get()
             log.error("unexpected error (request %s)", request_id, exc_info=error.original_error)
             masked.append(
@@ -88,3 +96,15 @@ class MaskUnexpectedErrors(SchemaExtension):
                 )
             )
         result.errors = masked
+
+
+class OutageQuietSchema(strawberry.Schema):
+    """Strawberry logs every error with its traceback; errors an outage caused are logged once per
+    outage instead (gql/outage.py)."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        super().process_errors(
+            [error for error in errors if not is_database_unavailable(error.original_error)], execution_context
+        )

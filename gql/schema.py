@@ -15,7 +15,7 @@ from gql.account_mutations import AccountMutation
 from gql.accounts import AccountsQuery, User
 from gql.admin import AdminMutation
 from gql.config import Limits
-from gql.errors import MaskUnexpectedErrors
+from gql.errors import MaskUnexpectedErrors, OutageQuietSchema
 from gql.introspection import HideSchemaHints
 from gql.limits import QueryCostLimiter
 from gql.list_mutations import ListMutation
@@ -49,7 +49,7 @@ def build_schema(
         extensions.append(DatabaseStats)
     if not introspection:
         extensions += [DisableIntrospection, HideSchemaHints]
-    return strawberry.Schema(query=Query, mutation=Mutation, types=[Media, User], extensions=extensions)  # type: ignore[arg-type]
+    return OutageQuietSchema(query=Query, mutation=Mutation, types=[Media, User], extensions=extensions)  # type: ignore[arg-type]
 
 
 schema = build_schema()
