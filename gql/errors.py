@@ -106,5 +106,6 @@ class OutageQuietSchema(strawberry.Schema):
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         super().process_errors(
-            [error for error in errors if not is_database_unavailable(error.original_error)], execution_context
+            [error for error in errors if not is_database_unavailable(error.original_error)],
+            execution_context,
         )

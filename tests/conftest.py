@@ -25,6 +25,11 @@ from tests.client import GraphQLClient
 TEST_DATA_DIR = Path(__file__).resolve().parent.parent / ".data" / "test"
 
 
+def embedded_base_dir() -> Path:
+    """Where the tests' embedded clusters live."""
+    return TEST_DATA_DIR.parent
+
+
 @pytest.fixture(scope="session")
 def server_url() -> Iterator[str]:
     """URL of a maintenance database on the test server."""
