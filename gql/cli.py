@@ -97,6 +97,7 @@ def serve(settings: Settings, load_demo: bool) -> None:
     import uvicorn
 
     from gql.app import create_app
+    from gql.slow_clients import timed_h11_protocol
 
     # uvicorn drains requests on SIGTERM/SIGINT, then re-raises the signal with the handlers found at
     # start; these turn it into SystemExit so `database()` still stops the embedded cluster (the
@@ -115,6 +116,7 @@ def serve(settings: Settings, load_demo: bool) -> None:
             port=settings.port,
             log_config=None,
             proxy_headers=False,  # the app applies OMT_TRUSTED_PROXIES itself (gql/app.py)
+            http=timed_h11_protocol(settings.header_timeout_seconds, settings.body_timeout_seconds),
             timeout_graceful_shutdown=10,
         )
 

@@ -61,6 +61,8 @@ class Settings:
     session_absolute_days: int = 90
     auth_history_days: int = 90
     trusted_proxies: tuple[str, ...] = ()
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 10.0
     introspection: bool | None = None
     limits: Limits = field(default_factory=Limits)
 
@@ -101,6 +103,8 @@ class Settings:
             session_absolute_days=_int("OMT_SESSION_ABSOLUTE_DAYS", 90),
             auth_history_days=_int("OMT_AUTH_HISTORY_DAYS", 90),
             trusted_proxies=proxies,
+            header_timeout_seconds=_float("OMT_HEADER_TIMEOUT_SECONDS", 10.0),
+            body_timeout_seconds=_float("OMT_BODY_TIMEOUT_SECONDS", 10.0),
             introspection=_bool("OMT_INTROSPECTION", environment != "production"),
             limits=Limits(
                 max_depth=_int("OMT_MAX_DEPTH", 12),
