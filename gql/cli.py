@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from db import accounts as account_queries
-from db.cluster import DATABASE_NAME, ClusterSupervisor, EmbeddedCluster, asyncpg_url
+from db.cluster import DATABASE_NAME, ClusterSupervisor, EmbeddedCluster, RunningAsRoot, asyncpg_url
 from db.engine import make_engine
 from db.ingest import DEFAULT_WRITERS, catalog_is_empty, ingest_file
 from db.migrate import upgrade
@@ -29,7 +29,7 @@ def database(settings: Settings, supervise: bool = False) -> Iterator[str]:
     if settings.database_url:
         yield asyncpg_url(settings.database_url)
         return
-    cluster = EmbeddedCluster(settings.data_dir.resolve())
+    cluster = EmbeddedCluster(settings.data_dir.resolve(), allow_root=settings.embedded_as_root)
     cluster.start()
     supervisor = ClusterSupervisor(cluster) if supervise else None
     try:
@@ -122,6 +122,14 @@ def serve(settings: Settings, load_demo: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return run(argv)
+    except RunningAsRoot as refusal:
+        print(f"omnimediatrak: {refusal}", file=sys.stderr)
+        return 2
+
+
+def run(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="omnimediatrak", description=__doc__)
     parser.add_argument("--data-dir", type=Path, help="embedded PostgreSQL data dir (default .data)")
     commands = parser.add_subparsers(dest="command", required=True)

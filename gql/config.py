@@ -64,6 +64,7 @@ class Settings:
     header_timeout_seconds: float = 10.0
     body_timeout_seconds: float = 10.0
     introspection: bool | None = None
+    embedded_as_root: bool = False
     limits: Limits = field(default_factory=Limits)
 
     @property
@@ -105,6 +106,7 @@ class Settings:
             trusted_proxies=proxies,
             header_timeout_seconds=_float("OMT_HEADER_TIMEOUT_SECONDS", 10.0),
             body_timeout_seconds=_float("OMT_BODY_TIMEOUT_SECONDS", 10.0),
+            embedded_as_root=_bool("OMT_EMBEDDED_AS_ROOT", False),
             introspection=_bool("OMT_INTROSPECTION", environment != "production"),
             limits=Limits(
                 max_depth=_int("OMT_MAX_DEPTH", 12),

@@ -102,7 +102,12 @@ async def stored_list_names(pgdata: Path) -> set[str]:
 
 def test_kill_9_of_the_postmaster_under_load_recovers_by_itself(tmp_path: Path) -> None:
     data_dir = embedded_base_dir() / f"supervised-{os.getpid()}"
-    env = {"OMT_DATA_DIR": str(data_dir), "OMT_RATE_LIMIT_PER_MINUTE": "0", "OMT_LOG_LEVEL": "INFO"}
+    env = {
+        "OMT_DATA_DIR": str(data_dir),
+        "OMT_EMBEDDED_AS_ROOT": "1",  # as root, embedded_base_dir() is a place where that is safe
+        "OMT_RATE_LIMIT_PER_MINUTE": "0",
+        "OMT_LOG_LEVEL": "INFO",
+    }
     env_without_url = {"DATABASE_URL": ""} | env
     try:
         with running_server(tmp_path / "server.log", env_without_url) as server:
