@@ -390,5 +390,6 @@ def create_app(settings: Settings, database_url: str, engine: AsyncEngine | None
         lifespan=lifespan,
     )
     app.state.engine = engine
+    app.state.availability = availability
     app.state.settings = settings
     return app

@@ -27,7 +27,7 @@ async def test_a_database_that_is_gone_answers_503(tmp_path: Path, caplog: pytes
     nowhere = make_engine(f"postgresql+asyncpg://postgres@/omnimediatrak?host={tmp_path / 'no-server'}")
     app = create_app(Settings(environment="development"), "unused", engine=nowhere)
     with caplog.at_level(logging.INFO):
-        async with asgi_client(app) as client:
+        async with app.router.lifespan_context(app), asgi_client(app) as client:
             ready = await client.http.get("/readyz")
             anonymous = [await client(SEARCH) for _ in range(3)]
             with_token = await client("{ viewer { id } }", token="omts_whatever")
