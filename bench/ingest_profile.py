@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bench.ingest_run import backend_cpu_seconds, scratch_database
 from db.engine import PoolSettings, make_engine
 from db.ingest import BATCH_SETTINGS
-from db.ingest_batch import apply_batch
+from db.ingest_batch import Feed, apply_batch
 from db.ingest_format import Batch, read_batches
 
 COPY_COLUMNS = (
@@ -87,7 +87,7 @@ async def statement_breakdown(url: str, path: Path, records: int, batch_size: in
 async def _apply(conn: AsyncConnection, job_id: int, batch: Batch) -> None:
     async with conn.begin():
         await conn.execute(BATCH_SETTINGS)
-        await apply_batch(conn, job_id, batch)
+        await apply_batch(conn, Feed(job_id, "bench"), batch)
 
 
 async def index_costs(url: str, rows: int) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from db.media import media_columns
 from db.media_validation import MEDIA_FIELDS
 from db.models import INVERSE_RELATION, NON_CANONICAL_RELATIONS, ExternalLink, Media, MediaRevision
+from db.provenance import ADMIN, EVERY_FIELD, admin_sources
 
 
 class CurationError(Exception):
@@ -60,11 +61,18 @@ def _json_value(value: Any) -> Any:
     return value.isoformat() if isinstance(value, dt.date) else value
 
 
-def _snapshot(row: Row[Any]) -> dict[str, Any]:
+def _stored(fields: dict[str, Any]) -> dict[str, Any]:
+    """Attribute keys given as null are absent from what is stored."""
+    if isinstance(fields.get("attributes"), dict):
+        return {**fields, "attributes": {k: v for k, v in fields["attributes"].items() if v is not None}}
+    return fields
+
+
+def snapshot(row: Row[Any]) -> dict[str, Any]:
     return {name: _json_value(getattr(row, name)) for name in ("external_id", *MEDIA_FIELDS)}
 
 
-async def _record(
+async def record_revision(
     conn: AsyncConnection,
     actor_id: uuid.UUID | None,
     media_id: uuid.UUID,
@@ -129,7 +137,9 @@ async def create_media(
             )
     row: Any = (
         await conn.execute(
-            insert(Media).values(external_id=external_text, **fields).returning(*media_columns)
+            insert(Media)
+            .values(external_id=external_text, field_sources={EVERY_FIELD: ADMIN}, **_stored(fields))
+            .returning(*media_columns)
         )
     ).one()
     if external_id is not None:
@@ -137,7 +147,7 @@ async def create_media(
             await _claim_link(conn, row.id, *external_id)
         except CurationError as exc:
             raise CurationError(exc.code, exc.message, "externalId") from exc
-    await _record(conn, actor_id, row.id, "create", {"before": None, "after": _snapshot(row)})
+    await record_revision(conn, actor_id, row.id, "create", {"before": None, "after": snapshot(row)})
     return uuid.UUID(str(row.id))
 
 
@@ -146,11 +156,18 @@ async def update_media(
 ) -> bool:
     """Apply the given fields; True when something changed (an unchanged item keeps its updated_at)."""
     current = await _locked_media(conn, media_id)
-    changed = {name: value for name, value in fields.items() if getattr(current, name) != value}
+    changed = {name: value for name, value in _stored(fields).items() if getattr(current, name) != value}
     if not changed:
         return False
-    await conn.execute(update(Media).where(Media.id == media_id).values(**changed, updated_at=text("now()")))
-    await _record(
+    sources = admin_sources(
+        current.field_sources, {name: getattr(current, name) for name in changed}, changed
+    )
+    await conn.execute(
+        update(Media)
+        .where(Media.id == media_id)
+        .values(**changed, field_sources=sources, updated_at=text("now()"))
+    )
+    await record_revision(
         conn,
         actor_id,
         media_id,
@@ -166,7 +183,7 @@ async def update_media(
 async def delete_media(conn: AsyncConnection, actor_id: uuid.UUID | None, media_id: uuid.UUID) -> None:
     current = await _locked_media(conn, media_id)
     await conn.execute(delete(Media).where(Media.id == media_id))
-    await _record(conn, actor_id, media_id, "delete", {"before": _snapshot(current), "after": None})
+    await record_revision(conn, actor_id, media_id, "delete", {"before": snapshot(current), "after": None})
 
 
 async def _require_media(conn: AsyncConnection, ids: Sequence[uuid.UUID], fields: Sequence[str]) -> None:
@@ -185,7 +202,7 @@ async def link_media(conn: AsyncConnection, actor_id: uuid.UUID | None, fact: Re
     if not (inserted or updated):
         return False
     canonical = fact.canonical()
-    await _record(
+    await record_revision(
         conn,
         actor_id,
         fact.media_id,
@@ -228,7 +245,7 @@ async def unlink_media(conn: AsyncConnection, actor_id: uuid.UUID | None, fact: 
     ).first()
     if removed is None:
         raise CurationError("NOT_FOUND", "These items are not related this way", "relationType")
-    await _record(
+    await record_revision(
         conn,
         actor_id,
         fact.media_id,
@@ -253,7 +270,7 @@ async def add_external_link(
     added = await _claim_link(conn, media_id, source, key)
     if added:
         link = {"source_name": source, "external_key": key}
-        await _record(conn, actor_id, media_id, "add_external_link", {"before": None, "after": link})
+        await record_revision(conn, actor_id, media_id, "add_external_link", {"before": None, "after": link})
     return added
 
 
@@ -274,7 +291,7 @@ async def remove_external_link(
     if removed is None:
         raise CurationError("NOT_FOUND", "This item has no such external link", "externalKey")
     link = {"source_name": source, "external_key": key}
-    await _record(conn, actor_id, media_id, "remove_external_link", {"before": link, "after": None})
+    await record_revision(conn, actor_id, media_id, "remove_external_link", {"before": link, "after": None})
 
 
 INCOMING_RELATIONS = (

@@ -5,10 +5,14 @@ and users list only live sessions and tokens, so nothing anyone reads goes away.
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, or_
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.models import ApiToken, LoginEvent, Session
+
+# Every worker process of `serve` runs the hourly pruning; this transaction-level advisory lock lets
+# one of them at a time do it. An arbitrary constant, unique among the project's advisory locks.
+HOUSEKEEPING_LOCK_KEY = 7_340_021_611
 
 
 @dataclass(frozen=True)
@@ -28,3 +32,11 @@ async def prune_auth_history(conn: AsyncConnection, keep: dt.timedelta) -> Prune
         delete(ApiToken).where(or_(ApiToken.expires_at < cutoff, ApiToken.revoked_at < cutoff))
     )
     return Pruned(events.rowcount, sessions.rowcount, tokens.rowcount)
+
+
+async def prune_auth_history_unless_running(conn: AsyncConnection, keep: dt.timedelta) -> Pruned | None:
+    """Prune, or None at once when another process is pruning now (the lock ends with `conn`'s transaction)."""
+    locked = (await conn.execute(select(func.pg_try_advisory_xact_lock(HOUSEKEEPING_LOCK_KEY)))).scalar()
+    if not locked:
+        return None
+    return await prune_auth_history(conn, keep)

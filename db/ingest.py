@@ -17,18 +17,20 @@ so their batches never race for the same key.
 import asyncio
 import gc
 import logging
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from db.ingest_batch import ADVANCE_JOB, Counts, apply_batch, log_bad_lines
+from db.ingest_batch import ADVANCE_JOB, Counts, Feed, apply_batch, log_bad_lines
 from db.ingest_format import Batch, read_batches, scan_file
 from db.models import Media
+from db.provenance import Precedence
 
 LOCK_NAMESPACE = "omnimediatrak.ingest"
 TURN_LOCK = f"{LOCK_NAMESPACE}:turn"
@@ -67,6 +69,16 @@ class Progress:
     resumed_after_line: int = 0
 
 
+@dataclass(frozen=True)
+class ConflictSummary:
+    line: int | None
+    kind: str | None
+    key: str
+    existing_media_id: str | None
+    incoming_media_id: str | None
+    reason: str | None
+
+
 @dataclass
 class JobSummary:
     job_id: int
@@ -77,6 +89,7 @@ class JobSummary:
     counts: Counts
     errors: list[tuple[int | None, str]]
     pending_relations: int
+    conflicts: list[ConflictSummary]
 
     @property
     def clean(self) -> bool:
@@ -141,7 +154,15 @@ async def _start_job(
     conflicts = (
         await conn.execute(text("SELECT count(*) FROM ingest.conflicts WHERE job_id = :id"), {"id": job.id})
     ).scalar_one()
-    counts = Counts(job.inserted, job.updated, job.unchanged, job.failed, conflicts)
+    counts = Counts(
+        job.inserted,
+        job.updated,
+        job.unchanged,
+        job.failed,
+        conflicts,
+        Counter(job.changed_fields),
+        Counter(job.kept_fields),
+    )
     return job.id, job.source, batch_size or job.batch_size, job.dry_run, job.last_committed_line, counts
 
 
@@ -227,8 +248,10 @@ async def ingest_file(
     progress: ProgressCallback | None = None,
     before_commit: BeforeCommit | None = None,
     writers: int = DEFAULT_WRITERS,
+    precedence: Precedence | None = None,
 ) -> JobSummary:
-    """Run (or resume) one import job on `writers` + 1 connections of the engine.
+    """Run (or resume) one import job on `writers` + 1 connections of the engine. `precedence`
+    ranks the feeds that may take over each other's fields (db/provenance.py).
     `before_commit(batch_number)` runs inside each batch's transaction just before it commits:
     tests use it to break a run at a precise point."""
     if writers < 1:
@@ -255,6 +278,7 @@ async def ingest_file(
                 resume_job,
                 progress,
                 before_commit,
+                precedence or Precedence(),
             )
         finally:
             try:
@@ -284,6 +308,7 @@ async def _run(
     resume_job: int | None,
     progress: ProgressCallback | None,
     before_commit: BeforeCommit | None,
+    precedence: Precedence,
 ) -> JobSummary:
     async with conn.begin():
         job_id, source_name, size, dry_run, skip_lines, counts = await _start_job(
@@ -293,6 +318,7 @@ async def _run(
             text("UPDATE ingest.import_jobs SET status = 'running', finished_at = NULL WHERE id = :id"),
             {"id": job_id},
         )
+    feed_run = Feed(job_id, source_name, precedence, dry_run)
     status = "failed"
     lines_done = skip_lines
     log.info(
@@ -342,7 +368,7 @@ async def _run(
             writer = idle.pop()
             earlier = in_flight[-1].writing if in_flight else None
             writing = asyncio.create_task(
-                _write_batch(writer, job_id, number, batch, dry_run, before_commit, earlier)
+                _write_batch(writer, feed_run, number, batch, before_commit, earlier)
             )
             in_flight.append(_InFlight(writing, batch, writer))
         while in_flight:
@@ -372,10 +398,9 @@ async def _run(
 
 async def _write_batch(
     conn: AsyncConnection,
-    job_id: int,
+    feed_run: Feed,
     number: int,
     batch: Batch,
-    dry_run: bool,
     before_commit: BeforeCommit | None,
     earlier: "asyncio.Task[Counts] | None",
 ) -> Counts:
@@ -392,23 +417,31 @@ async def _write_batch(
 
     async with conn.begin():
         await conn.execute(BATCH_SETTINGS)
-        if dry_run:
+        if feed_run.dry_run:
             savepoint = await conn.begin_nested()
-            counts = await apply_batch(conn, job_id, batch, wait_for_earlier_batches)
+            outcome = await apply_batch(conn, feed_run, batch, wait_for_earlier_batches)
             await savepoint.rollback()
-            await log_bad_lines(conn, job_id, batch.bad_lines)
+            # What would have changed survives the rollback, with the bad lines.
+            await log_bad_lines(
+                conn,
+                feed_run.job_id,
+                sorted(batch.bad_lines + outcome.field_notes, key=lambda note: note.line),
+            )
         else:
-            counts = await apply_batch(conn, job_id, batch, wait_for_earlier_batches)
+            outcome = await apply_batch(conn, feed_run, batch, wait_for_earlier_batches)
+        counts = outcome.counts
         await wait_for_earlier_batches()
         await conn.execute(
             ADVANCE_JOB,
             {
-                "job_id": job_id,
+                "job_id": feed_run.job_id,
                 "line": batch.last_line,
                 "inserted": counts.inserted,
                 "updated": counts.updated,
                 "unchanged": counts.unchanged,
                 "failed": counts.failed,
+                "changed_fields": orjson.dumps(counts.changed_fields).decode(),
+                "kept_fields": orjson.dumps(counts.kept_fields).decode(),
             },
         )
         if before_commit is not None:
@@ -430,6 +463,16 @@ async def _summary(
             )
         ).all()
         pending = (await conn.execute(text("SELECT count(*) FROM ingest.pending_relations"))).scalar_one()
+        conflicts = (
+            await conn.execute(
+                text(
+                    "SELECT line_number, kind, source_name || ':' || external_key AS key, existing_media_id, "
+                    "incoming_media_id, details ->> 'reason' AS reason FROM ingest.conflicts WHERE job_id = :id "
+                    "ORDER BY line_number, id"
+                ),
+                {"id": job_id},
+            )
+        ).all()
     return JobSummary(
         job_id,
         source,
@@ -439,6 +482,17 @@ async def _summary(
         counts,
         [(row.line_number, row.message) for row in errors],
         pending,
+        [
+            ConflictSummary(
+                row.line_number,
+                row.kind,
+                row.key,
+                None if row.existing_media_id is None else str(row.existing_media_id),
+                None if row.incoming_media_id is None else str(row.incoming_media_id),
+                row.reason,
+            )
+            for row in conflicts
+        ],
     )
 
 

@@ -1,9 +1,12 @@
 """One ingestion batch written with a fixed number of set-based statements, inside the caller's
-transaction. Values are compared before writing, so a batch already applied changes no row."""
+transaction: matching records to items (identity conflicts are recorded, never merged), field
+precedence (db/provenance.py) and the revisions a feed leaves. Values are compared before writing,
+so a batch already applied changes no row."""
 
 import os
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +20,7 @@ from db.curation import RelationFact, store_relations, take_pending_relations
 from db.ingest_format import BadLine, Batch, Key, Record, Relation
 from db.media_validation import MEDIA_FIELDS
 from db.models import Media
+from db.provenance import EVERY_FIELD, NEW_ITEM, FieldEvent, ItemMerge, Precedence, feed
 
 
 def time_ordered_uuid() -> uuid.UUID:
@@ -28,6 +32,9 @@ def time_ordered_uuid() -> uuid.UUID:
     return uuid.UUID(int=value)
 
 
+COUNTERS = ("inserted", "updated", "unchanged", "failed", "conflicts")
+
+
 @dataclass
 class Counts:
     inserted: int = 0
@@ -35,10 +42,37 @@ class Counts:
     unchanged: int = 0
     failed: int = 0
     conflicts: int = 0
+    # Per field ("title", "attributes.studio", ...): values changed on existing items, and values
+    # left alone because another source owns them.
+    changed_fields: Counter[str] = field(default_factory=Counter)
+    kept_fields: Counter[str] = field(default_factory=Counter)
 
     def add(self, other: "Counts") -> None:
-        for name in self.__dataclass_fields__:
+        for name in COUNTERS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.changed_fields.update(other.changed_fields)
+        self.kept_fields.update(other.kept_fields)
+
+
+@dataclass(frozen=True)
+class Feed:
+    """The run applying a batch: its job (the revisions' actor), its source and the precedence."""
+
+    job_id: int
+    source: str
+    precedence: Precedence = field(default_factory=Precedence)
+    dry_run: bool = False
+
+    @property
+    def owner(self) -> str:
+        return feed(self.source)
+
+
+@dataclass
+class BatchOutcome:
+    counts: Counts
+    # In a dry run: what each record would change or may not change, for ingest.import_logs.
+    field_notes: list[BadLine]
 
 
 def _records(columns: dict[str, str]) -> str:
@@ -67,45 +101,58 @@ MEDIA_RECORDS = _records(
         "media_type": "text",
         "media_class": "text",
         "title": "text",
+        "alternative_titles": "jsonb",
         "release_date": "date",
+        "release_date_precision": "text",
         "country_of_origin": "text",
         "creators": "text[]",
         "cover_url": "text",
         "description": "text",
         "attributes": "jsonb",
         "collection_path": "text",
+        "field_sources": "jsonb",
     }
 )
-MEDIA_VALUES = (
-    "r.id, r.external_id, r.media_type, CAST(r.media_class AS ltree), r.title, r.release_date, "
-    "r.country_of_origin, coalesce(r.creators, '{}'), r.cover_url, r.description, "
-    "coalesce(r.attributes, '{}'), CAST(r.collection_path AS ltree)"
+STORED_COLUMNS = (
+    "external_id, media_type, media_class, title, alternative_titles, release_date, release_date_precision, "
+    "country_of_origin, creators, cover_url, description, attributes, collection_path, field_sources"
 )
+MEDIA_VALUES = (
+    "r.external_id, r.media_type, CAST(r.media_class AS ltree), r.title, r.alternative_titles, r.release_date, "
+    "r.release_date_precision, r.country_of_origin, coalesce(r.creators, '{}'), r.cover_url, r.description, "
+    "r.attributes, CAST(r.collection_path AS ltree), r.field_sources"
+)
+# The item and its "create" revision (the record's fields as stored, actor = the job) together.
 INSERT_MEDIA = text(
-    "INSERT INTO media.media (id, external_id, media_type, media_class, title, release_date, "
-    "country_of_origin, creators, cover_url, description, attributes, collection_path) "
-    f"SELECT {MEDIA_VALUES} FROM {MEDIA_RECORDS}"
+    f"WITH r AS MATERIALIZED (SELECT * FROM {MEDIA_RECORDS}), "
+    f"created AS (INSERT INTO media.media (id, {STORED_COLUMNS}) SELECT r.id, {MEDIA_VALUES} FROM r) "
+    "INSERT INTO media.revisions (media_id, action, changes, job_id, source) "
+    "SELECT r.id, 'create', jsonb_build_object('before', NULL, 'after', to_jsonb(r) - 'id' - 'field_sources'), "
+    ":job_id, :source FROM r"
 )
 UPDATE_MEDIA = text(
-    "UPDATE media.media m SET (external_id, media_type, media_class, title, release_date, "
-    "country_of_origin, creators, cover_url, description, attributes, collection_path, updated_at) = "
-    f"ROW({MEDIA_VALUES.removeprefix('r.id, ')}, now()) "
+    f"UPDATE media.media m SET ({STORED_COLUMNS}, updated_at) = ROW({MEDIA_VALUES}, now()) "
     f"FROM {MEDIA_RECORDS} "
-    "WHERE m.id = r.id AND (m.external_id, m.media_type, m.media_class, m.title, m.release_date, "
-    "m.country_of_origin, m.creators, m.cover_url, m.description, m.attributes, m.collection_path) "
-    f"IS DISTINCT FROM ({MEDIA_VALUES.removeprefix('r.id, ')})"
+    f"WHERE m.id = r.id AND ({', '.join('m.' + c for c in STORED_COLUMNS.split(', '))}) "
+    f"IS DISTINCT FROM ({MEDIA_VALUES})"
+)
+INSERT_REVISIONS = text(
+    "INSERT INTO media.revisions (media_id, action, changes, job_id, source) "
+    "SELECT r.media_id, r.action, r.changes, :job_id, :source FROM "
+    + _records({"media_id": "uuid", "action": "text", "changes": "jsonb"})
 )
 INSERT_LINKS = text(
     "INSERT INTO media.external_links (media_id, source_name, external_key) "
     f"SELECT r.media_id, r.source_name, r.external_key FROM {_records({'media_id': 'uuid', 'source_name': 'text', 'external_key': 'text'})}"
 )
 INSERT_CONFLICTS = text(
-    "INSERT INTO ingest.conflicts (job_id, line_number, source_name, external_key, existing_media_id, "
+    "INSERT INTO ingest.conflicts (job_id, line_number, kind, source_name, external_key, existing_media_id, "
     "incoming_media_id, details) "
-    "SELECT :job_id, r.line_number, r.source_name, r.external_key, r.existing, r.incoming, r.details FROM "
+    "SELECT :job_id, r.line_number, r.kind, r.source_name, r.external_key, r.existing, r.incoming, r.details FROM "
     + _records(
         {
             "line_number": "bigint",
+            "kind": "text",
             "source_name": "text",
             "external_key": "text",
             "existing": "uuid",
@@ -137,10 +184,31 @@ INSERT_LOGS = text(
     "SELECT :job_id, r.line_number, r.level, r.message, r.raw_line FROM "
     + _records({"line_number": "bigint", "level": "text", "message": "text", "raw_line": "text"})
 )
+
+
+def _add_counters(column: str, parameter: str) -> str:
+    """`column` (a JSON object of counters) plus the counters of the JSON parameter, key by key."""
+    return (
+        f"{column} = {column} || coalesce((SELECT jsonb_object_agg(d.key, d.value::bigint + "
+        f"coalesce(({column} ->> d.key)::bigint, 0)) FROM jsonb_each_text(CAST(:{parameter} AS jsonb)) d), '{{}}')"
+    )
+
+
 ADVANCE_JOB = text(
     "UPDATE ingest.import_jobs SET last_committed_line = :line, inserted = inserted + :inserted, "
-    "updated = updated + :updated, unchanged = unchanged + :unchanged, failed = failed + :failed "
+    "updated = updated + :updated, unchanged = unchanged + :unchanged, failed = failed + :failed, "
+    f"{_add_counters('changed_fields', 'changed_fields')}, {_add_counters('kept_fields', 'kept_fields')} "
     "WHERE id = :job_id"
+)
+# The other keys an item holds in given namespaces: an item already known to a source under one
+# key is not another record of that source (a takeover through a secondary key).
+KEYS_IN_NAMESPACES = text(
+    "SELECT DISTINCT c.media_id, c.source_name, l.external_key FROM "
+    + _records({"media_id": "uuid", "source_name": "text", "external_key": "text"}).replace(
+        " AS r(", " AS c("
+    )
+    + " JOIN media.external_links l ON l.media_id = c.media_id AND l.source_name = c.source_name "
+    "AND l.external_key <> c.external_key"
 )
 
 
@@ -190,12 +258,119 @@ async def _lookup(conn: AsyncConnection, batch: Batch) -> tuple[dict[Key, uuid.U
     return owners, linked
 
 
+def _conflict(
+    record: Record,
+    kind: str,
+    key: Key,
+    existing: uuid.UUID | None,
+    incoming: uuid.UUID | None,
+    reason: str,
+    **details: Any,
+) -> dict[str, Any]:
+    return {
+        "line_number": record.line,
+        "kind": kind,
+        "source_name": key[0],
+        "external_key": key[1],
+        "existing": existing,
+        "incoming": incoming,
+        "details": {
+            "external_id": record.external_id_text,
+            "title": record.fields.get("title"),
+            "reason": reason,
+            **details,
+        },
+    }
+
+
+async def _match(
+    conn: AsyncConnection, batch: Batch, owners: dict[Key, uuid.UUID]
+) -> tuple[list[tuple[Record, uuid.UUID | None]], list[dict[str, Any]]]:
+    """The item each record is (None: a new one), leaving out the records whose identity is in
+    conflict. A record is the item holding its own external_id; failing that, the one item its
+    other keys point at, unless that item already holds another key of the record's namespace
+    (it is then another record of that source: taking it over would merge two items)."""
+    conflicts: list[dict[str, Any]] = []
+    matched: list[tuple[Record, uuid.UUID | None]] = []
+    through_secondary: list[tuple[Record, uuid.UUID]] = []
+    for record in batch.records:
+        own = owners.get(record.external_id)
+        if own is not None:
+            matched.append((record, own))
+            continue
+        pointed = {key: owners[key] for key in record.keys[1:] if key in owners}
+        items = list(dict.fromkeys(pointed.values()))
+        if len(items) > 1:
+            first = items[0]
+            for key, owner in pointed.items():
+                if owner != first:
+                    conflicts.append(
+                        _conflict(
+                            record,
+                            "keys_of_two_items",
+                            key,
+                            first,
+                            owner,
+                            "the record's keys belong to different media items; the record was not applied",
+                            keys={f"{s}:{k}": str(item) for (s, k), item in pointed.items()},
+                        )
+                    )
+        elif items:
+            through_secondary.append((record, items[0]))
+        else:
+            matched.append((record, None))
+    if through_secondary:
+        held = await conn.execute(
+            KEYS_IN_NAMESPACES,
+            as_rows(
+                [
+                    {
+                        "media_id": item,
+                        "source_name": record.external_id[0],
+                        "external_key": record.external_id[1],
+                    }
+                    for record, item in through_secondary
+                ]
+            ),
+        )
+        other_keys: dict[tuple[uuid.UUID, str], str] = {}
+        for row in held:
+            other_keys.setdefault((row.media_id, row.source_name), row.external_key)
+        # Records of this batch count too: two of them must not become one item.
+        claimed: dict[tuple[uuid.UUID, str], str] = {
+            (item, record.external_id[0]): record.external_id[1]
+            for record, item in matched
+            if item is not None
+        }
+        for record, item in through_secondary:
+            namespace, own_key = record.external_id
+            holder_key = other_keys.get((item, namespace)) or claimed.get((item, namespace))
+            if holder_key is not None and holder_key != own_key:
+                key = next(key for key in record.keys[1:] if owners.get(key) == item)
+                conflicts.append(
+                    _conflict(
+                        record,
+                        "secondary_key_of_another_item",
+                        key,
+                        item,
+                        None,
+                        f"the key belongs to an item that is {namespace}:{holder_key}, not "
+                        f"{record.external_id_text}; the record was not applied",
+                        holder=f"{namespace}:{holder_key}",
+                    )
+                )
+            else:
+                claimed[(item, namespace)] = own_key
+                matched.append((record, item))
+    return matched, conflicts
+
+
 async def apply_batch(
     conn: AsyncConnection,
-    job_id: int,
+    feed_run: Feed,
     batch: Batch,
     wait_for_earlier_batches: Callable[[], Awaitable[None]] = _nothing_to_wait_for,
-) -> Counts:
+) -> BatchOutcome:
     """Write one batch inside the caller's transaction, with a fixed number of statements.
 
     Batches may be written concurrently (db/ingest.py) when their records share no key.
@@ -206,36 +381,33 @@ async def apply_batch(
     already exists."""
     counts = Counts(failed=len(batch.bad_lines))
     notes: list[BadLine] = list(batch.bad_lines)
+    field_notes: list[BadLine] = []
     owners, linked = await _lookup(conn, batch)
     own_keys_found = any(key in owners for record in batch.records for key in record.keys)
     if own_keys_found:
         await wait_for_earlier_batches()
         owners, linked = await _lookup(conn, batch)
 
+    matched, conflicts = await _match(conn, batch, owners)
     targets: dict[uuid.UUID, _Target] = {}
-    conflicts: list[dict[str, Any]] = []
-    for record in batch.records:
-        matched = next((owners[key] for key in record.keys if key in owners), None)
-        target = targets.get(matched) if matched is not None else None
+    for record, item in matched:
+        target = targets.get(item) if item is not None else None
         if target is None:
-            target = _Target(matched or time_ordered_uuid(), matched is None)
+            target = _Target(item or time_ordered_uuid(), item is None)
             targets[target.media_id] = target
         target.records.append(record)
         for key in record.keys:
             owner = owners.get(key)
             if owner is not None and owner != target.media_id:
                 conflicts.append(
-                    {
-                        "line_number": record.line,
-                        "source_name": key[0],
-                        "external_key": key[1],
-                        "existing": owner,
-                        "incoming": target.media_id,
-                        "details": {
-                            "external_id": record.external_id_text,
-                            "reason": "the key already belongs to another media item; it was left there",
-                        },
-                    }
+                    _conflict(
+                        record,
+                        "key_of_another_item",
+                        key,
+                        owner,
+                        target.media_id,
+                        "the key already belongs to another media item; it was left there",
+                    )
                 )
             elif key not in linked:
                 target.new_links.append(key)
@@ -247,38 +419,80 @@ async def apply_batch(
     if existing_ids:
         ids = bindparam("ids", existing_ids, type_=ARRAY(UUID(as_uuid=True)))
         rows = await conn.execute(
-            select(Media.id, Media.external_id, *(getattr(Media, name) for name in MEDIA_FIELDS)).where(
-                Media.id == any_(ids)
-            )
+            select(
+                Media.id,
+                Media.external_id,
+                Media.field_sources,
+                *(getattr(Media, name) for name in MEDIA_FIELDS),
+            ).where(Media.id == any_(ids))
         )
         existing = {row.id: row for row in rows}
 
     inserts: list[tuple[uuid.UUID, str | None, dict[str, Any]]] = []
     updates: list[tuple[uuid.UUID, str | None, dict[str, Any]]] = []
+    revisions: list[dict[str, Any]] = []
+    incoming = feed_run.owner
     for target in targets.values():
-        merged: dict[str, Any] = {}
         current = existing.get(target.media_id)
-        if current is not None:
-            merged = {name: getattr(current, name) for name in MEDIA_FIELDS}
-        for record in target.records:
-            merged.update(record.fields)
         if current is None:
-            inserts.append((target.media_id, target.records[0].external_id_text, merged))
+            merge = ItemMerge(dict(NEW_ITEM), {EVERY_FIELD: incoming})
+            for record in target.records:
+                merge.apply(record.line, record.fields, incoming, feed_run.precedence)
+            inserts.append(
+                (
+                    target.media_id,
+                    target.records[0].external_id_text,
+                    merge.values | {"field_sources": merge.sources},
+                )
+            )
             counts.inserted += len(target.records)
             continue
-        external_id = current.external_id or target.records[0].external_id_text
-        changed = external_id != current.external_id or any(
-            merged[name] != getattr(current, name) for name in MEDIA_FIELDS
+        merge = ItemMerge(
+            {name: getattr(current, name) for name in MEDIA_FIELDS},
+            dict(current.field_sources),
+            events=[] if feed_run.dry_run else None,
         )
+        for record in target.records:
+            merge.apply(record.line, record.fields, incoming, feed_run.precedence)
+        counts.changed_fields.update(merge.changed)
+        counts.kept_fields.update(merge.kept)
+        for line, event in merge.events or ():
+            field_notes.append(_field_note(line, event))
+        external_id = current.external_id or target.records[0].external_id_text
+        changed = external_id != current.external_id or bool(merge.before)
+        if changed or merge.sources != current.field_sources:
+            updates.append((target.media_id, external_id, merge.values | {"field_sources": merge.sources}))
         if changed:
-            updates.append((target.media_id, external_id, merged))
+            before = {name: merge.before[name] for name in merge.before}
+            after = {name: merge.values[name] for name in merge.before}
+            if external_id != current.external_id:
+                before["external_id"], after["external_id"] = current.external_id, external_id
+            revisions.append(
+                {
+                    "media_id": target.media_id,
+                    "action": "update",
+                    "changes": {"before": before, "after": after},
+                }
+            )
+        for link_source, link_key in target.new_links:
+            revisions.append(
+                {
+                    "media_id": target.media_id,
+                    "action": "add_external_link",
+                    "changes": {
+                        "before": None,
+                        "after": {"source_name": link_source, "external_key": link_key},
+                    },
+                }
+            )
         if changed or target.new_links:
             counts.updated += len(target.records)
         else:
             counts.unchanged += len(target.records)
 
+    job = {"job_id": feed_run.job_id, "source": feed_run.source}
     if inserts:
-        await conn.execute(INSERT_MEDIA, _media_rows(inserts))
+        await conn.execute(INSERT_MEDIA, {**job, **_media_rows(inserts)})
     if updates:
         await conn.execute(UPDATE_MEDIA, _media_rows(updates))
     new_links = [(target.media_id, key) for target in targets.values() for key in target.new_links]
@@ -292,8 +506,10 @@ async def apply_batch(
                 ]
             ),
         )
+    if revisions:
+        await conn.execute(INSERT_REVISIONS, {**job, **as_rows(revisions)})
     if conflicts:
-        await conn.execute(INSERT_CONFLICTS, {"job_id": job_id, **as_rows(conflicts)})
+        await conn.execute(INSERT_CONFLICTS, {"job_id": feed_run.job_id, **as_rows(conflicts)})
 
     if not own_keys_found:
         await wait_for_earlier_batches()
@@ -347,8 +563,22 @@ async def apply_batch(
     if facts:
         await store_relations(conn, facts, new_media_ids)
 
-    await log_bad_lines(conn, job_id, notes)
-    return counts
+    await log_bad_lines(conn, feed_run.job_id, notes)
+    return BatchOutcome(counts, field_notes)
+
+
+def _shown(value: Any) -> str:
+    return orjson.dumps(value, default=str).decode()[:200]
+
+
+def _field_note(line: int, event: FieldEvent) -> BadLine:
+    if event.outcome == "changed":
+        message = f"{event.name} would change from {_shown(event.before)} to {_shown(event.after)}"
+    else:
+        message = (
+            f"{event.name} kept at {_shown(event.before)} (set by {event.owner}), not {_shown(event.after)}"
+        )
+    return BadLine(line, message, None, event.outcome)
 
 
 async def log_bad_lines(conn: AsyncConnection, job_id: int, notes: list[BadLine]) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from db.media_validation import (
+    DERIVED_FIELDS,
     MEDIA_FIELDS,
     InvalidValue,
     external_key,
@@ -20,7 +21,7 @@ from db.media_validation import (
 )
 
 Key = tuple[str, str]
-RECORD_FIELDS = frozenset({"external_id", "external_links", "relations", *MEDIA_FIELDS})
+RECORD_FIELDS = frozenset({"external_id", "external_links", "relations", *MEDIA_FIELDS}) - set(DERIVED_FIELDS)
 RAW_LINE_LIMIT = 2000
 LINK_FIELDS = frozenset({"source", "key"})
 RELATION_FIELDS = frozenset({"type", "target", "notes", "weight"})

@@ -11,13 +11,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from db.media import MEDIA_TYPES
-from db.models import RELATION_TYPES
+from db.models import DATE_PRECISIONS, RELATION_TYPES
 
 # Labels without `-`: PostgreSQL 15's ltree rejects it, and any PostgreSQL >= 15 is supported.
 LTREE_PATTERN = re.compile(r"[A-Za-z0-9_]{1,255}(\.[A-Za-z0-9_]{1,255})*")
 COUNTRY_PATTERN = re.compile(r"[A-Za-z]{2}")
 ISBN_PATTERN = re.compile(r"\d{13}|\d{9}[\dX]")
-DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
+# A full date, a month or a year: the precision is the number of parts given.
+PARTIAL_DATE_PATTERN = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+LANGUAGE_PATTERN = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8}){0,4}")
 SOURCE_PATTERN = re.compile(r"[a-z0-9_.-]{1,100}")
 # scheme, then a host (optional user info and port) that is not empty, then an optional path.
 HTTP_URL_PATTERN = re.compile(
@@ -44,7 +46,9 @@ MEDIA_FIELDS = (
     "media_type",
     "media_class",
     "title",
+    "alternative_titles",
     "release_date",
+    "release_date_precision",
     "country_of_origin",
     "creators",
     "cover_url",
@@ -53,7 +57,11 @@ MEDIA_FIELDS = (
     "collection_path",
 )
 REQUIRED_FIELDS = ("media_type", "media_class", "title")
+# Set together with release_date: a feed gives it as the form of its date string.
+DERIVED_FIELDS = ("release_date_precision",)
 MAX_TEXT = 100_000
+MAX_ALTERNATIVE_TITLES = 200
+ALTERNATIVE_TITLE_FIELDS = frozenset({"title", "language"})
 SMALLINT_RANGE = range(-32768, 32768)
 
 
@@ -100,15 +108,64 @@ def _media_type(value: Any) -> str:
     return str(value)
 
 
-def _date(value: Any) -> dt.date:
+def partial_date(value: Any) -> tuple[dt.date, str]:
+    """A date and its precision; the date is the first day of the year or month given."""
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        return value
-    if isinstance(value, str) and DATE_PATTERN.fullmatch(value):
+        return value, "day"
+    match = PARTIAL_DATE_PATTERN.fullmatch(value) if isinstance(value, str) else None
+    if match is not None:
+        year, month, day = match.groups()
         try:
-            return dt.date.fromisoformat(value)
+            date = dt.date(int(year), int(month or 1), int(day or 1))
         except ValueError:
             pass
-    raise InvalidValue("must be a calendar date YYYY-MM-DD")
+        else:
+            return date, DATE_PRECISIONS[len([part for part in (year, month, day) if part]) - 1]
+    raise InvalidValue("must be a date YYYY-MM-DD, a month YYYY-MM or a year YYYY")
+
+
+def start_of_period(date: dt.date, precision: str) -> dt.date:
+    if precision == "year":
+        return date.replace(month=1, day=1)
+    if precision == "month":
+        return date.replace(day=1)
+    return date
+
+
+def _date_precision(value: Any) -> str:
+    if value not in DATE_PRECISIONS:
+        raise InvalidValue(f"must be one of {', '.join(DATE_PRECISIONS)}")
+    return str(value)
+
+
+def _language(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not LANGUAGE_PATTERN.fullmatch(value):
+        raise InvalidValue("must be a language tag such as ja, en or pt-BR", "language")
+    return value
+
+
+def _alternative_titles(value: Any) -> list[dict[str, str | None]]:
+    """Strings or {"title", "language"} objects, stored as objects, each (title, language) once."""
+    if not isinstance(value, list):
+        raise InvalidValue("must be a list of titles or of {title, language} objects")
+    if len(value) > MAX_ALTERNATIVE_TITLES:
+        raise InvalidValue(f"must hold at most {MAX_ALTERNATIVE_TITLES} titles")
+    titles: list[dict[str, str | None]] = []
+    for index, item in enumerate(value):
+        try:
+            if isinstance(item, dict):
+                if not ALTERNATIVE_TITLE_FIELDS.issuperset(item):
+                    raise InvalidValue("must be a title or a {title, language} object")
+                entry = {"title": _title(item.get("title")), "language": _language(item.get("language"))}
+            else:
+                entry = {"title": _title(item), "language": None}
+        except InvalidValue as exc:
+            raise InvalidValue(str(exc), str(index), *exc.subfield) from exc
+        if entry not in titles:
+            titles.append(entry)
+    return titles
 
 
 def _country(value: Any) -> str:
@@ -161,7 +218,10 @@ def _attributes(value: Any) -> dict[str, Any]:
     checked: dict[str, Any] = {}
     for key, item in value.items():
         try:
-            if key == "isbn":
+            if item is None:
+                # Stands for "remove this key" where attributes merge (ingestion).
+                checked[key] = None
+            elif key == "isbn":
                 checked[key] = _isbn(item)
             elif key in COUNT_ATTRIBUTES:
                 checked[key] = _count(item)
@@ -184,7 +244,9 @@ FIELD_CHECKS: dict[str, tuple[Any, Any]] = {
     "media_type": (_media_type, REQUIRED),
     "media_class": (ltree_path, REQUIRED),
     "title": (_title, REQUIRED),
-    "release_date": (_date, None),
+    "alternative_titles": (_alternative_titles, list),
+    "release_date": (partial_date, None),
+    "release_date_precision": (_date_precision, REQUIRED),
     "country_of_origin": (_country, None),
     "creators": (_string_list, list),
     "cover_url": (http_url, None),
@@ -198,12 +260,14 @@ def validate_media_fields(
     fields: Mapping[str, Any], require_all: bool
 ) -> tuple[dict[str, Any], list[FieldError]]:
     """Check the catalog fields present in `fields` (other keys are ignored); `require_all` for a
-    new item (title, type, class)."""
+    new item (title, type, class). `release_date` comes out as a date with its precision in
+    `release_date_precision`; a precision given with it (admin mutations) wins and moves the date
+    to the first day of the period."""
     clean: dict[str, Any] = {}
     errors: list[FieldError] = []
     for name, (check, null) in FIELD_CHECKS.items():
         if name not in fields:
-            if require_all and null is REQUIRED:
+            if require_all and null is REQUIRED and name not in DERIVED_FIELDS:
                 errors.append(FieldError((name,), "is required"))
             continue
         value = fields[name]
@@ -217,7 +281,23 @@ def validate_media_fields(
             clean[name] = check(value)
         except InvalidValue as exc:
             errors.append(FieldError((name, *exc.subfield), str(exc)))
+    _settle_release_date(clean, errors)
     return clean, errors
+
+
+def _settle_release_date(clean: dict[str, Any], errors: list[FieldError]) -> None:
+    given_precision = clean.pop("release_date_precision", None)
+    if "release_date" not in clean:
+        if given_precision is not None:
+            errors.append(FieldError(("release_date_precision",), "must be given with release_date"))
+        return
+    if clean["release_date"] is None:
+        clean["release_date_precision"] = "day"
+        return
+    date, precision = clean["release_date"]
+    precision = given_precision or precision
+    clean["release_date"] = start_of_period(date, precision)
+    clean["release_date_precision"] = precision
 
 
 def external_key(value: Any) -> tuple[str, str]:

@@ -65,6 +65,8 @@ INVERSE_RELATION = {
 NON_CANONICAL_RELATIONS = ("prequel", "source", "parent-story")
 
 TRACKING_STATUSES = ("planned", "in-progress", "completed", "dropped", "paused")
+# How much of media.release_date is known; the stored date is the first day of that period.
+DATE_PRECISIONS = ("year", "month", "day")
 
 uuid_pk = Annotated[
     uuid.UUID, mapped_column(UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()"))
@@ -100,6 +102,10 @@ class Media(Base):
         Index("idx_media_created_at", "created_at", "id"),
         Index("idx_media_tracker_count", "tracker_count", "id"),
         Index("idx_media_creators", "creators", postgresql_using="gin"),
+        CheckConstraint(
+            f"release_date_precision IN ({', '.join(repr(p) for p in DATE_PRECISIONS)})",
+            name="release_date_precision",
+        ),
         {"schema": "media"},
     )
 
@@ -109,12 +115,19 @@ class Media(Base):
     media_class: Mapped[str] = mapped_column(Ltree())
     title: Mapped[str] = mapped_column(Text)
     release_date: Mapped[dt.date | None] = mapped_column(Date)
+    release_date_precision: Mapped[str] = mapped_column(Text, server_default=text("'day'"))
+    alternative_titles: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, server_default=text("'[]'::jsonb")
+    )
     country_of_origin: Mapped[str | None] = mapped_column(Text)
     creators: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'::text[]"))
     cover_url: Mapped[str | None] = mapped_column(Text)
     description: Mapped[str | None] = mapped_column(Text)
     attributes: Mapped[jsonb_object]
     collection_path: Mapped[str | None] = mapped_column(Ltree())
+    # Who set each field: "admin", "feed:<source>" or "legacy"; "*" covers the fields not listed
+    # (docs/ingestion.md, Provenance). "attributes.<key>" entries track attribute keys one by one.
+    field_sources: Mapped[jsonb_object]
     search_vector: Mapped[str | None] = mapped_column(
         TsVector(),
         Computed(
@@ -173,7 +186,8 @@ class Relationship(Base):
 
 
 class MediaRevision(Base):
-    """Admin change history; no foreign key on media_id so a deleted item keeps its history."""
+    """Change history by admins (actor_id) and feeds (job_id, source); no foreign key on media_id so
+    a deleted item keeps its history."""
 
     __tablename__ = "revisions"
     __table_args__ = (Index("idx_revisions_media_id_created", "media_id", "created_at"), {"schema": "media"})
@@ -185,6 +199,23 @@ class MediaRevision(Base):
     )
     action: Mapped[str] = mapped_column(Text)
     changes: Mapped[jsonb_object]
+    created_at: Mapped[created_ts]
+    job_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("ingest.import_jobs.id", ondelete="SET NULL")
+    )
+    source: Mapped[str | None] = mapped_column(Text)
+
+
+class MediaRedirect(Base):
+    """A merged-away item's id, still resolving to the item it was merged into."""
+
+    __tablename__ = "redirects"
+    __table_args__ = (Index("idx_redirects_media_id", "media_id"), {"schema": "media"})
+
+    old_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    media_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("media.media.id", ondelete="CASCADE")
+    )
     created_at: Mapped[created_ts]
 
 
@@ -368,6 +399,9 @@ class ImportJob(Base):
     updated: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     unchanged: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     failed: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    # Per field: how many values the run changed, and how many it left because another source owns them.
+    changed_fields: Mapped[jsonb_object]
+    kept_fields: Mapped[jsonb_object]
     started_at: Mapped[created_ts]
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -394,6 +428,7 @@ class Conflict(Base):
     line_number: Mapped[int | None] = mapped_column(BigInteger)
     source_name: Mapped[str] = mapped_column(Text)
     external_key: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str | None] = mapped_column(Text)
     existing_media_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     incoming_media_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     details: Mapped[jsonb_object]

@@ -13,13 +13,13 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.scalars import JSON
 
-from db import curation
+from db import curation, identity
 from db import media as media_queries
 from db.curation import CurationError, RelationFact
-from db.media_validation import InvalidValue, external_key, external_link, validate_media_fields
+from db.media_validation import MEDIA_FIELDS, InvalidValue, external_key, external_link, validate_media_fields
 from gql.context import Info
 from gql.errors import UserError, UserErrorCode, user_error
-from gql.media import Media, MediaType
+from gql.media import DatePrecision, Media, MediaType
 from gql.permissions import admin_denied
 from gql.relations import RelationType
 from gql.relay import decode_id
@@ -30,11 +30,23 @@ def require_admin(info: Info) -> UserError | None:
 
 
 @strawberry.input
+class AlternativeTitleInput:
+    title: str
+    language: str | None = strawberry.field(default=None, description="A language tag such as `ja`.")
+
+
+@strawberry.input
 class CreateMediaInput:
     title: str
     media_type: MediaType
     media_class: str
+    alternative_titles: list[AlternativeTitleInput] | None = None
     release_date: dt.date | None = None
+    release_date_precision: DatePrecision | None = strawberry.field(
+        default=None,
+        description="YEAR or MONTH when only that much is known; the date is stored as the period's first "
+        "day. Defaults to DAY.",
+    )
     country_of_origin: str | None = None
     creators: list[str] | None = None
     cover_url: str | None = None
@@ -52,7 +64,11 @@ class UpdateMediaInput:
     title: str | None = strawberry.UNSET
     media_type: MediaType | None = strawberry.UNSET
     media_class: str | None = strawberry.UNSET
+    alternative_titles: list[AlternativeTitleInput] | None = strawberry.UNSET
     release_date: dt.date | None = strawberry.UNSET
+    release_date_precision: DatePrecision | None = strawberry.field(
+        default=strawberry.UNSET, description="Given with releaseDate; defaults to DAY."
+    )
     country_of_origin: str | None = strawberry.UNSET
     creators: list[str] | None = strawberry.UNSET
     cover_url: str | None = strawberry.UNSET
@@ -89,6 +105,21 @@ class ExternalLinkInput:
     external_key: str
 
 
+@strawberry.input
+class MergeMediaInput:
+    keep_id: strawberry.ID
+    merge_id: strawberry.ID
+
+
+@strawberry.type
+class MergeMediaPayload:
+    media: Media | None = strawberry.field(description="The item kept, holding everything moved.")
+    merged_media_id: strawberry.ID | None = strawberry.field(
+        description="The merged item's id; it keeps resolving to the item kept."
+    )
+    user_errors: list[UserError]
+
+
 @strawberry.type
 class MediaPayload:
     media: Media | None
@@ -108,18 +139,7 @@ class LinkMediaPayload:
     user_errors: list[UserError]
 
 
-MEDIA_INPUT_FIELDS = (
-    "title",
-    "media_type",
-    "media_class",
-    "release_date",
-    "country_of_origin",
-    "creators",
-    "cover_url",
-    "description",
-    "attributes",
-    "collection_path",
-)
+MEDIA_INPUT_FIELDS = MEDIA_FIELDS
 
 
 def _camel(name: str) -> str:
@@ -131,9 +151,13 @@ def _fields_of(data: Any) -> dict[str, Any]:
     fields = {}
     for name in MEDIA_INPUT_FIELDS:
         value = getattr(data, name)
-        if value is strawberry.UNSET:
+        if value is strawberry.UNSET or (name == "release_date_precision" and value is None):
             continue
-        fields[name] = value.value if isinstance(value, MediaType) else value
+        if isinstance(value, MediaType | DatePrecision):
+            value = value.value
+        elif name == "alternative_titles" and value is not None:
+            value = [{"title": item.title, "language": item.language} for item in value]
+        fields[name] = value
     return fields
 
 
@@ -279,6 +303,42 @@ class AdminMutation:
     @strawberry.mutation(description="Remove an external id from an item (admins only).")
     async def remove_external_link(self, info: Info, input: ExternalLinkInput) -> MediaPayload:
         return await _change_external_link(info, input, curation.remove_external_link)
+
+    @strawberry.mutation(
+        description="Move an external id from the item holding it to this item, e.g. to settle an ingestion "
+        "conflict (admins only)."
+    )
+    async def move_external_link(self, info: Info, input: ExternalLinkInput) -> MediaPayload:
+        return await _change_external_link(info, input, identity.move_external_link)
+
+    @strawberry.mutation(
+        description="Merge two items that are one: the external ids, relations, tracking entries and list "
+        "items of mergeId move to keepId (an entry or list item the kept item already has wins), keepId's "
+        "fields stay, and mergeId's global ID keeps resolving to keepId (admins only)."
+    )
+    async def merge_media(self, info: Info, input: MergeMediaInput) -> MergeMediaPayload:
+        if forbidden := require_admin(info):
+            return MergeMediaPayload(media=None, merged_media_id=None, user_errors=[forbidden])
+        keep_id = decode_id(input.keep_id, "Media")
+        merge_id = decode_id(input.merge_id, "Media")
+        errors = [
+            _not_found(field)
+            for field, value in (("keepId", keep_id), ("mergeId", merge_id))
+            if value is None
+        ]
+        if keep_id is None or merge_id is None:
+            return MergeMediaPayload(media=None, merged_media_id=None, user_errors=errors)
+
+        async def write(conn: AsyncConnection) -> list[Media | None]:
+            await identity.merge_media(conn, _actor(info), keep_id, merge_id)
+            return await _fresh_media(conn, keep_id)
+
+        media, errors = await _write(info, write)
+        return MergeMediaPayload(
+            media=media[0] if media else None,
+            merged_media_id=None if errors else input.merge_id,
+            user_errors=errors,
+        )
 
 
 def _relation_fact(

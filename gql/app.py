@@ -34,12 +34,12 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from db.accounts import credential_for_secret
 from db.availability import is_database_unavailable
 from db.engine import PoolSettings, StatementStats, current_stats, make_engine
-from db.housekeeping import prune_auth_history
+from db.housekeeping import prune_auth_history_unless_running
 from db.migrate import head_revision
 from gql.auth import Viewer, bearer_secret
 from gql.config import Settings
 from gql.context import Context
-from gql.limits import BodySizeLimit, RateLimit
+from gql.limits import BodySizeLimit, RateLimit, RateLimiter, rate_limiter
 from gql.loaders import Loaders
 from gql.outage import RETRY_AFTER_SECONDS, DatabaseAvailability, describe, service_unavailable_body
 from gql.request_state import current_request_id
@@ -284,12 +284,13 @@ HOUSEKEEPING_INTERVAL_SECONDS = 3600
 
 
 async def keep_house(engine: AsyncEngine, keep: dt.timedelta) -> None:
-    """At start and then hourly: sign-in history older than `keep` goes (db/housekeeping.py)."""
+    """At start and then hourly: sign-in history older than `keep` goes (db/housekeeping.py); every
+    worker process runs this loop, one at a time prunes."""
     while True:
         try:
             async with engine.begin() as conn:
-                pruned = await prune_auth_history(conn, keep)
-            if pruned.login_events or pruned.sessions or pruned.api_tokens:
+                pruned = await prune_auth_history_unless_running(conn, keep)
+            if pruned and (pruned.login_events or pruned.sessions or pruned.api_tokens):
                 log.info(
                     "pruned sign-in history older than %d days: %d login events, %d sessions, %d API tokens",
                     keep.days,
@@ -308,7 +309,13 @@ async def keep_house(engine: AsyncEngine, keep: dt.timedelta) -> None:
         await asyncio.sleep(HOUSEKEEPING_INTERVAL_SECONDS)
 
 
-def create_app(settings: Settings, database_url: str, engine: AsyncEngine | None = None) -> Starlette:
+def create_app(
+    settings: Settings,
+    database_url: str,
+    engine: AsyncEngine | None = None,
+    limiter: RateLimiter | None = None,
+) -> Starlette:
+    """`limiter`: the one shared by the workers of a multi-process server (gql/processes.py)."""
     engine = engine or make_engine(
         database_url,
         PoolSettings(
@@ -371,7 +378,8 @@ def create_app(settings: Settings, database_url: str, engine: AsyncEngine | None
             )
         )
     limited_graphql = RateLimit(
-        BodySizeLimit(graphql, settings.limits.max_body_bytes), settings.limits.rate_limit_per_minute
+        BodySizeLimit(graphql, settings.limits.max_body_bytes),
+        limiter or rate_limiter(settings.limits.rate_limit_per_minute),
     )
     routes: list[BaseRoute] = [
         Route("/graphql", limited_graphql, methods=["GET", "POST"]),

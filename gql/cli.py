@@ -94,31 +94,19 @@ def create_admin(settings: Settings, email: str, username: str, password: str | 
 
 
 def serve(settings: Settings, load_demo: bool) -> None:
-    import uvicorn
-
-    from gql.app import create_app
-    from gql.slow_clients import timed_h11_protocol
+    from gql.processes import run_server
 
     # uvicorn drains requests on SIGTERM/SIGINT, then re-raises the signal with the handlers found at
     # start; these turn it into SystemExit so `database()` still stops the embedded cluster (the
-    # default SIGTERM action would kill the process and leave PostgreSQL running).
+    # default SIGTERM action would kill the process and leave PostgreSQL running). With several
+    # workers, the supervisor handles the signals and returns once they have exited.
     signal.signal(signal.SIGTERM, _exit_cleanly)
     signal.signal(signal.SIGINT, _exit_cleanly)
     with database(settings, supervise=True) as url:
         upgrade(url)
         if load_demo:
             asyncio.run(load_demo_catalog(url, settings.demo_catalog))
-        app = create_app(settings, url)
-        log.info("GraphQL at http://%s:%d/graphql", settings.host, settings.port)
-        uvicorn.run(
-            app,
-            host=settings.host,
-            port=settings.port,
-            log_config=None,
-            proxy_headers=False,  # the app applies OMT_TRUSTED_PROXIES itself (gql/app.py)
-            http=timed_h11_protocol(settings.header_timeout_seconds, settings.body_timeout_seconds),
-            timeout_graceful_shutdown=10,
-        )
+        run_server(settings, url)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -139,6 +127,9 @@ def run(argv: list[str] | None) -> int:
     serve_parser.add_argument("--port", type=int)
     serve_parser.add_argument("--data-dir", type=Path, dest="sub_data_dir")
     serve_parser.add_argument("--no-demo", action="store_true", help="do not load the demo catalog")
+    serve_parser.add_argument(
+        "--workers", type=int, help="worker processes (default: OMT_WORKERS, else one per core)"
+    )
 
     migrate_parser = commands.add_parser("migrate", help="apply database migrations up to head")
     migrate_parser.add_argument("--data-dir", type=Path, dest="sub_data_dir")
@@ -161,12 +152,19 @@ def run(argv: list[str] | None) -> int:
         default=DEFAULT_WRITERS,
         help=f"database connections writing batches at the same time (default {DEFAULT_WRITERS})",
     )
+    ingest_parser.add_argument(
+        "--precedence",
+        metavar="SOURCES",
+        help="feed names, highest first, comma-separated (default: OMT_SOURCE_PRECEDENCE)",
+    )
     ingest_parser.add_argument("--data-dir", type=Path, dest="sub_data_dir")
 
     export_parser = commands.add_parser("export-schema", help="write the SDL to schema.graphql (or --out)")
     export_parser.add_argument("--out", type=Path, default=Path("schema.graphql"))
 
     args = parser.parse_args(argv)
+    if getattr(args, "workers", None) is not None and args.workers < 1:
+        parser.error("--workers must be at least 1")
     if args.command == "export-schema":
         from gql.schema import schema
 
@@ -181,6 +179,8 @@ def run(argv: list[str] | None) -> int:
         overrides["host"] = args.host
     if getattr(args, "port", None):
         overrides["port"] = args.port
+    if getattr(args, "workers", None):
+        overrides["workers"] = args.workers
     if overrides:
         import dataclasses
 
@@ -195,8 +195,13 @@ def run(argv: list[str] | None) -> int:
     elif args.command == "ingest":
         from gql.ingest_command import IngestRequest, run_ingest
 
+        precedence = (
+            settings.source_precedence
+            if args.precedence is None
+            else tuple(name.strip() for name in args.precedence.split(",") if name.strip())
+        )
         request = IngestRequest(
-            args.file, args.source, args.batch_size, args.dry_run, args.resume, args.writers
+            args.file, args.source, args.batch_size, args.dry_run, args.resume, args.writers, precedence
         )
         with database(settings) as url:
             upgrade(url)

@@ -61,6 +61,10 @@ class Settings:
     session_absolute_days: int = 90
     auth_history_days: int = 90
     trusted_proxies: tuple[str, ...] = ()
+    # Worker processes of `serve`; None: one per available core.
+    workers: int | None = None
+    # Feed names, highest first: a feed takes over fields set by feeds ranked below it.
+    source_precedence: tuple[str, ...] = ()
     header_timeout_seconds: float = 10.0
     body_timeout_seconds: float = 10.0
     introspection: bool | None = None
@@ -86,6 +90,9 @@ class Settings:
             raise ValueError(f"OMT_LOG_FORMAT must be text or json, not {log_format!r}")
         origins = tuple(o.strip() for o in os.environ.get("OMT_CORS_ORIGINS", "").split(",") if o.strip())
         proxies = tuple(p.strip() for p in os.environ.get("OMT_TRUSTED_PROXIES", "").split(",") if p.strip())
+        precedence = tuple(
+            s.strip() for s in os.environ.get("OMT_SOURCE_PRECEDENCE", "").split(",") if s.strip()
+        )
         return cls(
             database_url=os.environ.get("DATABASE_URL") or None,
             data_dir=Path(os.environ.get("OMT_DATA_DIR", ".data")),
@@ -104,6 +111,8 @@ class Settings:
             session_absolute_days=_int("OMT_SESSION_ABSOLUTE_DAYS", 90),
             auth_history_days=_int("OMT_AUTH_HISTORY_DAYS", 90),
             trusted_proxies=proxies,
+            workers=_int("OMT_WORKERS", 0) or None,
+            source_precedence=precedence,
             header_timeout_seconds=_float("OMT_HEADER_TIMEOUT_SECONDS", 10.0),
             body_timeout_seconds=_float("OMT_BODY_TIMEOUT_SECONDS", 10.0),
             embedded_as_root=_bool("OMT_EMBEDDED_AS_ROOT", False),

@@ -10,6 +10,7 @@ from typing import TextIO
 
 from db.engine import PoolSettings, make_engine
 from db.ingest import DEFAULT_WRITERS, IngestError, JobSummary, Progress, SourceBusy, ingest_file
+from db.provenance import Precedence
 
 log = logging.getLogger("omnimediatrak.ingest")
 
@@ -89,8 +90,24 @@ def print_summary(summary: JobSummary, seconds: float, out: TextIO) -> None:
         out.write(
             f"... {len(summary.errors) - PRINTED_ERRORS} more in ingest.import_logs (job {summary.job_id})\n"
         )
-    if counts.conflicts:
-        out.write(f"conflicting key claims are listed in ingest.conflicts (job {summary.job_id})\n")
+    for name in sorted(counts.changed_fields.keys() | counts.kept_fields.keys()):
+        verb = "would change" if summary.dry_run else "changed"
+        out.write(
+            f"field {name}: {counts.changed_fields[name]} {verb}, "
+            f"{counts.kept_fields[name]} kept (set by a source that takes precedence)\n"
+        )
+    if summary.dry_run and (counts.changed_fields or counts.kept_fields):
+        out.write(f"each field change is listed in ingest.import_logs (job {summary.job_id})\n")
+    for conflict in summary.conflicts[:PRINTED_ERRORS]:
+        out.write(
+            f"line {conflict.line}: conflict ({conflict.kind}) on {conflict.key}: {conflict.reason} "
+            f"[item {conflict.existing_media_id}"
+            + (f", item {conflict.incoming_media_id}]\n" if conflict.incoming_media_id else "]\n")
+        )
+    if len(summary.conflicts) > PRINTED_ERRORS:
+        out.write(
+            f"... {len(summary.conflicts) - PRINTED_ERRORS} more conflicts in ingest.conflicts (job {summary.job_id})\n"
+        )
 
 
 @dataclass(frozen=True)
@@ -103,6 +120,7 @@ class IngestRequest:
     dry_run: bool = False
     resume: int | None = None
     writers: int = DEFAULT_WRITERS
+    precedence: tuple[str, ...] = ()
 
 
 async def _ingest(url: str, request: IngestRequest) -> int:
@@ -121,6 +139,7 @@ async def _ingest(url: str, request: IngestRequest) -> int:
             request.resume,
             progress=report,
             writers=request.writers,
+            precedence=Precedence(request.precedence),
         )
     except SourceBusy as exc:
         report.close()

@@ -4,8 +4,12 @@ Depth, aliases and tokens are strawberry's own limiters (configured in gql/schem
 timeouts and the bounded pool live in db/engine.py.
 """
 
+import ctypes
+import hashlib
 import json
 import math
+import multiprocessing
+import secrets
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -110,52 +114,74 @@ class BodySizeLimit:
         )
 
 
-@dataclass
-class TokenBucket:
-    tokens: float
-    updated: float
-
-
 class RateLimiter:
-    """A token bucket per client key, in this process's memory: with several server processes,
-    each one allows `per_minute` on its own."""
+    """A token bucket per client key, shared by every worker process of one server.
 
-    max_clients = 100_000
+    The buckets live in shared memory made before the workers are spawned (they inherit it with the
+    lock), so `per_minute` holds across workers. A fixed table: a client hashes (keyed, so nobody can
+    aim at another client's slot) to a window of `PROBES` slots; when that window is full, the bucket
+    used least recently in it is taken over, and that client starts with a full bucket again.
+    """
+
+    SLOTS = 1 << 17
+    PROBES = 16
 
     def __init__(self, per_minute: int) -> None:
+        spawn = multiprocessing.get_context("spawn")
         self.capacity = float(per_minute)
         self.refill_per_second = per_minute / 60.0
-        self.buckets: dict[str, TokenBucket] = {}
+        self._hash_key = secrets.token_bytes(16)
+        self._lock = spawn.Lock()
+        self._clients = spawn.RawArray(ctypes.c_uint64, self.SLOTS)
+        self._tokens = spawn.RawArray(ctypes.c_double, self.SLOTS)
+        self._updated = spawn.RawArray(ctypes.c_double, self.SLOTS)
 
     def acquire(self, client: str, now: float | None = None) -> float:
         """Take one token; return 0 when allowed, else the seconds until a token is available."""
+        # CLOCK_MONOTONIC is one clock for every process of the machine.
         now = time.monotonic() if now is None else now
-        bucket = self.buckets.get(client)
-        if bucket is None:
-            if len(self.buckets) >= self.max_clients:
-                self._forget_idle(now)
-            bucket = self.buckets[client] = TokenBucket(self.capacity, now)
-        bucket.tokens = min(self.capacity, bucket.tokens + (now - bucket.updated) * self.refill_per_second)
-        bucket.updated = now
-        if bucket.tokens >= 1:
-            bucket.tokens -= 1
-            return 0.0
-        return (1 - bucket.tokens) / self.refill_per_second
+        key = int.from_bytes(hashlib.blake2b(client.encode(), digest_size=8, key=self._hash_key).digest()) | 1
+        with self._lock:
+            slot = self._slot(key, now)
+            tokens = min(
+                self.capacity, self._tokens[slot] + (now - self._updated[slot]) * self.refill_per_second
+            )
+            self._updated[slot] = now
+            if tokens >= 1:
+                self._tokens[slot] = tokens - 1
+                return 0.0
+            self._tokens[slot] = tokens
+            return (1 - tokens) / self.refill_per_second
 
-    def _forget_idle(self, now: float) -> None:
-        full_after = self.capacity / self.refill_per_second
-        self.buckets = {
-            client: bucket for client, bucket in self.buckets.items() if now - bucket.updated < full_after
-        }
+    def _slot(self, key: int, now: float) -> int:
+        least_recent = first = key % self.SLOTS
+        for probe in range(self.PROBES):
+            slot = (first + probe) % self.SLOTS
+            if self._clients[slot] == key:
+                return slot
+            if self._clients[slot] == 0:
+                least_recent = slot
+                break
+            if self._updated[slot] < self._updated[least_recent]:
+                least_recent = slot
+        self._clients[least_recent] = key
+        self._tokens[least_recent] = self.capacity
+        self._updated[least_recent] = now
+        return least_recent
+
+
+def rate_limiter(per_minute: int) -> RateLimiter | None:
+    """The limiter for OMT_RATE_LIMIT_PER_MINUTE; None when it is 0 (off)."""
+    return RateLimiter(per_minute) if per_minute > 0 else None
 
 
 class RateLimit:
     """429 with Retry-After once a client IP has spent its bucket. Behind a proxy, the client IP is
     the one uvicorn takes from X-Forwarded-For of a trusted proxy (OMT_TRUSTED_PROXIES)."""
 
-    def __init__(self, app: ASGIApp, per_minute: int) -> None:
+    def __init__(self, app: ASGIApp, limiter: RateLimiter | None) -> None:
         self.app = app
-        self.limiter = RateLimiter(per_minute) if per_minute > 0 else None
+        self.limiter = limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.limiter is not None and scope["type"] == "http":

@@ -11,7 +11,7 @@ from aiodataloader import DataLoader
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from db import accounts as account_queries
-from db import curation
+from db import curation, identity
 from db import lists as list_queries
 from db import media as media_queries
 from db import relations as relation_queries
@@ -35,6 +35,7 @@ class Loaders:
     def __init__(self, engine: AsyncEngine, session_idle: dt.timedelta) -> None:
         # catalog
         self.media_by_id = batch_loader(engine, media_queries.media_by_ids)
+        self.redirect_by_old_id = batch_loader(engine, identity.redirects_by_old_ids)
         # accounts
         self.user_by_id = batch_loader(engine, account_queries.users_by_ids)
         self.user_by_username = batch_loader(engine, account_queries.users_by_usernames)

@@ -50,6 +50,30 @@ class MediaType(Enum):
     LIVE_EVENT = "live_event"
 
 
+@strawberry.enum(description="How much of a release date is known.")
+class DatePrecision(Enum):
+    YEAR = "year"
+    MONTH = "month"
+    DAY = "day"
+
+
+@strawberry.type(description="Another title of the item, in a language when known.")
+class AlternativeTitle:
+    title: str
+    language: str | None = strawberry.field(description="A language tag such as `ja` or `pt-BR`.")
+
+
+@strawberry.type(description="Where one field's current value comes from.")
+class FieldSource:
+    field: str = strawberry.field(
+        description="A field name as stored (`title`, `release_date`, ...) or `attributes.<key>`; "
+        "`*` stands for every field not listed (the item's creator)."
+    )
+    source: str = strawberry.field(
+        description="`admin`, `feed:<source name>`, or `legacy` (set before sources were recorded)."
+    )
+
+
 @strawberry.type
 class StatusCount:
     status: TrackingStatus
@@ -97,7 +121,13 @@ class Media(Node):
     media_type: MediaType
     media_class: str = strawberry.field(description="Taxonomy path, e.g. `written.book.novel`.")
     title: str
-    release_date: dt.date | None
+    alternative_titles: list[AlternativeTitle]
+    release_date: dt.date | None = strawberry.field(
+        description="The first day of the period releaseDatePrecision names (1977-01-01 for a year-only 1977)."
+    )
+    release_date_precision: DatePrecision = strawberry.field(
+        description="YEAR or MONTH when only the year or month of the release is known."
+    )
     country_of_origin: str | None
     creators: list[str]
     cover_url: str | None
@@ -105,6 +135,9 @@ class Media(Node):
     attributes: JSON = strawberry.field(description="Type-specific fields: isbn, page_count, episodes...")
     collection_path: str | None = strawberry.field(
         description="Franchise / universe path, e.g. `dune.novels`."
+    )
+    field_sources: list[FieldSource] = strawberry.field(
+        description="Who set each field (docs/ingestion.md, Provenance); fields not listed fall under `*`."
     )
     created_at: dt.datetime
     updated_at: dt.datetime
@@ -114,7 +147,7 @@ class Media(Node):
     )
     revisions: list[MediaRevision] | None = strawberry.field(
         resolver=media_revisions,
-        description="Admin change history, newest first; null unless the viewer is an admin.",
+        description="Change history by admins and feeds, newest first; null unless the viewer is an admin.",
     )
 
     @classmethod
@@ -126,13 +159,21 @@ class Media(Node):
             media_type=MediaType(row.media_type),
             media_class=row.media_class,
             title=row.title,
+            alternative_titles=[
+                AlternativeTitle(title=item["title"], language=item.get("language"))
+                for item in row.alternative_titles
+            ],
             release_date=row.release_date,
+            release_date_precision=DatePrecision(row.release_date_precision),
             country_of_origin=row.country_of_origin,
             creators=list(row.creators or []),
             cover_url=row.cover_url,
             description=row.description,
             attributes=row.attributes,
             collection_path=row.collection_path,
+            field_sources=[
+                FieldSource(field=name, source=source) for name, source in sorted(row.field_sources.items())
+            ],
             created_at=row.created_at,
             updated_at=row.updated_at,
             tracker_count=row.tracker_count,
@@ -209,7 +250,12 @@ class Media(Node):
 
 
 async def media_by_raw_id(info: Info, media_id: uuid.UUID) -> Media | None:
-    row = await info.context.loaders.media_by_id.load(media_id)
+    """An id merged into another item (mergeMedia) resolves to that item."""
+    loaders = info.context.loaders
+    row = await loaders.media_by_id.load(media_id)
+    if row is None:
+        kept_id = await loaders.redirect_by_old_id.load(media_id)
+        row = None if kept_id is None else await loaders.media_by_id.load(kept_id)
     return None if row is None else Media.from_row(row)
 
 

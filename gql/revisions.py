@@ -22,13 +22,22 @@ class RevisionAction(Enum):
     UNLINK = "unlink"
     ADD_EXTERNAL_LINK = "add_external_link"
     REMOVE_EXTERNAL_LINK = "remove_external_link"
+    MOVE_EXTERNAL_LINK = "move_external_link"
+    MERGE = "merge"
 
 
-@strawberry.type(description="One admin change of a catalog item: who, when, and the values before/after.")
+@strawberry.type(
+    description="One change of a catalog item, by an admin (actorId) or a feed (importJobId, source): "
+    "when, and the values before/after."
+)
 class MediaRevision:
     id: strawberry.ID
     action: RevisionAction
     actor_id: strawberry.ID | None = strawberry.field(description="Global ID of the admin (User).")
+    import_job_id: int | None = strawberry.field(
+        description="The import job (ingest.import_jobs) that made a feed's change."
+    )
+    source: str | None = strawberry.field(description="The feed whose import job made the change.")
     before: JSON | None
     after: JSON | None
     created_at: dt.datetime
@@ -39,6 +48,8 @@ class MediaRevision:
             id=strawberry.ID(str(row.id)),
             action=RevisionAction(row.action),
             actor_id=None if row.actor_id is None else to_global_id("User", row.actor_id),
+            import_job_id=row.job_id,
+            source=row.source,
             before=row.changes.get("before"),
             after=row.changes.get("after"),
             created_at=row.created_at,

@@ -4,10 +4,10 @@ import asyncio
 import datetime as dt
 import uuid
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from db.housekeeping import prune_auth_history
+from db.housekeeping import HOUSEKEEPING_LOCK_KEY, prune_auth_history, prune_auth_history_unless_running
 from db.models import ApiToken, LoginEvent, Session
 from gql.app import create_app
 from gql.config import Settings
@@ -85,4 +85,21 @@ async def test_the_server_prunes_when_it_starts(engine: AsyncEngine, database_ur
             if await remaining(engine) == without_old(seeded):
                 break
             await asyncio.sleep(0.05)
+    assert await remaining(engine) == without_old(seeded)
+
+
+async def test_only_one_process_at_a_time_prunes(engine: AsyncEngine) -> None:
+    """Every worker of `serve` runs the hourly job: while one holds the lock, another skips at once."""
+    user_id, _ = await make_user(engine)
+    seeded = await history(engine, user_id)
+    async with engine.connect() as other_worker:
+        await other_worker.execute(select(func.pg_advisory_lock(HOUSEKEEPING_LOCK_KEY)))
+        async with engine.begin() as conn:
+            assert await prune_auth_history_unless_running(conn, KEEP) is None
+        assert await remaining(engine) == seeded
+        await other_worker.execute(select(func.pg_advisory_unlock(HOUSEKEEPING_LOCK_KEY)))
+    async with engine.begin() as conn:
+        pruned = await prune_auth_history_unless_running(conn, KEEP)
+    assert pruned is not None
+    assert (pruned.login_events, pruned.sessions, pruned.api_tokens) == (1, 2, 2)
     assert await remaining(engine) == without_old(seeded)

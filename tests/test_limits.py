@@ -220,3 +220,18 @@ async def test_an_exhausted_pool_fails_fast_with_503(database_url: str) -> None:
     assert elapsed < 1.5
     assert result.response.status_code == 503
     assert [error["extensions"]["code"] for error in result.errors] == ["SERVICE_UNAVAILABLE"]
+
+
+def test_a_full_table_takes_over_the_least_recently_used_bucket() -> None:
+    class TinyLimiter(RateLimiter):
+        SLOTS = 2
+        PROBES = 2
+
+    limiter = TinyLimiter(per_minute=1)
+    assert limiter.acquire("10.0.0.1", now=100.0) == 0
+    assert limiter.acquire("10.0.0.2", now=101.0) == 0
+    assert limiter.acquire("10.0.0.2", now=101.0) > 0
+    # A third client needs a slot: the bucket of 10.0.0.1 (used least recently) goes, 10.0.0.2 stays.
+    assert limiter.acquire("10.0.0.3", now=102.0) == 0
+    assert limiter.acquire("10.0.0.2", now=102.0) > 0
+    assert limiter.acquire("10.0.0.1", now=103.0) == 0

@@ -1,7 +1,7 @@
 """media.tracker_count counts entries of PUBLIC profiles only, and follows profile visibility changes
 
 Revision ID: 0013
-Revises: 0002
+Revises: 0011
 """
 
 from collections.abc import Sequence
@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0013"
-down_revision: str | None = "0002"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
