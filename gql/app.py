@@ -345,6 +345,7 @@ def create_app(
                 status_code=503,
                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
             )
+        availability.back()
         if revision != expected_revision:
             return JSONResponse(
                 {"status": "unavailable", "reason": f"database at {revision}, expected {expected_revision}"},

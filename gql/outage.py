@@ -67,10 +67,18 @@ class DatabaseAvailability:
                     await conn.execute(text("SELECT 1"))
             except Exception:  # noqa: S112 (every failure means: still down)
                 continue
-            assert self.down_since is not None
-            log.warning("database available again after %.1f s", time.monotonic() - self.down_since)
-            self.down_since = None
+            self.back()
             return
+
+    def back(self) -> None:
+        """The database answered (the probe, or a readiness check)."""
+        if self.down_since is None:
+            return
+        log.warning("database available again after %.1f s", time.monotonic() - self.down_since)
+        self.down_since = None
+        if self._probe is not None and self._probe is not asyncio.current_task():
+            self._probe.cancel()
+        self._probe = None
 
     async def close(self) -> None:
         if self._probe is not None:
