@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.media import media_columns
-from db.media_validation import MEDIA_FIELDS
+from db.media_validation import MEDIA_FIELDS, class_misfit
 from db.models import INVERSE_RELATION, NON_CANONICAL_RELATIONS, ExternalLink, Media, MediaRevision
 from db.provenance import ADMIN, EVERY_FIELD, admin_sources
 
@@ -159,6 +159,12 @@ async def update_media(
     changed = {name: value for name, value in _stored(fields).items() if getattr(current, name) != value}
     if not changed:
         return False
+    if "media_type" in changed or "media_class" in changed:
+        misfit = class_misfit(
+            changed.get("media_type", current.media_type), changed.get("media_class", current.media_class)
+        )
+        if misfit is not None:
+            raise CurationError("INVALID", f"mediaClass {misfit}", "mediaClass")
     sources = admin_sources(
         current.field_sources, {name: getattr(current, name) for name in changed}, changed
     )

@@ -5,7 +5,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -19,16 +19,42 @@ from db.media_validation import (
     relation_weight,
     validate_media_fields,
 )
+from db.storable import MAX_INPUT_DEPTH, UNSTORABLE_CHARACTERS, value_problem
 
 Key = tuple[str, str]
 RECORD_FIELDS = frozenset({"external_id", "external_links", "relations", *MEDIA_FIELDS}) - set(DERIVED_FIELDS)
 RAW_LINE_LIMIT = 2000
+# Limits on one record (docs/ingestion.md), enforced before the line is parsed.
+MAX_LINE_BYTES = 1_000_000
+MAX_RECORD_DEPTH = MAX_INPUT_DEPTH
 LINK_FIELDS = frozenset({"source", "key"})
 RELATION_FIELDS = frozenset({"type", "target", "notes", "weight"})
 
 
 class InvalidRecord(ValueError):
     pass
+
+
+def _nesting(raw: str) -> int:
+    """How deep the brackets of `raw` go, outside strings (the line may not be valid JSON)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
 
 
 @dataclass
@@ -70,6 +96,9 @@ class Batch:
 
 def parse_record(line: int, raw: str) -> Record:
     """One line of the file; InvalidRecord names the first thing wrong with it."""
+    if raw.count("{") + raw.count("[") > MAX_RECORD_DEPTH and _nesting(raw) > MAX_RECORD_DEPTH:
+        # Refused before parsing: each level costs the parsers memory and recursion.
+        raise InvalidRecord(f"nested deeper than {MAX_RECORD_DEPTH} levels")
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as fast_error:
@@ -78,9 +107,18 @@ def parse_record(line: int, raw: str) -> Record:
             json.loads(raw)
         except json.JSONDecodeError as exc:
             raise InvalidRecord(f"not valid JSON: {exc.msg} at column {exc.colno}") from exc
+        except RecursionError as exc:
+            raise InvalidRecord("not valid JSON: nested too deeply") from exc
         raise InvalidRecord(f"not valid JSON: {fast_error}") from fast_error
     if not isinstance(data, dict):
         raise InvalidRecord("a line must hold one JSON object")
+    # A NUL can only come as the escape \u0000 (a raw one is not valid JSON), and orjson refuses
+    # unpaired surrogates itself: lines without that escape need no walk.
+    if "\\u0000" in raw:
+        problem = value_problem(data, MAX_RECORD_DEPTH)
+        if problem is not None:
+            path, reason = problem
+            raise InvalidRecord(f"{'.'.join(map(str, path)) or 'the record'}: the value {reason}")
     if not RECORD_FIELDS.issuperset(data):
         raise InvalidRecord(f"unknown field {sorted(set(data) - RECORD_FIELDS)[0]}")
     try:
@@ -132,6 +170,24 @@ def _relations(value: Any) -> list[Relation]:
     return relations
 
 
+def _bounded_lines(handle: BinaryIO) -> Iterator[bytes | None]:
+    """The lines of `handle`; None for a line longer than MAX_LINE_BYTES, read past without keeping it."""
+    while line := handle.readline(MAX_LINE_BYTES + 1):
+        if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+            while line and not line.endswith(b"\n"):
+                line = handle.readline(1 << 20)
+            yield None
+        else:
+            yield line
+
+
+def _bad_line(number: int, message: str, raw: str | None) -> BadLine:
+    """A bad line as ingest.import_logs can store it: a NUL in the line (or echoed in the message)
+    becomes U+FFFD."""
+    stored_raw = None if raw is None else UNSTORABLE_CHARACTERS.sub("\ufffd", raw[:RAW_LINE_LIMIT])
+    return BadLine(number, UNSTORABLE_CHARACTERS.sub("\ufffd", message), stored_raw)
+
+
 def scan_file(path: Path) -> tuple[str, int]:
     """SHA-256 and line count, read in chunks (a resumed run must see the same file)."""
     digest = hashlib.sha256()
@@ -153,25 +209,29 @@ def read_batches(
     None comes every `pause_every` lines: an async caller lets its other tasks run there."""
     batch = Batch()
     with path.open("rb") as handle:
-        for number, raw_bytes in enumerate(handle, start=1):
+        for number, raw_bytes in enumerate(_bounded_lines(handle), start=1):
             if number <= skip_lines:
                 continue
             if number % pause_every == 0:
                 yield None
             record: Record | None = None
             bad: BadLine | None = None
-            try:
-                raw = raw_bytes.decode("utf-8").strip()
-            except UnicodeDecodeError:
-                bad = BadLine(number, "not valid UTF-8", None)
+            if raw_bytes is None:
+                bad = _bad_line(number, f"longer than {MAX_LINE_BYTES:,} bytes", None)
+                raw = ""
             else:
+                try:
+                    raw = raw_bytes.decode("utf-8").strip()
+                except UnicodeDecodeError:
+                    bad = _bad_line(number, "not valid UTF-8", None)
+            if bad is None:
                 if not raw:
                     batch.last_line = number
                     continue
                 try:
                     record = parse_record(number, raw)
                 except InvalidRecord as exc:
-                    bad = BadLine(number, str(exc), raw[:RAW_LINE_LIMIT])
+                    bad = _bad_line(number, str(exc), raw)
             if record is not None and batch.keys.intersection(record.keys):
                 yield batch
                 batch = Batch()

@@ -9,6 +9,7 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, Select, SQLColumnExpression
 
 from db.pagination import InvalidCursor, Page, after_condition, decode_cursor, encode_cursor
+from db.storable import is_finite_number, is_int32, is_int64, unstorable_text, utc_instant
 
 
 @dataclass(frozen=True)
@@ -21,26 +22,50 @@ class SortKey:
 
 
 def parse_datetime(value: Any) -> dt.datetime:
-    return dt.datetime.fromisoformat(value)
+    if not isinstance(value, str):
+        raise TypeError("expected a string")
+    parsed = dt.datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise ValueError("expected a time zone")
+    utc_instant(parsed)
+    return parsed
 
 
 def parse_date(value: Any) -> dt.date:
+    if not isinstance(value, str):
+        raise TypeError("expected a string")
     return dt.date.fromisoformat(value)
 
 
 def parse_int(value: Any) -> int:
-    if not isinstance(value, int):
-        raise TypeError("expected an integer")
-    return value
+    """For a bigint sort key."""
+    if not is_int64(value):
+        raise TypeError("expected a 64-bit integer")
+    return cast(int, value)
+
+
+def parse_int32(value: Any) -> int:
+    """For an integer (int4) sort key."""
+    if not is_int32(value):
+        raise TypeError("expected a 32-bit integer")
+    return cast(int, value)
+
+
+def parse_float(value: Any) -> float:
+    if not is_finite_number(value):
+        raise TypeError("expected a finite number")
+    return float(value)
 
 
 def parse_text(value: Any) -> str:
-    if not isinstance(value, str):
-        raise TypeError("expected a string")
+    if not isinstance(value, str) or unstorable_text(value) is not None:
+        raise TypeError("expected a string PostgreSQL can store")
     return value
 
 
 def parse_uuid(value: Any) -> uuid.UUID:
+    if not isinstance(value, str):
+        raise TypeError("expected a string")
     return uuid.UUID(value)
 
 

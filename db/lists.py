@@ -83,7 +83,7 @@ async def lists_of_owner(
     if after is not None:
         created, list_id = decode_cursor(after, "lists", 2)
         try:
-            values = [dt.datetime.fromisoformat(created), uuid.UUID(list_id)]
+            values = [parse_datetime(created), parse_uuid(list_id)]
         except (TypeError, ValueError) as exc:
             raise InvalidCursor("The cursor is not valid") from exc
         query = query.where(keys_after(LIST_KEYS, values))
@@ -123,7 +123,7 @@ def _smart_cursor_values(request: ItemsRequest, keys: Sequence[SortKey]) -> tupl
         return None
     raw = decode_cursor(request.after, "smart-list", len(keys) + 1)
     try:
-        return [key.parse(value) for key, value in zip(keys, raw, strict=False)], int(raw[-1])
+        return [key.parse(value) for key, value in zip(keys, raw, strict=False)], parse_int(raw[-1])
     except (TypeError, ValueError) as exc:
         raise InvalidCursor("The cursor is not valid") from exc
 
@@ -198,7 +198,7 @@ def _static_items(list_ids: Sequence[uuid.UUID], first: int, after: str | None) 
 def _static_cursor_values(after: str) -> list[Any]:
     position, media_id, _ordinal = decode_cursor(after, "list", 3)
     try:
-        return [int(position), uuid.UUID(media_id)]
+        return [parse_int(position), parse_uuid(media_id)]
     except (TypeError, ValueError) as exc:
         raise InvalidCursor("The cursor is not valid") from exc
 

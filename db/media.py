@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, Row, and_, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.accounts import profile_is_public
+from db.keyset import parse_date, parse_datetime, parse_float, parse_int32, parse_text, parse_uuid
 from db.media_filters import MEDIA_TYPES, MediaFilter, filter_conditions, relevance
 from db.models import TRACKING_STATUSES, ExternalLink, Media, User, UserMedia
 from db.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
@@ -159,21 +160,17 @@ def _sort_keys(media_filter: MediaFilter, sort: Sequence[MediaSort]) -> list[_So
         if spec.field in {key.name for key in keys}:
             continue
         if spec.field == "title":
-            keys.append(_SortKey("title", Media.title, spec.descending, False, str))
+            keys.append(_SortKey("title", Media.title, spec.descending, False, parse_text))
         elif spec.field == "release_date":
-            keys.append(
-                _SortKey("release_date", Media.release_date, spec.descending, True, dt.date.fromisoformat)
-            )
+            keys.append(_SortKey("release_date", Media.release_date, spec.descending, True, parse_date))
         elif spec.field == "created_at":
-            keys.append(
-                _SortKey("created_at", Media.created_at, spec.descending, False, dt.datetime.fromisoformat)
-            )
+            keys.append(_SortKey("created_at", Media.created_at, spec.descending, False, parse_datetime))
         elif spec.field == "relevance" and search:
-            keys.append(_SortKey("relevance", relevance(search), spec.descending, False, float))
+            keys.append(_SortKey("relevance", relevance(search), spec.descending, False, parse_float))
         else:
             # Without a search text, relevance means popularity.
-            keys.append(_SortKey("popularity", Media.tracker_count, spec.descending, False, int))
-    keys.append(_SortKey("id", Media.id, keys[-1].descending, False, uuid.UUID))
+            keys.append(_SortKey("popularity", Media.tracker_count, spec.descending, False, parse_int32))
+    keys.append(_SortKey("id", Media.id, keys[-1].descending, False, parse_uuid))
     return keys
 
 

@@ -47,7 +47,9 @@ MEDIA_TYPES = (
     "music",
     "live_event",
 )
-LTREE_PATTERN = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
+# Labels of at most 255 characters and without `-`: what PostgreSQL 15's ltree accepts (later versions
+# accept more), and any PostgreSQL >= 15 is supported. Always `fullmatch`: `$` would let "a\n" through.
+LTREE_PATTERN = re.compile(r"[A-Za-z0-9_]{1,255}(\.[A-Za-z0-9_]{1,255})*")
 # Spelled as `attributes -> 'genres'` so the expression index idx_media_attr_genres applies.
 GENRES = Media.attributes.op("->", return_type=JSONB)(literal("genres"))
 WEBSEARCH_OPERATORS = re.compile(r'"|(^|\s)-\S|\sor\s', re.IGNORECASE)
@@ -79,18 +81,18 @@ class MediaFilter:
     def validate(self) -> "MediaFilter":
         for name in ("media_class", "collection_path"):
             value = getattr(self, name)
-            if value is not None and not LTREE_PATTERN.match(value):
-                raise InvalidFilter(name, f"{name} must be dot-separated labels of letters, digits and _")
+            if value is not None and not LTREE_PATTERN.fullmatch(value):
+                raise InvalidFilter(name, "must be dot-separated labels of 1 to 255 letters, digits and _")
         if self.media_types is not None:
             unknown = sorted(set(self.media_types) - set(MEDIA_TYPES))
             if unknown:
-                raise InvalidFilter("media_types", f"unknown media types: {', '.join(unknown)}")
+                raise InvalidFilter("media_types", f"has unknown media types: {', '.join(unknown)}")
         if self.attributes is not None and not isinstance(self.attributes, dict):
-            raise InvalidFilter("attributes", "attributes must be a JSON object")
+            raise InvalidFilter("attributes", "must be a JSON object")
         if self.search is not None and len(self.search) > MAX_SEARCH_LENGTH:
-            raise InvalidFilter("search", f"search is at most {MAX_SEARCH_LENGTH} characters")
+            raise InvalidFilter("search", f"must be at most {MAX_SEARCH_LENGTH} characters")
         if self.released_after and self.released_before and self.released_after > self.released_before:
-            raise InvalidFilter("released_after", "released_after is later than released_before")
+            raise InvalidFilter("released_after", "must not be later than releasedBefore")
         return self
 
     def to_json(self) -> dict[str, Any]:
@@ -112,7 +114,7 @@ class MediaFilter:
         known = {spec.name for spec in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise InvalidFilter(unknown[0], f"unknown filter keys: {', '.join(unknown)}")
+            raise InvalidFilter(unknown[0], f"is not a filter key (unknown: {', '.join(unknown)})")
         values: dict[str, Any] = {}
         for key, value in data.items():
             if value is None:
@@ -121,16 +123,16 @@ class MediaFilter:
                 try:
                     value = dt.date.fromisoformat(value)
                 except (TypeError, ValueError) as exc:
-                    raise InvalidFilter(key, f"{key} must be an ISO-8601 date") from exc
+                    raise InvalidFilter(key, "must be an ISO 8601 date YYYY-MM-DD") from exc
             elif key in ("media_types", "countries", "genres_any", "genres_all"):
                 if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                    raise InvalidFilter(key, f"{key} must be a list of strings")
+                    raise InvalidFilter(key, "must be a list of strings")
                 value = tuple(value)
             elif key == "attributes":
                 if not isinstance(value, dict):
-                    raise InvalidFilter(key, "attributes must be a JSON object")
+                    raise InvalidFilter(key, "must be a JSON object")
             elif not isinstance(value, str):
-                raise InvalidFilter(key, f"{key} must be a string")
+                raise InvalidFilter(key, "must be a string")
             values[key] = value
         return cls(**values).validate()
 

@@ -8,13 +8,13 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from db.media import MEDIA_TYPES
+from db.media_filters import LTREE_PATTERN
 from db.models import DATE_PRECISIONS, RELATION_TYPES
+from db.storable import INT32_MAX, is_int32
 
-# Labels without `-`: PostgreSQL 15's ltree rejects it, and any PostgreSQL >= 15 is supported.
-LTREE_PATTERN = re.compile(r"[A-Za-z0-9_]{1,255}(\.[A-Za-z0-9_]{1,255})*")
 COUNTRY_PATTERN = re.compile(r"[A-Za-z]{2}")
 ISBN_PATTERN = re.compile(r"\d{13}|\d{9}[\dX]")
 # A full date, a month or a year: the precision is the number of parts given.
@@ -201,9 +201,10 @@ def http_url(value: Any) -> str:
 
 
 def _count(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidValue("must be a non-negative integer")
-    return value
+    # Progress is an integer column, and progress toward a count is checked against it.
+    if not is_int32(value) or value < 0:
+        raise InvalidValue(f"must be an integer from 0 to {INT32_MAX}")
+    return cast(int, value)
 
 
 def _isbn(value: Any) -> str:
@@ -256,6 +257,30 @@ FIELD_CHECKS: dict[str, tuple[Any, Any]] = {
 }
 
 
+# The taxonomy subtrees each media type may use: a FILM under written.book.novel is a mistake.
+MEDIA_CLASS_ROOTS: dict[str, tuple[str, ...]] = {
+    "book": ("written.book",),
+    "comic": ("written.comic",),
+    "manga": ("written.comic",),
+    "anime": ("video",),
+    "film": ("video.film",),
+    "series": ("video.series",),
+    "game": ("interactive",),
+    "podcast": ("audio.podcast",),
+    "audiobook": ("audio.audiobook",),
+    "music": ("audio.music",),
+    "live_event": ("event",),
+}
+
+
+def class_misfit(media_type: str, media_class: str) -> str | None:
+    """Why `media_class` does not fit `media_type`, or None when it does."""
+    roots = MEDIA_CLASS_ROOTS[media_type]
+    if any(media_class == root or media_class.startswith(f"{root}.") for root in roots):
+        return None
+    return f"must lie under {' or '.join(roots)} for this media type"
+
+
 def validate_media_fields(
     fields: Mapping[str, Any], require_all: bool
 ) -> tuple[dict[str, Any], list[FieldError]]:
@@ -281,6 +306,10 @@ def validate_media_fields(
             clean[name] = check(value)
         except InvalidValue as exc:
             errors.append(FieldError((name, *exc.subfield), str(exc)))
+    if "media_type" in clean and clean.get("media_class") is not None:
+        misfit = class_misfit(clean["media_type"], clean["media_class"])
+        if misfit is not None:
+            errors.append(FieldError(("media_class",), misfit))
     _settle_release_date(clean, errors)
     return clean, errors
 

@@ -15,6 +15,11 @@ DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 
 
+# Our cursors carry a few sort values (a title of at most 1,000 characters at most); anything far longer
+# was not made by us.
+MAX_CURSOR_LENGTH = 8192
+
+
 class InvalidCursor(ValueError):
     pass
 
@@ -38,10 +43,12 @@ def encode_cursor(kind: str, values: Sequence[Any]) -> str:
 
 def decode_cursor(cursor: str, kind: str, arity: int) -> list[Any]:
     """Decode a cursor made by `encode_cursor` for the same `kind` (query and sort order)."""
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise InvalidCursor("The cursor is not valid")
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         decoded = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
-    except (binascii.Error, UnicodeDecodeError, json.JSONDecodeError, ValueError) as exc:
+    except (binascii.Error, UnicodeError, RecursionError, ValueError) as exc:
         raise InvalidCursor("The cursor is not valid") from exc
     if not (isinstance(decoded, list) and len(decoded) == 2 and isinstance(decoded[1], list)):
         raise InvalidCursor("The cursor is not valid")

@@ -20,7 +20,7 @@ from db.keyset import (
     keyset_select,
     parse_date,
     parse_datetime,
-    parse_int,
+    parse_int32,
     parse_text,
     parse_uuid,
 )
@@ -65,7 +65,13 @@ entry_columns = (
 )
 
 
+# A client's clock may run a little ahead of ours; further ahead, a completion has not happened yet.
+COMPLETION_CLOCK_SKEW = dt.timedelta(minutes=5)
+
+
 class InvalidEntry(ValueError):
+    """`field` (as stored) and what is wrong with its value, without the field's name."""
+
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
@@ -102,34 +108,37 @@ def merge_entry(
     """The entry after `changes` (only the fields given), validated; raises InvalidEntry."""
     for name in changes:
         if name not in ENTRY_FIELDS:
-            raise InvalidEntry(name, f"unknown field {name}")
+            raise InvalidEntry(name, "is not a field of an entry")
         if name in NOT_NULL_FIELDS and changes[name] is None:
-            raise InvalidEntry(name, f"{name} cannot be null")
+            raise InvalidEntry(name, "cannot be null")
     current = dict(existing) if existing is not None else _empty_entry()
     merged = {**current, **changes}
     total = total_units(media_type, attributes)
     if merged["status"] not in TRACKING_STATUSES:
-        raise InvalidEntry("status", f"unknown status {merged['status']}")
+        raise InvalidEntry("status", "is not a status")
     rating = merged["rating"]
     if rating is not None and not RATING_RANGE[0] <= rating <= RATING_RANGE[1]:
-        raise InvalidEntry("rating", "rating must be between 1 and 10")
+        raise InvalidEntry("rating", "must be between 1 and 10")
     if merged["progress"] < 0:
-        raise InvalidEntry("progress", "progress cannot be negative")
+        raise InvalidEntry("progress", "cannot be negative")
     if total is not None and merged["progress"] > total:
-        raise InvalidEntry("progress", f"progress cannot be above the total of {total}")
+        raise InvalidEntry("progress", f"cannot be above the total of {total}")
     if merged["repeat_count"] < 0:
-        raise InvalidEntry("repeat_count", "repeat_count cannot be negative")
+        raise InvalidEntry("repeat_count", "cannot be negative")
     if merged["notes"] is not None and len(merged["notes"]) > NOTES_MAX_LENGTH:
-        raise InvalidEntry("notes", f"notes are at most {NOTES_MAX_LENGTH} characters")
+        raise InvalidEntry("notes", f"must be at most {NOTES_MAX_LENGTH} characters")
     if merged["status"] == "completed":
         newly_completed = current["status"] != "completed"
         if merged["completed_at"] is None or (newly_completed and "completed_at" not in changes):
             merged["completed_at"] = now
         if total is not None:
             merged["progress"] = total
+    completed_at = changes.get("completed_at")
+    if completed_at is not None and completed_at > now + COMPLETION_CLOCK_SKEW:
+        raise InvalidEntry("completed_at", "cannot be in the future")
     started, completed = merged["started_at"], merged["completed_at"]
     if started is not None and completed is not None and started > completed:
-        raise InvalidEntry("started_at", "started_at cannot be after completed_at")
+        raise InvalidEntry("started_at", "cannot be after the completion time")
     return merged
 
 
@@ -216,7 +225,7 @@ class LibraryFilter:
 def library_sort_keys(sort: str) -> list[SortKey]:
     by_media = SortKey(UserMedia.media_id, False, parse_uuid)
     if sort == "RATING":
-        return [SortKey(func.coalesce(UserMedia.rating, 0), True, parse_int), by_media]
+        return [SortKey(func.coalesce(UserMedia.rating, 0), True, parse_int32), by_media]
     if sort == "TITLE":
         return [SortKey(Media.title, False, parse_text), by_media]
     if sort == "RELEASE_DATE":
@@ -224,7 +233,7 @@ def library_sort_keys(sort: str) -> list[SortKey]:
     if sort == "STATUS":
         rank = case(STATUS_RANK, value=UserMedia.status, else_=len(STATUS_RANK))
         return [
-            SortKey(rank, False, parse_int),
+            SortKey(rank, False, parse_int32),
             SortKey(UserMedia.updated_at, True, parse_datetime),
             by_media,
         ]

@@ -39,6 +39,7 @@ from db.migrate import head_revision
 from gql.auth import Viewer, bearer_secret
 from gql.config import Settings
 from gql.context import Context
+from gql.errors import present_all
 from gql.limits import BodySizeLimit, RateLimit, RateLimiter, rate_limiter
 from gql.loaders import Loaders
 from gql.outage import RETRY_AFTER_SECONDS, DatabaseAvailability, describe, service_unavailable_body
@@ -83,6 +84,29 @@ def is_request_error(result: ExecutionResult) -> bool:
     if isinstance(result, PreExecutionError):
         return True
     return result.data is None and bool(result.errors) and all(e.path is None for e in result.errors or ())
+
+
+HTTP_ERROR_CODES = {
+    400: "BAD_REQUEST",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+}
+
+
+def lower_media_type(scope: Scope) -> None:
+    """Media types are case-insensitive (RFC 9110): `APPLICATION/JSON` is `application/json`."""
+    headers = []
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            media_type, semicolon, parameters = value.partition(b";")
+            value = media_type.strip().lower() + semicolon + parameters
+        headers.append((name, value))
+    scope["headers"] = headers
+
+
+def reject_nonfinite(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
 
 
 class HTTPError(HTTPException):
@@ -150,15 +174,21 @@ class GraphQLView(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        lower_media_type(scope)
         request = Request(scope, receive)
         try:
             response = await self.run(request)
         except HTTPException as error:
-            body: dict[str, Any] = {"message": error.reason}
-            code = getattr(error, "code", None)
-            if code is not None:
-                body["extensions"] = {"code": code}
-            response = self.error_response(request, error.status_code, body, getattr(error, "headers", None))
+            code = getattr(error, "code", None) or HTTP_ERROR_CODES.get(error.status_code, "BAD_REQUEST")
+            log.info(
+                "client error (request %s): HTTP %d %s", current_request_id.get(), error.status_code, code
+            )
+            response = self.error_response(
+                request,
+                error.status_code,
+                {"message": error.reason, "extensions": {"code": code}},
+                getattr(error, "headers", None),
+            )
         except Exception as error:
             # Outside execution (get_context's credential lookup, ...), so MaskUnexpectedErrors never saw it.
             if is_database_unavailable(error):
@@ -196,6 +226,22 @@ class GraphQLView(GraphQL[Context, None]):
                 response.status_code = 400
         return response
 
+    def parse_json(self, data: str | bytes) -> Any:
+        """The body as JSON, or 400 saying what is wrong with it (never a 500)."""
+        try:
+            text = data.decode("utf-8") if isinstance(data, bytes) else data
+        except UnicodeDecodeError as exc:
+            raise HTTPError(400, "The request body is not valid UTF-8") from exc
+        try:
+            parsed = json.loads(text, parse_constant=reject_nonfinite)
+        except RecursionError as exc:
+            raise HTTPError(400, "The request body is nested too deeply") from exc
+        except ValueError as exc:
+            raise HTTPError(400, "Unable to parse request body as JSON") from exc
+        if not isinstance(parsed, dict | list):  # a list is a batch, refused with its own message
+            raise HTTPError(400, 'Expected a JSON object such as {"query": "{ viewer { id } }"}')
+        return parsed
+
     def should_render_graphql_ide(self, request: Any) -> bool:
         return (
             self.graphql_ide is not None
@@ -219,6 +265,8 @@ class GraphQLView(GraphQL[Context, None]):
         root_value: None,
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
+        if not isinstance(request_data.operation_name, str | None):
+            raise HTTPError(400, "`operationName` must be a string or null")
         try:
             return await super().execute_single(
                 request, request_adapter, sub_response, context, root_value, request_data
@@ -231,6 +279,9 @@ class GraphQLView(GraphQL[Context, None]):
             raise
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        if result.errors:
+            # Errors raised outside the operation (by an extension, say) never met MaskUnexpectedErrors.
+            result.errors = present_all(result.errors)
         response_data = process_result(result)
         request.state.graphql_result = True
         request.state.graphql_request_error = is_request_error(result)

@@ -30,7 +30,14 @@ def database(settings: Settings, supervise: bool = False) -> Iterator[str]:
         yield asyncpg_url(settings.database_url)
         return
     cluster = EmbeddedCluster(settings.data_dir.resolve(), allow_root=settings.embedded_as_root)
-    cluster.start()
+    try:
+        cluster.start()
+    except OSError as exc:
+        # An operator's mistake, not a defect: say what to fix instead of a traceback.
+        raise SystemExit(
+            f"omnimediatrak: cannot use the data dir {settings.data_dir}: {exc.strerror} ({exc.filename});"
+            " choose a writable one with --data-dir or OMT_DATA_DIR"
+        ) from exc
     supervisor = ClusterSupervisor(cluster) if supervise else None
     try:
         cluster.ensure_database(DATABASE_NAME)
@@ -134,11 +141,19 @@ def run(argv: list[str] | None) -> int:
     migrate_parser = commands.add_parser("migrate", help="apply database migrations up to head")
     migrate_parser.add_argument("--data-dir", type=Path, dest="sub_data_dir")
 
-    admin_parser = commands.add_parser("create-admin", help="create an admin account")
-    admin_parser.add_argument("--email", required=True)
-    admin_parser.add_argument("--username", required=True)
+    admin_parser = commands.add_parser(
+        "create-admin",
+        help="create an admin account",
+        description="Create an account with the admin role, which may curate the catalog.",
+    )
+    admin_parser.add_argument("--email", required=True, help="the admin's email address (unique)")
+    admin_parser.add_argument(
+        "--username", required=True, help="the admin's username (unique, for signing in)"
+    )
     admin_parser.add_argument("--password", help="prompted for when left out (keeps it out of shell history)")
-    admin_parser.add_argument("--data-dir", type=Path, dest="sub_data_dir")
+    admin_parser.add_argument(
+        "--data-dir", type=Path, dest="sub_data_dir", help="embedded PostgreSQL data dir (default .data)"
+    )
 
     ingest_parser = commands.add_parser("ingest", help="load a JSON Lines catalog (docs/ingestion.md)")
     ingest_parser.add_argument("file", type=Path)
@@ -193,7 +208,7 @@ def run(argv: list[str] | None) -> int:
         return create_admin(settings, args.email, args.username, args.password)
 
     elif args.command == "ingest":
-        from gql.ingest_command import IngestRequest, run_ingest
+        from gql.ingest_command import EXIT_FAILED, IngestRequest, request_problem, run_ingest
 
         precedence = (
             settings.source_precedence
@@ -203,6 +218,10 @@ def run(argv: list[str] | None) -> int:
         request = IngestRequest(
             args.file, args.source, args.batch_size, args.dry_run, args.resume, args.writers, precedence
         )
+        problem = request_problem(request)
+        if problem is not None:
+            log.error("%s", problem)
+            return EXIT_FAILED
         with database(settings) as url:
             upgrade(url)
             return run_ingest(url, request)

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -78,8 +79,11 @@ class ProgressReport:
 def print_summary(summary: JobSummary, seconds: float, out: TextIO) -> None:
     counts = summary.counts
     mode = " (dry run: nothing was written)" if summary.dry_run else ""
+    status = summary.status
+    if status == "succeeded" and counts.failed:
+        status = f"finished, but {counts.failed} {'line' if counts.failed == 1 else 'lines'} failed and {'was' if counts.failed == 1 else 'were'} skipped"
     out.write(
-        f"job {summary.job_id} ({summary.source}) {summary.status}{mode} in {seconds:.1f}s: "
+        f"job {summary.job_id} ({summary.source}) {status}{mode} in {seconds:.1f}s: "
         f"{counts.inserted} inserted, {counts.updated} updated, {counts.unchanged} unchanged, "
         f"{counts.failed} failed, {counts.conflicts} conflicts, "
         f"{summary.pending_relations} relations waiting for their target\n"
@@ -160,15 +164,25 @@ async def _ingest(url: str, request: IngestRequest) -> int:
     return EXIT_OK if summary.clean else EXIT_BAD_LINES
 
 
-def run_ingest(url: str, request: IngestRequest) -> int:
+def request_problem(request: IngestRequest) -> str | None:
+    """What is wrong with the arguments, checked before any database is started or touched."""
     if not request.path.is_file():
-        log.error("%s is not a file", request.path)
-        return EXIT_FAILED
+        return f"{request.path} is not a file"
+    if not os.access(request.path, os.R_OK):
+        return f"{request.path} is not readable"
     if request.batch_size is not None and not 1 <= request.batch_size <= 50_000:
-        log.error("--batch-size must be between 1 and 50000")
-        return EXIT_FAILED
+        return "--batch-size must be between 1 and 50000"
     if not 1 <= request.writers <= MAX_WRITERS:
-        log.error("--writers must be between 1 and %d", MAX_WRITERS)
+        return f"--writers must be between 1 and {MAX_WRITERS}"
+    if request.resume is not None and request.resume < 1:
+        return "--resume takes the id of an import job (a positive number)"
+    return None
+
+
+def run_ingest(url: str, request: IngestRequest) -> int:
+    problem = request_problem(request)
+    if problem is not None:
+        log.error("%s", problem)
         return EXIT_FAILED
     try:
         return asyncio.run(_ingest(url, request))

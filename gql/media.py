@@ -323,7 +323,7 @@ class MediaQuery:
     async def franchise(
         self, info: Info, path: str, first: int | None = None, after: str | None = None
     ) -> Connection[Media]:
-        if not LTREE_PATTERN.match(path):
+        if not LTREE_PATTERN.fullmatch(path):
             raise BadUserInput("`path` must be dot-separated labels of letters, digits and _")
         sort = [MediaSort("release_date"), MediaSort("title")]
         return await media_connection(

@@ -1,6 +1,7 @@
 """Media.revisions: the admin change history of a catalog item, readable by admins only."""
 
 import datetime as dt
+import uuid
 from enum import Enum
 from typing import Any
 
@@ -10,6 +11,7 @@ from strawberry.scalars import JSON
 
 from gql.context import Info
 from gql.permissions import is_admin
+from gql.relations import RelationType
 from gql.relay import to_global_id
 
 
@@ -26,6 +28,36 @@ class RevisionAction(Enum):
     MERGE = "merge"
 
 
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+# Stored values that are media ids, and stored objects whose keys are field names too (a merge).
+MEDIA_ID_KEYS = frozenset({"id", "media_id", "related_media_id", "merged_into", "moved_to", "moved_from"})
+NESTED_KEYS = frozenset({"merged", "moved"})
+
+
+def _as_api(values: dict[str, Any] | None) -> Any:
+    """A stored revision as the API spells things: camelCase keys, global IDs, enum names."""
+    if values is None:
+        return None
+    from gql.media import MediaType  # gql.media imports this module
+
+    shown: dict[str, Any] = {}
+    for name, value in values.items():
+        if name in MEDIA_ID_KEYS and isinstance(value, str):
+            value = to_global_id("Media", uuid.UUID(value))
+        elif name in NESTED_KEYS and isinstance(value, dict):
+            value = _as_api(value)
+        elif name == "relation_type" and value is not None:
+            value = RelationType(value).name
+        elif name == "media_type" and value is not None:
+            value = MediaType(value).name
+        shown[_camel(name)] = value
+    return shown
+
+
 @strawberry.type(
     description="One change of a catalog item, by an admin (actorId) or a feed (importJobId, source): "
     "when, and the values before/after."
@@ -38,7 +70,9 @@ class MediaRevision:
         description="The import job (ingest.import_jobs) that made a feed's change."
     )
     source: str | None = strawberry.field(description="The feed whose import job made the change.")
-    before: JSON | None
+    before: JSON | None = strawberry.field(
+        description="The values before (camelCase keys, global IDs, enum names as elsewhere in the API)."
+    )
     after: JSON | None
     created_at: dt.datetime
 
@@ -50,8 +84,8 @@ class MediaRevision:
             actor_id=None if row.actor_id is None else to_global_id("User", row.actor_id),
             import_job_id=row.job_id,
             source=row.source,
-            before=row.changes.get("before"),
-            after=row.changes.get("after"),
+            before=_as_api(row.changes.get("before")),
+            after=_as_api(row.changes.get("after")),
             created_at=row.created_at,
         )
 

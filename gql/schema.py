@@ -1,6 +1,5 @@
 """The one place the schema is assembled from the domain modules."""
 
-import strawberry
 from strawberry.extensions import (
     DisableIntrospection,
     MaxAliasesLimiter,
@@ -15,7 +14,8 @@ from gql.account_mutations import AccountMutation
 from gql.accounts import AccountsQuery, User
 from gql.admin import AdminMutation
 from gql.config import Limits
-from gql.errors import MaskUnexpectedErrors, OutageQuietSchema
+from gql.errors import ClassifiedErrorsSchema, MaskUnexpectedErrors
+from gql.input_guard import InputGuard
 from gql.introspection import HideSchemaHints
 from gql.limits import QueryCostLimiter
 from gql.list_mutations import ListMutation
@@ -23,6 +23,7 @@ from gql.lists import ListQuery
 from gql.media import Media, MediaQuery
 from gql.observability import DatabaseStats
 from gql.relay import NodeQuery
+from gql.scalars import SCALAR_OVERRIDES
 from gql.tracking import TrackingMutation
 
 Query = merge_types("Query", (NodeQuery, MediaQuery, AccountsQuery, ListQuery))
@@ -31,7 +32,7 @@ Mutation = merge_types("Mutation", (AccountMutation, TrackingMutation, ListMutat
 
 def build_schema(
     limits: Limits | None = None, expose_db_stats: bool = True, introspection: bool = True
-) -> strawberry.Schema:
+) -> ClassifiedErrorsSchema:
     limits = limits or Limits()
     extensions: list[object] = [
         lambda: QueryDepthLimiter(max_depth=limits.max_depth),
@@ -44,12 +45,19 @@ def build_schema(
         lambda: ValidationCache(maxsize=256),
         # After validation: ValidationCache replaces pre_execution_errors, and only a valid document is costed.
         lambda: QueryCostLimiter(max_cost=limits.max_cost),
+        InputGuard,
     ]
     if expose_db_stats:
         extensions.append(DatabaseStats)
     if not introspection:
         extensions += [DisableIntrospection, HideSchemaHints]
-    return OutageQuietSchema(query=Query, mutation=Mutation, types=[Media, User], extensions=extensions)  # type: ignore[arg-type]
+    return ClassifiedErrorsSchema(
+        query=Query,
+        mutation=Mutation,
+        types=[Media, User],
+        extensions=extensions,  # type: ignore[arg-type]
+        scalar_overrides=SCALAR_OVERRIDES,
+    )
 
 
 schema = build_schema()

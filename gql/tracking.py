@@ -146,7 +146,7 @@ class LibraryFilter:
     media_class: str | None = strawberry.field(default=None, description="Taxonomy subtree, e.g. `written`.")
 
     def to_query(self) -> tracking_queries.LibraryFilter:
-        if self.media_class is not None and not LTREE_PATTERN.match(self.media_class):
+        if self.media_class is not None and not LTREE_PATTERN.fullmatch(self.media_class):
             raise BadUserInput("`mediaClass` must be dot-separated labels of letters, digits and _")
         return tracking_queries.LibraryFilter(
             statuses=None if self.statuses is None else tuple(status.value for status in self.statuses),
@@ -336,7 +336,8 @@ async def _write_entries(
                     existing.get(media_id), changes, item.media_type, item.attributes, now
                 )
             except tracking_queries.InvalidEntry as exc:
-                return [], [user_error(UserErrorCode.INVALID, str(exc), ENTRY_INPUT_FIELDS[exc.field])]
+                field = ENTRY_INPUT_FIELDS[exc.field]
+                return [], [user_error(UserErrorCode.INVALID, f"{field} {exc}", field)]
         snapshots = {
             media_id: {"title": media[media_id].title, "mediaType": media[media_id].media_type}
             for media_id in media_ids

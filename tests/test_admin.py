@@ -154,12 +154,12 @@ async def test_everyone_but_an_admin_is_forbidden_and_nothing_changes(
         (
             {"attributes": {"page_count": -3}},
             ["attributes", "page_count"],
-            "attributes.page_count must be a non-negative",
+            "attributes.page_count must be an integer from 0 to",
         ),
         (
             {"attributes": {"episodes": "12"}},
             ["attributes", "episodes"],
-            "attributes.episodes must be a non-negative",
+            "attributes.episodes must be an integer from 0 to",
         ),
         (
             {"attributes": {"platforms": "pc"}},

@@ -176,18 +176,18 @@ async def test_every_feed_change_is_a_revision_of_its_import_job(
     create = by_action["CREATE"]
     assert (create["actorId"], create["importJobId"], create["source"]) == (None, first.job_id, "curated")
     assert create["after"]["title"] == "Star Wars"
-    assert create["after"]["release_date"] == "1977-05-25"
+    assert create["after"]["releaseDate"] == "1977-05-25"
     update = by_action["UPDATE"]
     assert (update["importJobId"], update["source"]) == (second.job_id, "movielens")
     assert update["before"] == {
-        "cover_url": None,
+        "coverUrl": None,
         "attributes": {"runtime_minutes": 121, "studio": "Lucasfilm"},
     }
     assert update["after"] == {
-        "cover_url": "https://covers.example.org/260.jpg",
+        "coverUrl": "https://covers.example.org/260.jpg",
         "attributes": {"runtime_minutes": 121, "studio": "Lucasfilm", "genres": ["science fiction"]},
     }
-    assert by_action["ADD_EXTERNAL_LINK"]["after"] == {"source_name": "movielens", "external_key": "260"}
+    assert by_action["ADD_EXTERNAL_LINK"]["after"] == {"sourceName": "movielens", "externalKey": "260"}
 
 
 async def test_a_dry_run_reports_each_field_it_would_change_or_keep(

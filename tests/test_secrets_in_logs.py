@@ -1,9 +1,12 @@
 """Secrets never reach the log: each auth mutation sent with mistakes, to a real server process logging
 at DEBUG, leaves no password, bearer secret or Authorization value in any log line."""
 
+import logging
+import sys
 from pathlib import Path
 from typing import Any
 
+from gql.redaction import RedactSecrets
 from tests.factories import make_user
 from tests.server_process import running_server
 
@@ -52,6 +55,28 @@ async def test_auth_mutations_with_mistakes_leave_no_secret_in_the_log(
         server.graphql("{ viewer { id } }", token=api_token)
         server.graphql('{ viewer { id } nosuchfield(password: "x") }', token=api_token)
         log = server.log()
-    assert "pasword" in log, "the mistakes were logged (redacted), not silenced"
+    assert log.count("client error") >= len(mistakes), "the mistakes were logged, not silenced"
     for secret in (PASSWORD, NEW_PASSWORD, session, session[5:], api_token, api_token[5:]):
         assert secret not in log
+
+
+def test_a_defects_traceback_is_scrubbed_too() -> None:
+    """Defects are logged with their traceback; the redaction applies to it as to the message."""
+    session, api_token = "omts_" + "s3cr3t" * 6, "omtk_" + "t0k3n" * 6
+    try:
+        raise ValueError(f"login failed for {{'login': 'ada', 'pasword': '{PASSWORD}'}} with {api_token}")
+    except ValueError:
+        record = logging.LogRecord(
+            "omnimediatrak",
+            logging.ERROR,
+            __file__,
+            1,
+            "Authorization: Bearer %s",
+            (session,),
+            sys.exc_info(),
+        )
+    assert RedactSecrets().filter(record)
+    line = logging.Formatter("%(message)s").format(record)
+    assert "ValueError" in line
+    for secret in (session, api_token, PASSWORD):
+        assert secret not in line
