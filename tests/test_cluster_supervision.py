@@ -126,6 +126,14 @@ def test_kill_9_of_the_postmaster_under_load_recovers_by_itself(tmp_path: Path) 
                 settled = len(load.acknowledged)
                 wait_for(lambda: len(load.acknowledged) >= settled + 5)
             assert (pgdata / "postmaster.pid").read_text().splitlines()[0] != str(postmaster)
+            # Each worker process logs its own "unavailable" and, once its probe succeeds, "again".
+            wait_for(lambda: server.log().count("database available again") >= 1)
+            wait_for(
+                lambda: (
+                    server.log().count("database unavailable")
+                    == server.log().count("database available again")
+                )
+            )
             stored = asyncio.run(stored_list_names(pgdata))
             log = server.log()
     finally:
