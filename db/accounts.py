@@ -10,10 +10,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, func, insert, literal, or_, select, update
+from sqlalchemy import ColumnElement, Row, and_, any_, func, insert, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from db.batch import text_keys, uuid_keys
 from db.models import ApiToken, Session, User
 
 SESSION_PREFIX = "omts_"
@@ -149,8 +150,12 @@ async def user_id_by_username(conn: AsyncConnection, username: str) -> uuid.UUID
     ).scalar_one_or_none()
 
 
+USERS_BY_IDS = select(*user_columns).where(User.id == any_(uuid_keys()))
+USERS_BY_FOLDED_NAMES = select(*user_columns).where(func.lower(User.username) == any_(text_keys()))
+
+
 async def users_by_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[AnyRow | None]:
-    rows = (await conn.execute(select(*user_columns).where(User.id.in_(ids)))).all()
+    rows = (await conn.execute(USERS_BY_IDS, {"keys": list(ids)})).all()
     by_id = {row.id: row for row in rows}
     return [by_id.get(user_id) for user_id in ids]
 
@@ -158,7 +163,7 @@ async def users_by_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[
 async def users_by_usernames(conn: AsyncConnection, usernames: Sequence[str]) -> list[AnyRow | None]:
     """Users by case-insensitive username, in key order."""
     folded = [username.lower() for username in usernames]
-    rows = (await conn.execute(select(*user_columns).where(func.lower(User.username).in_(folded)))).all()
+    rows = (await conn.execute(USERS_BY_FOLDED_NAMES, {"keys": folded})).all()
     by_name = {row.username.lower(): row for row in rows}
     return [by_name.get(name) for name in folded]
 

@@ -8,7 +8,7 @@ from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Select, SQLColumnExpression
 
-from db.pagination import InvalidCursor, Page, after_condition, decode_cursor, encode_cursor
+from db.pagination import InvalidCursor, LazyCursors, Page, after_condition, decode_cursor, encode_cursor
 from db.storable import is_finite_number, is_int32, is_int64, unstorable_text, utc_instant
 
 
@@ -115,5 +115,5 @@ def keyset_page(rows: Sequence[Any], keys: Sequence[SortKey], kind: str, first: 
     return Page(
         rows=kept,
         has_next_page=len(rows) > first,
-        cursors=[cursor_of(row, len(keys), kind) for row in kept],
+        cursors=LazyCursors(kept, lambda row: cursor_of(row, len(keys), kind)),
     )

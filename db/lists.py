@@ -6,6 +6,7 @@ neighbours and renumbers the list (one UPDATE) only when that gap is used up. Ca
 """
 
 import datetime as dt
+import functools
 import json
 import uuid
 from collections.abc import Sequence
@@ -13,31 +14,37 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     DateTime,
     Integer,
+    Text,
+    Uuid,
     and_,
+    any_,
+    bindparam,
     cast,
     column,
     delete,
     func,
     insert,
     literal,
+    literal_column,
     null,
     select,
     true,
     union_all,
     update,
-    values,
 )
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.accounts import profile_is_public
+from db.batch import uuid_keys
 from db.keyset import SortKey, keys_after, parse_datetime, parse_int, parse_uuid
-from db.media import media_columns
+from db.media import media_read_columns
 from db.models import ListItem, Media, User, UserList
-from db.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
+from db.pagination import InvalidCursor, LazyCursors, Page, decode_cursor, encode_cursor
 from db.smart_lists import SmartDefinition, smart_base, smart_sort_keys
 
 LIST_ITEM_LIMIT = 10_000
@@ -67,8 +74,11 @@ def _lists_select() -> Any:
     return select(*list_columns).join(User, User.id == UserList.user_id)
 
 
+LISTS_BY_IDS = _lists_select().where(UserList.id == any_(uuid_keys()))
+
+
 async def lists_by_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[Any]:
-    rows = {row.id: row for row in await conn.execute(_lists_select().where(UserList.id.in_(ids)))}
+    rows = {row.id: row for row in await conn.execute(LISTS_BY_IDS, {"keys": list(ids)})}
     return [rows.get(list_id) for list_id in ids]
 
 
@@ -92,7 +102,9 @@ async def lists_of_owner(
     return Page(
         rows=kept,
         has_next_page=len(rows) > first,
-        cursors=[encode_cursor("lists", [row.created_at.isoformat(), str(row.id)]) for row in kept],
+        cursors=LazyCursors(
+            kept, lambda row: encode_cursor("lists", [row.created_at.isoformat(), str(row.id)])
+        ),
     )
 
 
@@ -136,10 +148,10 @@ def _smart_items(request: ItemsRequest) -> Any:
         definition,
         request.owner_id,
         literal(request.list_id, UUID(as_uuid=True)).label("list_id"),
-        *media_columns,
+        *media_read_columns,
         func.row_number().over(order_by=order).label("ordinal"),
         cast(null(), DateTime(timezone=True)).label("added_at"),
-        func.jsonb_build_array(*(key.expression for key in keys)).label("sort_values"),
+        cast(func.jsonb_build_array(*(key.expression for key in keys)), Text).label("sort_values"),
     )
     after = _smart_cursor_values(request, keys)
     base_ordinal = 0
@@ -150,22 +162,27 @@ def _smart_items(request: ItemsRequest) -> Any:
     page = query.order_by(*order).limit(request.first + 1).subquery()
     return select(
         page.c.list_id,
-        *(page.c[column.key] for column in media_columns),
+        *(page.c[column.key] for column in media_read_columns),
         (page.c.ordinal - 1 + base_ordinal).label("ordinal"),
         page.c.added_at,
         page.c.sort_values,
     )
 
 
-def _static_items(list_ids: Sequence[uuid.UUID], first: int, after: str | None) -> Any:
+@functools.lru_cache(maxsize=64)
+def _static_items(part: int, with_cursor: bool) -> Any:
     """A page of each list through its (list_id, position) index: LIMIT per list, never the whole list.
-    The ordinal is the row number in the page plus the number of items up to the cursor."""
-    lists = values(column("list_id", UUID(as_uuid=True)), name="lists").data(
-        [(list_id,) for list_id in list_ids]
+    The ordinal is the row number in the page plus the number of items up to the cursor. Built once
+    per part number and cursor presence: lists, page size and cursor are parameters
+    (`_static_parameters`)."""
+    lists = (
+        func.unnest(uuid_keys(f"part{part}_lists"))
+        .table_valued(column("list_id", Uuid(as_uuid=True)))
+        .render_derived(name="lists")
     )
     in_order = (ListItem.position, ListItem.media_id)
     in_list = ListItem.list_id == lists.c.list_id
-    cursor = None if after is None else _static_cursor_values(after)
+    cursor = [bindparam(f"part{part}_position", type_=BigInteger), bindparam(f"part{part}_media", type_=Uuid)]
     page = (
         select(
             ListItem.media_id,
@@ -173,26 +190,38 @@ def _static_items(list_ids: Sequence[uuid.UUID], first: int, after: str | None) 
             ListItem.added_at,
             func.row_number().over(order_by=in_order).label("rank"),
         )
-        .where(in_list, true() if cursor is None else keys_after(ITEM_KEYS, cursor))
+        .where(in_list, keys_after(ITEM_KEYS, cursor) if with_cursor else true())
         .order_by(*in_order)
-        .limit(first + 1)
+        .limit(bindparam(f"part{part}_limit", type_=Integer))
         .lateral("page")
     )
-    before: Any = literal(0)
-    if cursor is not None:
+    before: Any = literal_column("0")
+    if with_cursor:
         before = select(func.count()).where(in_list, ~keys_after(ITEM_KEYS, cursor)).scalar_subquery()
     return (
         select(
             lists.c.list_id,
-            *media_columns,
+            *media_read_columns,
             (page.c.rank - 1 + before).label("ordinal"),
             page.c.added_at,
-            func.jsonb_build_array(page.c.position, page.c.media_id).label("sort_values"),
+            cast(func.jsonb_build_array(page.c.position, page.c.media_id), Text).label("sort_values"),
+            literal_column(str(part)).label("part"),
         )
         .select_from(lists)
         .join(page, true())
         .join(Media, Media.id == page.c.media_id)
     )
+
+
+def _static_parameters(
+    part: int, list_ids: Sequence[uuid.UUID], first: int, after: str | None
+) -> dict[str, Any]:
+    parameters: dict[str, Any] = {f"part{part}_lists": list(list_ids), f"part{part}_limit": first + 1}
+    if after is not None:
+        position, media_id = _static_cursor_values(after)
+        parameters[f"part{part}_position"] = position
+        parameters[f"part{part}_media"] = media_id
+    return parameters
 
 
 def _static_cursor_values(after: str) -> list[Any]:
@@ -203,14 +232,19 @@ def _static_cursor_values(after: str) -> list[Any]:
         raise InvalidCursor("The cursor is not valid") from exc
 
 
-def items_query(requests: Sequence[ItemsRequest]) -> tuple[Any, list[int | None]]:
-    """One UNION ALL for every request, each part tagged with its number, and the part of each
-    request (None: nothing to evaluate). Static lists asking for the same page share one part."""
+def items_query(requests: Sequence[ItemsRequest]) -> tuple[Any, dict[str, Any], list[int | None]]:
+    """One UNION ALL for every request, each part tagged with its number, its parameters, and the
+    part of each request (None: nothing to evaluate). Static lists asking for the same page share
+    one part."""
     static_groups: dict[tuple[int, str | None], list[uuid.UUID]] = {}
     for request in requests:
         if not request.smart:
             static_groups.setdefault((request.first, request.after), []).append(request.list_id)
-    parts = [_static_items(list_ids, first, after) for (first, after), list_ids in static_groups.items()]
+    parts = []
+    parameters: dict[str, Any] = {}
+    for number, ((first, after), list_ids) in enumerate(static_groups.items()):
+        parts.append(_static_items(number, after is not None))
+        parameters.update(_static_parameters(number, list_ids, first, after))
     static_part = {page: number for number, page in enumerate(static_groups)}
     part_of: list[int | None] = []
     for request in requests:
@@ -218,11 +252,10 @@ def items_query(requests: Sequence[ItemsRequest]) -> tuple[Any, list[int | None]
             part_of.append(static_part[(request.first, request.after)])
         elif request.evaluate:
             part_of.append(len(parts))
-            parts.append(_smart_items(request))
+            parts.append(_smart_items(request).add_columns(literal(len(parts)).label("part")))
         else:
             part_of.append(None)
-    tagged = [part.add_columns(literal(number).label("part")) for number, part in enumerate(parts)]
-    return _union(tagged), part_of
+    return _union(parts), parameters, part_of
 
 
 def _union(parts: list[Any]) -> Any:
@@ -238,10 +271,15 @@ class ListItemRow:
     added_at: dt.datetime | None
 
 
+def _item_cursor(kind: str, row: Any) -> str:
+    # sort_values is JSON text, decoded only for the cursors a client reads.
+    return encode_cursor(kind, [*json.loads(row.sort_values), row.ordinal])
+
+
 async def list_item_pages(conn: AsyncConnection, requests: Sequence[ItemsRequest]) -> list[Page[ListItemRow]]:
     """Pages of items for many lists (static and smart) in one statement, in position order."""
-    query, part_of = items_query(requests)
-    rows: list[Any] = [] if query is None else list(await conn.execute(query))
+    query, parameters, part_of = items_query(requests)
+    rows: list[Any] = [] if query is None else list(await conn.execute(query, parameters))
     by_part: dict[tuple[int, uuid.UUID], list[Any]] = {}
     for row in rows:
         by_part.setdefault((row.part, row.list_id), []).append(row)
@@ -256,21 +294,22 @@ async def list_item_pages(conn: AsyncConnection, requests: Sequence[ItemsRequest
             Page(
                 rows=[ListItemRow(row, row.ordinal, row.added_at) for row in kept],
                 has_next_page=len(found) > request.first,
-                cursors=[encode_cursor(kind, [*row.sort_values, row.ordinal]) for row in kept],
+                cursors=LazyCursors(kept, functools.partial(_item_cursor, kind)),
             )
         )
     return pages
 
 
-def counts_query(requests: Sequence[ItemsRequest]) -> Any:
+STATIC_COUNTS = (
+    select(ListItem.list_id, func.count().label("items"))
+    .where(ListItem.list_id == any_(uuid_keys("static_ids")))
+    .group_by(ListItem.list_id)
+)
+
+
+def counts_query(requests: Sequence[ItemsRequest]) -> tuple[Any, dict[str, Any]]:
     static_ids = [request.list_id for request in requests if not request.smart]
-    parts: list[Any] = []
-    if static_ids:
-        parts.append(
-            select(ListItem.list_id, func.count().label("items"))
-            .where(ListItem.list_id.in_(static_ids))
-            .group_by(ListItem.list_id)
-        )
+    parts: list[Any] = [STATIC_COUNTS] if static_ids else []
     for request in requests:
         if request.smart and request.evaluate:
             definition = SmartDefinition.parse(json.loads(request.definition or "{}"))
@@ -282,12 +321,14 @@ def counts_query(requests: Sequence[ItemsRequest]) -> Any:
                     func.count().label("items"),
                 )
             )
-    return _union(parts)
+    return _union(parts), {"static_ids": static_ids}
 
 
 async def list_item_counts(conn: AsyncConnection, requests: Sequence[ItemsRequest]) -> list[int]:
-    query = counts_query(requests)
-    counts = {} if query is None else {row.list_id: row.items for row in await conn.execute(query)}
+    query, parameters = counts_query(requests)
+    counts = (
+        {} if query is None else {row.list_id: row.items for row in await conn.execute(query, parameters)}
+    )
     return [int(counts.get(request.list_id, 0)) for request in requests]
 
 

@@ -9,14 +9,16 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Row, Text, and_, any_, cast, false, func, or_, select, true, type_coerce
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.types import NullType
 
 from db.accounts import profile_is_public
+from db.batch import uuid_keys
 from db.keyset import parse_date, parse_datetime, parse_float, parse_int32, parse_text, parse_uuid
 from db.media_filters import MEDIA_TYPES, MediaFilter, filter_conditions, relevance
 from db.models import TRACKING_STATUSES, ExternalLink, Media, User, UserMedia
-from db.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
+from db.pagination import InvalidCursor, LazyCursors, Page, decode_cursor, encode_cursor
 
 __all__ = ["MEDIA_TYPES", "SORT_FIELDS", "MediaSort", "MediaStats", "search_media"]
 
@@ -43,9 +45,35 @@ media_columns = (
     Media.updated_at,
 )
 
+# JSON columns the read path carries as text, decoded only when a client asks (decode_json).
+JSON_READ_AS_TEXT = ("attributes", "alternative_titles", "field_sources")
+# The read path's form of the media columns: JSON as text, `creators` as the list asyncpg decodes
+# (no SQLAlchemy ARRAY pass per row).
+_RAW_READS: dict[str, Callable[[Any], Any]] = {
+    **{name: lambda column: cast(column, Text) for name in JSON_READ_AS_TEXT},
+    "creators": lambda column: type_coerce(column, NullType()),
+}
+media_read_columns = tuple(
+    _RAW_READS[column.key](column).label(column.key) if column.key in _RAW_READS else column
+    for column in media_columns
+)
+
+
+def decode_json(value: Any) -> Any:
+    """Rows of the read path carry JSON columns as text, rows of writes (curation) decoded."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def media_attributes(row: Any) -> dict[str, Any]:
+    attributes: dict[str, Any] = decode_json(row.attributes)
+    return attributes
+
+
+MEDIA_BY_IDS = select(*media_read_columns).where(Media.id == any_(uuid_keys()))
+
 
 async def media_by_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[Row[Any] | None]:
-    rows: list[Any] = list((await conn.execute(select(*media_columns).where(Media.id.in_(ids)))).all())
+    rows: list[Any] = list((await conn.execute(MEDIA_BY_IDS, {"keys": list(ids)})).all())
     by_id = {row.id: row for row in rows}
     return [by_id.get(media_id) for media_id in ids]
 
@@ -56,7 +84,7 @@ async def media_by_external_key(conn: AsyncConnection, source: str, key: str) ->
         ExternalLink.source_name == source, ExternalLink.external_key == key
     )
     query = (
-        select(*media_columns)
+        select(*media_read_columns)
         .where(or_(Media.id.in_(linked.scalar_subquery()), Media.external_id == f"{source}:{key}"))
         .limit(1)
     )
@@ -64,16 +92,18 @@ async def media_by_external_key(conn: AsyncConnection, source: str, key: str) ->
     return row  # type: ignore[no-any-return]
 
 
+EXTERNAL_LINKS_BY_MEDIA_IDS = (
+    select(ExternalLink.media_id, ExternalLink.source_name, ExternalLink.external_key)
+    .where(ExternalLink.media_id == any_(uuid_keys()))
+    .order_by(ExternalLink.source_name, ExternalLink.external_key)
+)
+
+
 async def external_links_by_media_ids(
     conn: AsyncConnection, ids: Sequence[uuid.UUID]
 ) -> list[list[Row[Any]]]:
-    query = (
-        select(ExternalLink.media_id, ExternalLink.source_name, ExternalLink.external_key)
-        .where(ExternalLink.media_id.in_(ids))
-        .order_by(ExternalLink.source_name, ExternalLink.external_key)
-    )
     by_id: dict[uuid.UUID, list[Row[Any]]] = {media_id: [] for media_id in ids}
-    rows: list[Any] = list((await conn.execute(query)).all())
+    rows: list[Any] = list((await conn.execute(EXTERNAL_LINKS_BY_MEDIA_IDS, {"keys": list(ids)})).all())
     for row in rows:
         by_id[row.media_id].append(row)
     return [by_id[media_id] for media_id in ids]
@@ -86,25 +116,27 @@ class MediaStats:
     by_status: dict[str, int]
 
 
+STATS_BY_MEDIA_IDS = (
+    select(
+        UserMedia.media_id,
+        UserMedia.status,
+        func.count().label("entries"),
+        func.count(UserMedia.rating).label("ratings"),
+        func.coalesce(func.sum(UserMedia.rating), 0).label("rating_sum"),
+    )
+    .join(User, User.id == UserMedia.user_id)
+    .where(UserMedia.media_id == any_(uuid_keys()), profile_is_public())
+    .group_by(UserMedia.media_id, UserMedia.status)
+)
+
+
 async def stats_by_media_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[MediaStats]:
     """Aggregates over the entries of PUBLIC profiles (a PRIVATE user's entries never count in what
     others read); no per-user value leaves this function."""
-    query = (
-        select(
-            UserMedia.media_id,
-            UserMedia.status,
-            func.count().label("entries"),
-            func.count(UserMedia.rating).label("ratings"),
-            func.coalesce(func.sum(UserMedia.rating), 0).label("rating_sum"),
-        )
-        .join(User, User.id == UserMedia.user_id)
-        .where(UserMedia.media_id.in_(ids), profile_is_public())
-        .group_by(UserMedia.media_id, UserMedia.status)
-    )
     entries: dict[uuid.UUID, Counter[str]] = {media_id: Counter() for media_id in ids}
     ratings: Counter[uuid.UUID] = Counter()
     rating_sums: Counter[uuid.UUID] = Counter()
-    for row in (await conn.execute(query)).all():
+    for row in (await conn.execute(STATS_BY_MEDIA_IDS, {"keys": list(ids)})).all():
         entries[row.media_id][row.status] += row.entries
         ratings[row.media_id] += row.ratings
         rating_sums[row.media_id] += row.rating_sum
@@ -228,7 +260,7 @@ def _decode_after(after: str, kind: str, keys: Sequence[_SortKey]) -> list[Any]:
 
 
 def _filtered(media_filter: MediaFilter, extra_conditions: Iterable[ColumnElement[bool]]) -> Any:
-    return select(*media_columns).where(filter_conditions(media_filter), *extra_conditions)
+    return select(*media_read_columns).where(filter_conditions(media_filter), *extra_conditions)
 
 
 async def search_media(
@@ -258,10 +290,12 @@ async def search_media(
     return Page(
         rows=page,
         has_next_page=len(rows) > first,
-        cursors=[
-            encode_cursor(kind, [_cursor_value(getattr(row, f"sort_{key.name}")) for key in keys])
-            for row in page
-        ],
+        cursors=LazyCursors(
+            page,
+            lambda row: encode_cursor(
+                kind, [_cursor_value(getattr(row, f"sort_{key.name}")) for key in keys]
+            ),
+        ),
     )
 
 

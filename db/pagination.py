@@ -3,9 +3,9 @@
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
 from sqlalchemy import ColumnElement, and_, false, or_, true
 
@@ -75,8 +75,39 @@ def after_condition(
     return condition
 
 
+class LazyCursors(Sequence[str]):
+    """The cursors of a page's rows, each encoded when first read: most screens ask for none, or
+    only for pageInfo's last one."""
+
+    def __init__(self, rows: Sequence[Any], encode: Callable[[Any], str]) -> None:
+        self._rows = rows
+        self._encode = encode
+        self._encoded: dict[int, str] = {}
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        cursor = self._encoded.get(index)
+        if cursor is None:
+            cursor = self._encoded[index] = self._encode(self._rows[index])
+        return cursor
+
+
 @dataclass
 class Page(Generic[RowT]):
     rows: list[RowT]
     has_next_page: bool
-    cursors: list[str]
+    cursors: Sequence[str]

@@ -11,10 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Row, Text, case, cast, func, literal, select, text, union_all
+from sqlalchemy import Row, Text, any_, case, cast, func, literal, select, text, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from db.media import media_columns
+from db.batch import uuid_keys
+from db.media import JSON_READ_AS_TEXT, media_columns, media_read_columns
 from db.models import INVERSE_RELATION, NON_CANONICAL_RELATIONS, RELATION_TYPES, Media, Relationship
 
 OUTGOING = "outgoing"
@@ -46,9 +47,8 @@ def _inverse_label(stored: Any) -> Any:
     )
 
 
-async def relations_by_keys(conn: AsyncConnection, keys: Sequence[RelationKey]) -> list[list[Row[Any]]]:
-    """Each key's relations, both directions labelled for the key's side, with the other item's row."""
-    ids = list({media_id for media_id, _, _ in keys})
+def _relations_query() -> Any:
+    """Relations of the `keys` items, both directions labelled for the key's side, with the other item."""
     outgoing = select(
         Relationship.media_id.label("viewer_id"),
         Relationship.related_media_id.label("other_id"),
@@ -56,7 +56,7 @@ async def relations_by_keys(conn: AsyncConnection, keys: Sequence[RelationKey]) 
         literal(OUTGOING).label("direction"),
         Relationship.notes,
         Relationship.weight,
-    ).where(Relationship.media_id.in_(ids))
+    ).where(Relationship.media_id == any_(uuid_keys()))
     incoming = select(
         Relationship.related_media_id,
         Relationship.media_id,
@@ -64,10 +64,10 @@ async def relations_by_keys(conn: AsyncConnection, keys: Sequence[RelationKey]) 
         literal(INCOMING),
         Relationship.notes,
         Relationship.weight,
-    ).where(Relationship.related_media_id.in_(ids))
+    ).where(Relationship.related_media_id == any_(uuid_keys()))
     edges = union_all(outgoing, incoming).subquery("edges")
-    query = (
-        select(edges, *media_columns)
+    return (
+        select(edges, *media_read_columns)
         .join(Media, Media.id == edges.c.other_id)
         .order_by(
             edges.c.viewer_id,
@@ -78,8 +78,16 @@ async def relations_by_keys(conn: AsyncConnection, keys: Sequence[RelationKey]) 
             Media.id,
         )
     )
+
+
+RELATIONS_BY_IDS = _relations_query()
+
+
+async def relations_by_keys(conn: AsyncConnection, keys: Sequence[RelationKey]) -> list[list[Row[Any]]]:
+    """Each key's relations, both directions labelled for the key's side, with the other item's row."""
+    ids = list({media_id for media_id, _, _ in keys})
     by_viewer: dict[uuid.UUID, list[Row[Any]]] = defaultdict(list)
-    for row in (await conn.execute(query)).all():
+    for row in (await conn.execute(RELATIONS_BY_IDS, {"keys": ids})).all():
         by_viewer[row.viewer_id].append(row)
     return [
         [
@@ -100,7 +108,7 @@ class Graph:
 
 _MEDIA_SELECT = ", ".join(
     f"m.{column.key}::text AS {column.key}"
-    if column.key in ("media_class", "collection_path")
+    if column.key in ("media_class", "collection_path", *JSON_READ_AS_TEXT)
     else f"m.{column.key}"
     for column in media_columns
 )

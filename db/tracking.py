@@ -10,10 +10,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, case, cast, delete, func, select, true, tuple_
+from sqlalchemy import ColumnElement, Row, and_, any_, case, cast, delete, func, select, true, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from db.batch import uuid_keys
 from db.keyset import (
     SortKey,
     keyset_page,
@@ -24,7 +25,7 @@ from db.keyset import (
     parse_text,
     parse_uuid,
 )
-from db.media import media_columns
+from db.media import media_read_columns
 from db.models import TRACKING_STATUSES, Media, UserMedia
 from db.pagination import Page
 from db.types import Ltree
@@ -189,18 +190,29 @@ async def delete_entry(conn: AsyncConnection, user_id: uuid.UUID, media_id: uuid
     return result.first() is not None
 
 
+# Every pair of the users and media asked for: in practice one user (the viewer), so exactly the
+# keys, and one partition.
+ENTRIES_BY_USERS_AND_MEDIA = select(*entry_columns).where(
+    UserMedia.user_id == any_(uuid_keys("users")), UserMedia.media_id == any_(uuid_keys("media"))
+)
+
+
+def _entry_parameters(keys: Sequence[tuple[uuid.UUID, uuid.UUID]]) -> dict[str, Any]:
+    return {
+        "users": sorted({user_id for user_id, _ in keys}),
+        "media": sorted({media_id for _, media_id in keys}),
+    }
+
+
 def entries_query(keys: Sequence[tuple[uuid.UUID, uuid.UUID]]) -> Any:
-    users = sorted({user_id for user_id, _ in keys})
-    return select(*entry_columns).where(
-        UserMedia.user_id.in_(users), tuple_(UserMedia.user_id, UserMedia.media_id).in_(list(keys))
-    )
+    return ENTRIES_BY_USERS_AND_MEDIA.params(_entry_parameters(keys))
 
 
 async def entries_by_keys(
     conn: AsyncConnection, keys: Sequence[tuple[uuid.UUID, uuid.UUID]]
 ) -> list[Row[Any] | None]:
-    """Entries by (user id, media id); in practice one user (the viewer), so one partition."""
-    rows = await conn.execute(entries_query(keys))
+    """Entries by (user id, media id)."""
+    rows: list[Any] = list(await conn.execute(ENTRIES_BY_USERS_AND_MEDIA, _entry_parameters(keys)))
     by_key = {(row.entry_user_id, row.entry_media_id): row for row in rows}
     return [by_key.get(key) for key in keys]
 
@@ -244,7 +256,7 @@ def library_query(
     user_id: uuid.UUID, library_filter: LibraryFilter, sort: str, first: int, after: str | None
 ) -> Any:
     base = (
-        select(*entry_columns, *media_columns)
+        select(*entry_columns, *media_read_columns)
         .join(Media, Media.id == UserMedia.media_id)
         .where(library_filter.conditions(user_id))
     )
@@ -281,7 +293,7 @@ class LibraryStats:
     by_media_type: dict[str, int] = field(default_factory=dict)
 
 
-def stats_query(user_ids: Sequence[uuid.UUID]) -> Any:
+def _stats_query() -> Any:
     return (
         select(
             UserMedia.user_id,
@@ -293,7 +305,7 @@ def stats_query(user_ids: Sequence[uuid.UUID]) -> Any:
             func.avg(UserMedia.rating).label("mean_rating"),
         )
         .join(Media, Media.id == UserMedia.media_id)
-        .where(UserMedia.user_id.in_(user_ids))
+        .where(UserMedia.user_id == any_(uuid_keys()))
         .group_by(
             func.grouping_sets(
                 tuple_(UserMedia.user_id, UserMedia.status),
@@ -304,10 +316,17 @@ def stats_query(user_ids: Sequence[uuid.UUID]) -> Any:
     )
 
 
+STATS_BY_USERS = _stats_query()
+
+
+def stats_query(user_ids: Sequence[uuid.UUID]) -> Any:
+    return STATS_BY_USERS.params(keys=list(user_ids))
+
+
 async def stats_by_users(conn: AsyncConnection, user_ids: Sequence[uuid.UUID]) -> list[LibraryStats]:
     """Counts by status, by media type and the mean rating, per user, in one statement."""
     stats = {user_id: LibraryStats() for user_id in user_ids}
-    for row in await conn.execute(stats_query(user_ids)):
+    for row in await conn.execute(STATS_BY_USERS, {"keys": list(user_ids)}):
         entry = stats[row.user_id]
         if not row.no_status:
             entry.by_status[row.status] = row.entries

@@ -33,7 +33,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from db.accounts import credential_for_secret
 from db.availability import is_database_unavailable
-from db.engine import PoolSettings, StatementStats, current_stats, make_engine
+from db.engine import PoolSettings, StatementStats, current_stats, make_engine, reads_of
 from db.housekeeping import prune_auth_history_unless_running
 from db.migrate import head_revision
 from gql.auth import Viewer, bearer_secret
@@ -44,7 +44,7 @@ from gql.limits import BodySizeLimit, RateLimit, RateLimiter, rate_limiter
 from gql.loaders import Loaders
 from gql.outage import RETRY_AFTER_SECONDS, DatabaseAvailability, describe, service_unavailable_body
 from gql.request_state import current_request_id
-from gql.schema import build_schema
+from gql.schema import build_schema, document_cache
 
 log = logging.getLogger("omnimediatrak")
 
@@ -156,10 +156,12 @@ class GraphQLView(GraphQL[Context, None]):
     (400 when the operation could not start) or application/json (200), errors as JSON bodies."""
 
     def __init__(self, settings: Settings, engine: AsyncEngine, availability: DatabaseAvailability) -> None:
+        self.documents = document_cache(settings.limits)
         super().__init__(
             build_schema(
                 settings.limits,
                 expose_db_stats=not settings.is_production,
+                documents=self.documents,
                 introspection=settings.allows_introspection,
             ),
             graphql_ide=None if settings.is_production else "graphiql",
@@ -168,6 +170,7 @@ class GraphQLView(GraphQL[Context, None]):
         self.settings = settings
         self.engine = engine
         self.availability = availability
+        self.reads = reads_of(engine)
         self.graphiql_page = (STATIC_DIR / "graphiql.html").read_text(encoding="utf-8")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -316,7 +319,9 @@ class GraphQLView(GraphQL[Context, None]):
             secret = bearer_secret(authorization)
             credential = None
             if secret is not None:
-                async with self.engine.begin() as conn:
+                # A SELECT, and at most hourly an UPDATE of the last use (db/accounts.py), each atomic
+                # on its own: no BEGIN and COMMIT around them.
+                async with self.reads.connect() as conn:
                     credential = await credential_for_secret(conn, secret, session_idle)
             if credential is None:
                 raise invalid_token()
@@ -325,9 +330,10 @@ class GraphQLView(GraphQL[Context, None]):
             request=request,
             response=response,
             engine=self.engine,
+            reads=self.reads,
             settings=self.settings,
             viewer=viewer,
-            loaders=Loaders(self.engine, session_idle),
+            loaders=Loaders(self.reads, session_idle),
         )
 
 
@@ -385,7 +391,7 @@ def create_app(
 
     async def readyz(request: Request) -> Response:
         try:
-            async with engine.connect() as conn:
+            async with reads_of(engine).connect() as conn:
                 revision = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
         except Exception as error:
             if not is_database_unavailable(error) and not isinstance(error, SQLAlchemyError):
@@ -451,5 +457,6 @@ def create_app(
     )
     app.state.engine = engine
     app.state.availability = availability
+    app.state.documents = graphql.documents
     app.state.settings = settings
     return app

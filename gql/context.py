@@ -18,6 +18,8 @@ class Context:
     request: Request
     response: Response | None
     engine: AsyncEngine
+    # The same pool in AUTOCOMMIT, for plain reads (db/engine.py).
+    reads: AsyncEngine
     settings: Settings
     viewer: Viewer | None
     loaders: Loaders

@@ -1,7 +1,7 @@
 """Abuse resistance around /graphql: request body size, per-client rate limit, query cost.
 
-Depth, aliases and tokens are strawberry's own limiters (configured in gql/schema.py); statement
-timeouts and the bounded pool live in db/engine.py.
+Tokens (graphql-core's parser), depth and aliases (strawberry's rules) and the cost estimate are
+checked once per query text (gql/documents.py). Statement timeouts and the bounded pool live in db/engine.py.
 """
 
 import ctypes
@@ -38,7 +38,6 @@ from graphql import (
 )
 from graphql.type import GraphQLInterfaceType
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from strawberry.extensions import SchemaExtension
 
 DEFAULT_LIST_SIZE = 20
 
@@ -322,20 +321,3 @@ def query_cost(
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
     root = schema.get_root_type(operation.operation)
     return CostEstimator(schema, fragments, given).selection_cost(operation.selection_set, root, 1)
-
-
-class QueryCostLimiter(SchemaExtension):
-    """Refuses, before execution, a query whose estimated cost is above `max_cost`."""
-
-    def __init__(self, max_cost: int) -> None:
-        self.max_cost = max_cost
-
-    def on_validate(self) -> Iterator[None]:
-        context = self.execution_context
-        if context.graphql_document is not None and not context.pre_execution_errors:
-            cost = query_cost(
-                context.schema._schema, context.graphql_document, context.operation_name, context.variables
-            )
-            if cost > self.max_cost:
-                context.pre_execution_errors = [QueryCostExceeded(cost, self.max_cost)]
-        yield

@@ -5,6 +5,7 @@ import dataclasses
 import datetime as dt
 import json
 import uuid
+from collections.abc import Sequence
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -28,6 +29,7 @@ from gql.relay import (
     bad_cursor,
     connection_from_page,
     decode_id,
+    edge_cursor,
     page_info,
     page_size,
     register_node,
@@ -48,10 +50,12 @@ class ListType(Enum):
 
 @strawberry.type(description="An item of a list at its 0-based `position`.")
 class ListItemEdge:
-    cursor: str
+    cursor: str = strawberry.field(resolver=edge_cursor)
     position: int
     added_at: dt.datetime | None = strawberry.field(description="Null for smart lists.")
     node: Media
+    cursors: strawberry.Private[Sequence[str]]
+    index: strawberry.Private[int]
 
 
 @strawberry.type
@@ -133,12 +137,13 @@ class UserList(Node):
         return ListItemConnection(
             edges=[
                 ListItemEdge(
-                    cursor=cursor,
                     position=item.ordinal,
                     added_at=item.added_at,
                     node=Media.from_row(item.media),
+                    cursors=page.cursors,
+                    index=index,
                 )
-                for item, cursor in zip(page.rows, page.cursors, strict=True)
+                for index, item in enumerate(page.rows)
             ],
             page_info=page_info(page, after),
             count_request=dataclasses.replace(request, first=0, after=None),
@@ -172,7 +177,7 @@ async def user_lists(
         # Not even a page query: its hasNextPage would tell that the hidden profile has public lists.
         return Connection(edges=[], page_info=page_info(Page([], False, []), after), count_total=_no_lists)
     include_private = is_owner(viewer, owner_id)
-    engine = info.context.engine
+    engine = info.context.reads
     try:
         async with engine.connect() as conn:
             page = await list_queries.lists_of_owner(conn, owner_id, include_private, size, after)

@@ -1,10 +1,11 @@
-"""Per-request dataloaders. Each batch borrows its own pooled connection for one statement, so
-concurrently running resolvers never share a connection (see db/engine.py)."""
+"""Per-request dataloaders. Each batch borrows its own pooled connection (AUTOCOMMIT: no BEGIN and
+ROLLBACK around the statement) for one statement, so concurrently running resolvers never share a
+connection (see db/engine.py)."""
 
 import datetime as dt
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from functools import partial
+from functools import cached_property, partial
 from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
@@ -32,35 +33,93 @@ def batch_loader(
 
 
 class Loaders:
-    def __init__(self, engine: AsyncEngine, session_idle: dt.timedelta) -> None:
-        # catalog
-        self.media_by_id = batch_loader(engine, media_queries.media_by_ids)
-        self.redirect_by_old_id = batch_loader(engine, identity.redirects_by_old_ids)
-        # accounts
-        self.user_by_id = batch_loader(engine, account_queries.users_by_ids)
-        self.user_by_username = batch_loader(engine, account_queries.users_by_usernames)
-        self.api_tokens_by_user_id = batch_loader(engine, account_queries.api_tokens_by_user_ids)
-        self.api_token_by_id = batch_loader(engine, account_queries.api_tokens_by_ids)
-        self.sessions_by_user_id = batch_loader(
-            engine, partial(account_queries.sessions_by_user_ids, session_idle=session_idle)
-        )
-        self.session_by_id = batch_loader(
-            engine, partial(account_queries.sessions_by_ids, session_idle=session_idle)
-        )
-        # tracking and lists
-        self.entry_by_user_media = batch_loader(engine, tracking_queries.entries_by_keys)
-        self.library_stats_by_user = batch_loader(engine, tracking_queries.stats_by_users)
-        self.list_by_id = batch_loader(engine, list_queries.lists_by_ids)
-        self.list_items_page = batch_loader(engine, list_queries.list_item_pages)
-        self.list_item_count = batch_loader(engine, list_queries.list_item_counts)
-        # catalog relations and stats
-        self.external_links_by_media_id = batch_loader(engine, media_queries.external_links_by_media_ids)
-        self.stats_by_media_id = batch_loader(engine, media_queries.stats_by_media_ids)
-        self.relations_by_key = batch_loader(engine, relation_queries.relations_by_keys)
-        self.graph_by_key = batch_loader(engine, relation_queries.graphs_by_keys)
+    """Each loader is made on first use: a request needs a few of them, and making all of them
+    cost a noticeable part of a point lookup."""
 
-        # curation
-        self.revisions_by_media_id = batch_loader(engine, curation.revisions_by_media_ids)
+    def __init__(self, engine: AsyncEngine, session_idle: dt.timedelta) -> None:
+        self.engine = engine
+        self.session_idle = session_idle
+
+    # catalog
+    @cached_property
+    def media_by_id(self) -> DataLoader[uuid.UUID, Any]:
+        return batch_loader(self.engine, media_queries.media_by_ids)
+
+    @cached_property
+    def redirect_by_old_id(self) -> DataLoader[uuid.UUID, Any]:
+        return batch_loader(self.engine, identity.redirects_by_old_ids)
+
+    # accounts
+    @cached_property
+    def user_by_id(self) -> DataLoader[uuid.UUID, Any]:
+        return batch_loader(self.engine, account_queries.users_by_ids)
+
+    @cached_property
+    def user_by_username(self) -> DataLoader[str, Any]:
+        return batch_loader(self.engine, account_queries.users_by_usernames)
+
+    @cached_property
+    def api_tokens_by_user_id(self) -> DataLoader[uuid.UUID, Any]:
+        return batch_loader(self.engine, account_queries.api_tokens_by_user_ids)
+
+    @cached_property
+    def api_token_by_id(self) -> DataLoader[uuid.UUID, Any]:
+        return batch_loader(self.engine, account_queries.api_tokens_by_ids)
+
+    @cached_property
+    def sessions_by_user_id(self) -> DataLoader[uuid.UUID, Any]:
+        return batch_loader(
+            self.engine, partial(account_queries.sessions_by_user_ids, session_idle=self.session_idle)
+        )
+
+    @cached_property
+    def session_by_id(self) -> DataLoader[uuid.UUID, Any]:
+        return batch_loader(
+            self.engine, partial(account_queries.sessions_by_ids, session_idle=self.session_idle)
+        )
+
+    # tracking and lists
+    @cached_property
+    def entry_by_user_media(self) -> DataLoader[tuple[uuid.UUID, uuid.UUID], Any]:
+        return batch_loader(self.engine, tracking_queries.entries_by_keys)
+
+    @cached_property
+    def library_stats_by_user(self) -> DataLoader[uuid.UUID, Any]:
+        return batch_loader(self.engine, tracking_queries.stats_by_users)
+
+    @cached_property
+    def list_by_id(self) -> DataLoader[uuid.UUID, Any]:
+        return batch_loader(self.engine, list_queries.lists_by_ids)
+
+    @cached_property
+    def list_items_page(self) -> DataLoader[list_queries.ItemsRequest, Any]:
+        return batch_loader(self.engine, list_queries.list_item_pages)
+
+    @cached_property
+    def list_item_count(self) -> DataLoader[list_queries.ItemsRequest, Any]:
+        return batch_loader(self.engine, list_queries.list_item_counts)
+
+    # catalog relations and stats
+    @cached_property
+    def external_links_by_media_id(self) -> DataLoader[uuid.UUID, Any]:
+        return batch_loader(self.engine, media_queries.external_links_by_media_ids)
+
+    @cached_property
+    def stats_by_media_id(self) -> DataLoader[uuid.UUID, Any]:
+        return batch_loader(self.engine, media_queries.stats_by_media_ids)
+
+    @cached_property
+    def relations_by_key(self) -> DataLoader[relation_queries.RelationKey, Any]:
+        return batch_loader(self.engine, relation_queries.relations_by_keys)
+
+    @cached_property
+    def graph_by_key(self) -> DataLoader[relation_queries.GraphKey, Any]:
+        return batch_loader(self.engine, relation_queries.graphs_by_keys)
+
+    # curation
+    @cached_property
+    def revisions_by_media_id(self) -> DataLoader[uuid.UUID, Any]:
+        return batch_loader(self.engine, curation.revisions_by_media_ids)
 
     def __getattr__(self, name: str) -> Any:
         raise AttributeError(f"no loader named {name}")

@@ -114,6 +114,25 @@ class ExternalLink:
     external_key: str
 
 
+# Media's JSON columns are decoded only when a client asks for them (db.media.media_read_columns).
+
+
+def decoded_attributes(root: strawberry.Parent[Any]) -> JSON:
+    return JSON(media_queries.decode_json(root.raw_attributes))
+
+
+def decoded_alternative_titles(root: strawberry.Parent[Any]) -> list[AlternativeTitle]:
+    return [
+        AlternativeTitle(title=item["title"], language=item.get("language"))
+        for item in media_queries.decode_json(root.raw_alternative_titles)
+    ]
+
+
+def decoded_field_sources(root: strawberry.Parent[Any]) -> list[FieldSource]:
+    sources = media_queries.decode_json(root.raw_field_sources)
+    return [FieldSource(field=name, source=source) for name, source in sorted(sources.items())]
+
+
 @strawberry.type(description="One canonical catalog item: a book, a film, a game, a live event...")
 class Media(Node):
     raw_id: strawberry.Private[uuid.UUID]
@@ -121,7 +140,7 @@ class Media(Node):
     media_type: MediaType
     media_class: str = strawberry.field(description="Taxonomy path, e.g. `written.book.novel`.")
     title: str
-    alternative_titles: list[AlternativeTitle]
+    alternative_titles: list[AlternativeTitle] = strawberry.field(resolver=decoded_alternative_titles)
     release_date: dt.date | None = strawberry.field(
         description="The first day of the period releaseDatePrecision names (1977-01-01 for a year-only 1977)."
     )
@@ -132,16 +151,22 @@ class Media(Node):
     creators: list[str]
     cover_url: str | None
     description: str | None
-    attributes: JSON = strawberry.field(description="Type-specific fields: isbn, page_count, episodes...")
+    attributes: JSON = strawberry.field(
+        resolver=decoded_attributes, description="Type-specific fields: isbn, page_count, episodes..."
+    )
     collection_path: str | None = strawberry.field(
         description="Franchise / universe path, e.g. `dune.novels`."
     )
     field_sources: list[FieldSource] = strawberry.field(
-        description="Who set each field (docs/ingestion.md, Provenance); fields not listed fall under `*`."
+        resolver=decoded_field_sources,
+        description="Who set each field (docs/ingestion.md, Provenance); fields not listed fall under `*`.",
     )
     created_at: dt.datetime
     updated_at: dt.datetime
     tracker_count: strawberry.Private[int]
+    raw_attributes: strawberry.Private[Any]
+    raw_alternative_titles: strawberry.Private[Any]
+    raw_field_sources: strawberry.Private[Any]
     viewer_entry: TrackingEntry | None = strawberry.field(
         resolver=viewer_entry, description="The viewer's tracking entry; null when anonymous or untracked."
     )
@@ -159,21 +184,16 @@ class Media(Node):
             media_type=MediaType(row.media_type),
             media_class=row.media_class,
             title=row.title,
-            alternative_titles=[
-                AlternativeTitle(title=item["title"], language=item.get("language"))
-                for item in row.alternative_titles
-            ],
+            raw_alternative_titles=row.alternative_titles,
             release_date=row.release_date,
             release_date_precision=DatePrecision(row.release_date_precision),
             country_of_origin=row.country_of_origin,
             creators=list(row.creators or []),
             cover_url=row.cover_url,
             description=row.description,
-            attributes=row.attributes,
+            raw_attributes=row.attributes,
             collection_path=row.collection_path,
-            field_sources=[
-                FieldSource(field=name, source=source) for name, source in sorted(row.field_sources.items())
-            ],
+            raw_field_sources=row.field_sources,
             created_at=row.created_at,
             updated_at=row.updated_at,
             tracker_count=row.tracker_count,
@@ -273,7 +293,7 @@ async def media_connection(
     cursor_kind: str,
 ) -> Connection[Media]:
     size = page_size(first)
-    engine = info.context.engine
+    engine = info.context.reads
     try:
         async with engine.connect() as conn:
             page = await media_queries.search_media(
@@ -300,7 +320,7 @@ class MediaQuery:
         description="The item another catalog knows by `key` (e.g. source `tmdb`, key `438631`)."
     )
     async def media_by_external_id(self, info: Info, source: str, key: str) -> Media | None:
-        async with info.context.engine.connect() as conn:
+        async with info.context.reads.connect() as conn:
             row = await media_queries.media_by_external_key(conn, source, key)
         return None if row is None else Media.from_row(row)
 
@@ -332,7 +352,7 @@ class MediaQuery:
 
     @strawberry.field(description="Every media type with its number of items, for filter menus.")
     async def media_types(self, info: Info) -> list[MediaTypeCount]:
-        async with info.context.engine.connect() as conn:
+        async with info.context.reads.connect() as conn:
             counts = await media_queries.media_type_counts(conn)
         return [MediaTypeCount(media_type=MediaType(media_type), count=count) for media_type, count in counts]
 
@@ -341,6 +361,6 @@ class MediaQuery:
         "the number of items in each subtree, for filter menus."
     )
     async def media_classes(self, info: Info) -> list[MediaClassCount]:
-        async with info.context.engine.connect() as conn:
+        async with info.context.reads.connect() as conn:
             counts = await media_queries.media_class_counts(conn)
         return [MediaClassCount(media_class=media_class, count=count) for media_class, count in counts]

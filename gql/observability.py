@@ -1,4 +1,5 @@
-"""`extensions.db` on every response outside production: SQL statements run and their total time."""
+"""`extensions.db` on every response outside production: SQL statements run, round trips to
+PostgreSQL (statements, prepares, BEGIN/COMMIT/ROLLBACK) and the statements' total time."""
 
 from typing import Any
 
@@ -12,4 +13,11 @@ class DatabaseStats(SchemaExtension):
         stats = current_stats.get()
         if stats is None:
             return {}
-        return {"db": {"queries": stats.queries, "timeMs": round(stats.seconds * 1000, 3)}}
+        return {
+            "db": {
+                "queries": stats.queries,
+                "roundTrips": stats.round_trips,
+                "prepares": stats.prepares,
+                "timeMs": round(stats.seconds * 1000, 3),
+            }
+        }

@@ -4,7 +4,7 @@ import asyncio
 import base64
 import binascii
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -103,10 +103,18 @@ class PageInfo:
     end_cursor: str | None
 
 
+def edge_cursor(root: strawberry.Parent[Any]) -> str:
+    """Encoded only when a client asks for it (db.pagination.LazyCursors)."""
+    cursor: str = root.cursors[root.index]
+    return cursor
+
+
 @strawberry.type
 class Edge(Generic[NodeT]):
-    cursor: str
+    cursor: str = strawberry.field(resolver=edge_cursor)
     node: NodeT
+    cursors: strawberry.Private[Sequence[str]]
+    index: strawberry.Private[int]
 
 
 @strawberry.type
@@ -137,8 +145,7 @@ def connection_from_page(
 ) -> Connection[NodeT]:
     return Connection(
         edges=[
-            Edge(cursor=cursor, node=to_node(row))
-            for row, cursor in zip(page.rows, page.cursors, strict=True)
+            Edge(node=to_node(row), cursors=page.cursors, index=index) for index, row in enumerate(page.rows)
         ],
         page_info=page_info(page, after),
         count_total=count_total,

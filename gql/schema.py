@@ -1,23 +1,16 @@
 """The one place the schema is assembled from the domain modules."""
 
-from strawberry.extensions import (
-    DisableIntrospection,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    ValidationCache,
-)
+from strawberry.extensions import DisableIntrospection
 from strawberry.tools import merge_types
 
 from gql.account_mutations import AccountMutation
 from gql.accounts import AccountsQuery, User
 from gql.admin import AdminMutation
 from gql.config import Limits
+from gql.documents import DocumentCache
 from gql.errors import ClassifiedErrorsSchema, MaskUnexpectedErrors
 from gql.input_guard import InputGuard
 from gql.introspection import HideSchemaHints
-from gql.limits import QueryCostLimiter
 from gql.list_mutations import ListMutation
 from gql.lists import ListQuery
 from gql.media import Media, MediaQuery
@@ -30,21 +23,28 @@ Query = merge_types("Query", (NodeQuery, MediaQuery, AccountsQuery, ListQuery))
 Mutation = merge_types("Mutation", (AccountMutation, TrackingMutation, ListMutation, AdminMutation))
 
 
+def document_cache(limits: Limits) -> DocumentCache:
+    return DocumentCache(
+        max_depth=limits.max_depth,
+        max_aliases=limits.max_aliases,
+        max_tokens=limits.max_tokens,
+        max_cost=limits.max_cost,
+    )
+
+
 def build_schema(
-    limits: Limits | None = None, expose_db_stats: bool = True, introspection: bool = True
+    limits: Limits | None = None,
+    expose_db_stats: bool = True,
+    documents: DocumentCache | None = None,
+    introspection: bool = True,
 ) -> ClassifiedErrorsSchema:
     limits = limits or Limits()
+    documents = documents or document_cache(limits)
     extensions: list[object] = [
-        lambda: QueryDepthLimiter(max_depth=limits.max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
-        lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         MaskUnexpectedErrors,
-        # Clients send the same few documents over and over; parsing and validating them was a third
-        # of a depth-3 traversal's server time (bench/README.md).
-        lambda: ParserCache(maxsize=256),
-        lambda: ValidationCache(maxsize=256),
-        # After validation: ValidationCache replaces pre_execution_errors, and only a valid document is costed.
-        lambda: QueryCostLimiter(max_cost=limits.max_cost),
+        # Parsing (token limit included), validation (depth and alias limits) and the cost estimate,
+        # once per query text: clients send the same few documents over and over (gql/documents.py).
+        documents.extension,
         InputGuard,
     ]
     if expose_db_stats:

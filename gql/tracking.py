@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from db import tracking as tracking_queries
+from db.media import media_attributes
 from db.media_filters import LTREE_PATTERN
 from db.pagination import InvalidCursor
 from gql.context import Info
@@ -99,7 +100,7 @@ class TrackingEntry(Node):
     )
     async def progress_percent(self, info: Info) -> float | None:
         row = await self._media_row(info)
-        total = tracking_queries.total_units(row.media_type, row.attributes)
+        total = tracking_queries.total_units(row.media_type, media_attributes(row))
         return None if total is None else round(100 * min(self.progress, total) / total, 1)
 
 
@@ -169,7 +170,7 @@ async def user_library(
         return None
     size = page_size(first)
     library_filter = (filter or LibraryFilter()).to_query()
-    engine = info.context.engine
+    engine = info.context.reads
     try:
         async with engine.connect() as conn:
             page = await tracking_queries.library_page(

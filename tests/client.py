@@ -34,6 +34,14 @@ class Result:
     def queries(self) -> int:
         return int(self.body["extensions"]["db"]["queries"])
 
+    @property
+    def round_trips(self) -> int:
+        return int(self.body["extensions"]["db"]["roundTrips"])
+
+    @property
+    def prepares(self) -> int:
+        return int(self.body["extensions"]["db"]["prepares"])
+
 
 @dataclass
 class GraphQLClient:

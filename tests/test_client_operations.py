@@ -102,3 +102,33 @@ async def test_statement_count_does_not_grow_with_rows(client: GraphQLClient, en
         assert str(result.data).count(f"Saga {size} ") >= size, result.data
         counts.append(result.queries)
     assert counts[0] == counts[1], f"{operation}: {counts}"
+
+
+# SQL statements per operation for a signed-in viewer, whatever the number of rows.
+STATEMENTS = {
+    "Home": 5,
+    "Catalog": 6,
+    "MediaDetail": 9,
+    "Franchise": 4,
+    "Library": 4,
+    "MyLists": 7,
+    "ListPage": 6,
+    "Profile": 5,
+}
+
+
+@pytest.mark.parametrize("operation", QUERIES)
+async def test_round_trips_stay_bounded(client: GraphQLClient, engine, operation: str) -> None:
+    """A read is one round trip per statement: no BEGIN/COMMIT/ROLLBACK around it, and a prepare
+    only the first time a pooled connection meets a statement's text (the same text for every
+    batch size, so a warm pool prepares almost nothing)."""
+    world = await _world(client, engine, 3)
+    prepares = []
+    for _ in range(5):
+        result = await client(OPERATIONS[operation], world["variables"][operation], token=world["token"])
+        assert result.errors == [], result.errors
+        assert result.queries <= STATEMENTS[operation]
+        assert result.prepares <= result.queries
+        assert result.round_trips == result.queries + result.prepares, "transaction round trips"
+        prepares.append(result.prepares)
+    assert min(prepares) <= STATEMENTS[operation] // 2, prepares

@@ -467,7 +467,7 @@ async def test_user_scoped_statements_scan_one_partition(engine) -> None:
         "entries": tracking_queries.entries_query([(user_id, media_id)]),
         "stats": tracking_queries.stats_query([user_id]),
         "smart list items": list_queries.items_query([smart_request])[0],
-        "smart list count": list_queries.counts_query([smart_request]),
+        "smart list count": list_queries.counts_query([smart_request])[0],
     }
     for name, statement in statements.items():
         scanned = await partitions_scanned(engine, statement)
