@@ -317,6 +317,39 @@ INSERT_NEW_RELATIONS = text(
 INSERT_RELATIONS = text(INSERT_NEW_RELATIONS.text + " ON CONFLICT DO NOTHING")
 
 
+def _relation_json(row: str, notes: str = "notes", weight: str = "weight") -> str:
+    return (
+        f"jsonb_build_object('media_id', {row}.media_id, 'related_media_id', {row}.related_media_id, "
+        f"'relation_type', {row}.relation_type::text, 'notes', {row}.{notes}, 'weight', {row}.{weight})"
+    )
+
+
+# A feed's relation changes between items that existed before its batch are revisions too (the
+# relations of a new item come with its creation).
+FEED_LINK_REVISIONS = (
+    "INSERT INTO media.revisions (media_id, action, changes, job_id, source) "
+    "SELECT c.media_id, 'link', jsonb_build_object('before', {before}, 'after', {after}), :job_id, :source "
+    "FROM changed c"
+)
+INSERT_RELATIONS_BY_FEED = text(
+    f"WITH changed AS ({INSERT_RELATIONS.text} RETURNING media_id, related_media_id, relation_type, notes, weight) "
+    + FEED_LINK_REVISIONS.format(before="NULL", after=_relation_json("c"))
+)
+UPDATE_RELATIONS_BY_FEED = text(
+    "WITH changed AS (UPDATE media.relationships r SET notes = coalesce(i.notes, r.notes), "
+    f"weight = coalesce(i.weight, r.weight) FROM {INCOMING_RELATIONS} "
+    "JOIN media.relationships o ON o.media_id = i.src AND o.related_media_id = i.dst "
+    "AND o.relation_type = CAST(i.type AS media.relation_type) "
+    "WHERE r.media_id = o.media_id AND r.related_media_id = o.related_media_id AND r.relation_type = o.relation_type "
+    "AND (r.notes, r.weight) IS DISTINCT FROM (coalesce(i.notes, r.notes), coalesce(i.weight, r.weight)) "
+    "RETURNING r.media_id, r.related_media_id, r.relation_type, r.notes, r.weight, "
+    "o.notes AS old_notes, o.weight AS old_weight) "
+    + FEED_LINK_REVISIONS.format(
+        before=_relation_json("c", "old_notes", "old_weight"), after=_relation_json("c")
+    )
+)
+
+
 def _relation_params(facts: list[RelationFact]) -> dict[str, str]:
     rows = [
         {
@@ -332,13 +365,18 @@ def _relation_params(facts: list[RelationFact]) -> dict[str, str]:
 
 
 async def store_relations(
-    conn: AsyncConnection, facts: Iterable[RelationFact], new_media_ids: Collection[uuid.UUID] = ()
+    conn: AsyncConnection,
+    facts: Iterable[RelationFact],
+    new_media_ids: Collection[uuid.UUID] = (),
+    feed_job: tuple[int, str] | None = None,
 ) -> tuple[int, int]:
     """Store facts in canonical form, each once; a fact already stored in either direction only
     takes new notes/weight (when given), and so does a fact stated twice among `facts` (the later
     statement wins, as if they were stored one after the other). Returns (inserted, updated); at
     most two statements. `new_media_ids`: items created in this transaction and absent from every
-    fact stored before this call, so no stored fact of theirs can need an update."""
+    fact stored before this call, so no stored fact of theirs can need an update. `feed_job`
+    (job id, source): a feed's batch, whose changes to relations between older items are revisions."""
+    revision = {} if feed_job is None else {"job_id": feed_job[0], "source": feed_job[1]}
     unique: dict[tuple[uuid.UUID, uuid.UUID, str], RelationFact] = {}
     for fact in facts:
         canonical = fact.canonical()
@@ -367,8 +405,8 @@ async def store_relations(
     ]
     updated = 0
     if annotated:
-        result = await conn.execute(UPDATE_RELATIONS, _relation_params(annotated))
-        updated = result.rowcount
+        statement = UPDATE_RELATIONS if feed_job is None else UPDATE_RELATIONS_BY_FEED
+        updated = (await conn.execute(statement, {**revision, **_relation_params(annotated)})).rowcount
     # Facts of new items cannot collide with a stored one: they skip ON CONFLICT's extra index probes.
     fresh = [
         fact for fact in rows if fact.media_id in new_media_ids or fact.related_media_id in new_media_ids
@@ -382,7 +420,8 @@ async def store_relations(
     if fresh:
         inserted += (await conn.execute(INSERT_NEW_RELATIONS, _relation_params(fresh))).rowcount
     if known:
-        inserted += (await conn.execute(INSERT_RELATIONS, _relation_params(known))).rowcount
+        statement = INSERT_RELATIONS if feed_job is None else INSERT_RELATIONS_BY_FEED
+        inserted += (await conn.execute(statement, {**revision, **_relation_params(known)})).rowcount
     return inserted, updated
 
 

@@ -362,6 +362,8 @@ async def _match(
             else:
                 claimed[(item, namespace)] = own_key
                 matched.append((record, item))
+        # Records of one item apply in file order.
+        matched.sort(key=lambda pair: pair[0].line)
     return matched, conflicts
 
 
@@ -435,16 +437,18 @@ async def apply_batch(
     for target in targets.values():
         current = existing.get(target.media_id)
         if current is None:
-            merge = ItemMerge(dict(NEW_ITEM), {EVERY_FIELD: incoming})
-            for record in target.records:
-                merge.apply(record.line, record.fields, incoming, feed_run.precedence)
-            inserts.append(
-                (
-                    target.media_id,
-                    target.records[0].external_id_text,
-                    merge.values | {"field_sources": merge.sources},
-                )
-            )
+            first, *later = target.records
+            # A new item is its first record (attribute keys given as null are simply absent).
+            attributes = first.fields.get("attributes")
+            if attributes and None in attributes.values():
+                attributes = {key: value for key, value in attributes.items() if value is not None}
+            values = {**NEW_ITEM, **first.fields, "attributes": attributes or {}}
+            sources = {EVERY_FIELD: incoming}
+            if later:
+                merge = ItemMerge(values, sources)
+                for record in later:
+                    merge.apply(record.line, record.fields, incoming, feed_run.precedence)
+            inserts.append((target.media_id, first.external_id_text, values | {"field_sources": sources}))
             counts.inserted += len(target.records)
             continue
         merge = ItemMerge(
@@ -561,7 +565,7 @@ async def apply_batch(
         conn, [key for _, key in new_links if key not in waiting_targets] + sorted(waiting_targets)
     )
     if facts:
-        await store_relations(conn, facts, new_media_ids)
+        await store_relations(conn, facts, new_media_ids, (feed_run.job_id, feed_run.source))
 
     await log_bad_lines(conn, feed_run.job_id, notes)
     return BatchOutcome(counts, field_notes)

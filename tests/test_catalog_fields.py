@@ -31,7 +31,9 @@ SPIRITED_AWAY = {
     ],
 }
 MEDIA = """query($id: ID!) {
-  media(id: $id) { title releaseDate releaseDatePrecision alternativeTitles { title language } }
+  media(id: $id) {
+    title releaseDate releaseDatePrecision alternativeTitles { title language } fieldSources { field source }
+  }
 }"""
 ERRORS = "userErrors { field code message }"
 CREATE = f"""mutation($input: CreateMediaInput!) {{
@@ -66,6 +68,7 @@ async def test_alternative_titles_of_a_feed_are_stored_as_objects_and_returned(
     assert stored == [(expected, {})]
     result = await client(MEDIA, {"id": to_global_id("Media", await only_media_id(engine))})
     assert result.data["media"]["alternativeTitles"] == expected
+    assert result.data["media"]["fieldSources"] == [{"field": "*", "source": "feed:films"}]
 
 
 async def test_a_year_only_release_date_round_trips_as_a_year(

@@ -2,6 +2,9 @@
 feeds take only what they may, attributes merge per key, every change is a revision, and keys that
 disagree about identity are conflicts, never merges."""
 
+import asyncio
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -331,3 +334,58 @@ def test_precedence_ranks_listed_feeds_above_unlisted_ones_and_never_above_admin
     assert not precedence.may_take("feed:tmdb", "feed:imdb")
     assert not precedence.may_take("feed:wikidata", "admin")
     assert precedence.may_take("feed:tmdb", "feed:tmdb")
+
+
+async def test_the_command_takes_a_precedence_and_prints_field_counts_and_conflicts(
+    engine: AsyncEngine, tmp_path: Path, database_url: str
+) -> None:
+    await ingest_file(engine, write_jsonl(tmp_path / "curated.jsonl", STAR_WARS), source="curated")
+    twin = {**STAR_WARS_ELSEWHERE, "external_id": "movielens:261", "title": "A twin"}
+    path = write_jsonl(tmp_path / "ml.jsonl", STAR_WARS_ELSEWHERE, twin)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gql.cli",
+        "ingest",
+        str(path),
+        "--source",
+        "movielens",
+        "--precedence",
+        "movielens,curated",
+        env={**os.environ, "DATABASE_URL": database_url},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out = (await process.communicate())[0].decode()
+    assert process.returncode == 1
+    assert "field title: 1 changed, 0 kept" in out
+    assert "line 2: conflict (secondary_key_of_another_item) on imdb:tt0076759" in out
+    assert (await the_item(engine))["title"] == "Star Wars: Episode IV - A New Hope"
+
+
+async def test_a_feeds_relation_between_existing_items_is_a_revision(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    book = {
+        "external_id": "wikidata:Q190192",
+        "media_type": "book",
+        "media_class": "written.book",
+        "title": "Dune",
+    }
+    film = {
+        "external_id": "imdb:tt1160419",
+        "media_type": "film",
+        "media_class": "video.film",
+        "title": "Dune",
+    }
+    await ingest_file(engine, write_jsonl(tmp_path / "a.jsonl", book, film), source="wiki")
+    related = {**book, "relations": [{"type": "adaptation", "target": "imdb:tt1160419"}]}
+    first = await ingest_file(engine, write_jsonl(tmp_path / "b.jsonl", related), source="wiki")
+    annotated = {**book, "relations": [{"type": "adaptation", "target": "imdb:tt1160419", "notes": "2021"}]}
+    second = await ingest_file(engine, write_jsonl(tmp_path / "c.jsonl", annotated), source="wiki")
+    links = await rows(
+        engine,
+        "SELECT job_id, changes -> 'before' ->> 'notes', changes -> 'after' ->> 'notes', "
+        "changes -> 'after' ->> 'relation_type' FROM media.revisions WHERE action = 'link' ORDER BY id",
+    )
+    assert links == [(first.job_id, None, None, "adaptation"), (second.job_id, None, "2021", "adaptation")]
