@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.load --data-dir .data/bench --seconds 20 --concurrency 8
 
-Starts `omnimediatrak serve` (production mode, one uvicorn worker) on the bench data dir in a
+Starts `omnimediatrak serve` (production mode, its default worker processes) on the bench data dir in a
 subprocess, then runs each scenario with a fixed number of concurrent clients.
 """
 

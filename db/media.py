@@ -9,20 +9,39 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Text, and_, any_, cast, false, func, or_, select, true, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Text,
+    and_,
+    any_,
+    cast,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    tuple_,
+    type_coerce,
+    union,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import NullType
 
-from db.accounts import profile_is_public
 from db.batch import uuid_keys
 from db.keyset import parse_date, parse_datetime, parse_float, parse_int32, parse_text, parse_uuid
-from db.media_filters import MEDIA_TYPES, MediaFilter, filter_conditions, relevance
-from db.models import TRACKING_STATUSES, ExternalLink, Media, User, UserMedia
+from db.media_filters import MEDIA_TYPES, MediaFilter, exact_title, filter_conditions, relevance
+from db.models import TRACKING_STATUSES, CatalogCount, ExternalLink, Media, MediaStatsCount
 from db.pagination import InvalidCursor, LazyCursors, Page, decode_cursor, encode_cursor
 
 __all__ = ["MEDIA_TYPES", "SORT_FIELDS", "MediaSort", "MediaStats", "search_media"]
 
 SORT_FIELDS = ("title", "release_date", "created_at", "relevance", "popularity")
+# Relevance ranks precisely the RANK_WINDOW most popular matches and every exact-title match.
+RANK_WINDOW = 100
+# totalCount of searchMedia is exact up to this many items; above it the connection says "more than".
+COUNT_BOUND = 1000
 
 media_columns = (
     Media.id,
@@ -116,23 +135,19 @@ class MediaStats:
     by_status: dict[str, int]
 
 
-STATS_BY_MEDIA_IDS = (
-    select(
-        UserMedia.media_id,
-        UserMedia.status,
-        func.count().label("entries"),
-        func.count(UserMedia.rating).label("ratings"),
-        func.coalesce(func.sum(UserMedia.rating), 0).label("rating_sum"),
-    )
-    .join(User, User.id == UserMedia.user_id)
-    .where(UserMedia.media_id == any_(uuid_keys()), profile_is_public())
-    .group_by(UserMedia.media_id, UserMedia.status)
-)
+# Counters kept by the tracking writes: at most one row per item and status, however many entries.
+STATS_BY_MEDIA_IDS = select(
+    MediaStatsCount.media_id,
+    MediaStatsCount.status,
+    MediaStatsCount.entries,
+    MediaStatsCount.ratings,
+    MediaStatsCount.rating_sum,
+).where(MediaStatsCount.media_id == any_(uuid_keys()))
 
 
 async def stats_by_media_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[MediaStats]:
-    """Aggregates over the entries of PUBLIC profiles (a PRIVATE user's entries never count in what
-    others read); no per-user value leaves this function."""
+    """Aggregates over the entries of PUBLIC profiles, from the counters (a PRIVATE user's entries never
+    count in what others read); no per-user value leaves this function."""
     entries: dict[uuid.UUID, Counter[str]] = {media_id: Counter() for media_id in ids}
     ratings: Counter[uuid.UUID] = Counter()
     rating_sums: Counter[uuid.UUID] = Counter()
@@ -150,22 +165,38 @@ async def stats_by_media_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) ->
     ]
 
 
+async def _catalog_counts(conn: AsyncConnection, kind: str) -> dict[str, int]:
+    """Items per value of `kind` ('type', 'class' or 'genre'), summed over the counter shards."""
+    total = func.sum(CatalogCount.items)
+    query = (
+        select(CatalogCount.value, total)
+        .where(CatalogCount.kind == kind)
+        .group_by(CatalogCount.value)
+        .having(total > 0)
+    )
+    return {row[0]: int(row[1]) for row in (await conn.execute(query)).all()}
+
+
 async def media_type_counts(conn: AsyncConnection) -> list[tuple[str, int]]:
     """Every media type with its number of items, zero included, in vocabulary order."""
-    query = select(Media.media_type, func.count()).group_by(Media.media_type)
-    counts: dict[str, int] = {row[0]: row[1] for row in (await conn.execute(query)).all()}
+    counts = await _catalog_counts(conn, "type")
     return [(media_type, counts.get(media_type, 0)) for media_type in MEDIA_TYPES]
 
 
 async def media_class_counts(conn: AsyncConnection) -> list[tuple[str, int]]:
     """Every taxonomy path in use and each of its ancestors, with the number of items in its subtree."""
-    query = select(Media.media_class, func.count()).group_by(Media.media_class)
     subtree: Counter[str] = Counter()
-    for media_class, count in (await conn.execute(query)).all():
+    for media_class, count in (await _catalog_counts(conn, "class")).items():
         labels = media_class.split(".")
         for depth in range(1, len(labels) + 1):
             subtree[".".join(labels[:depth])] += count
     return sorted(subtree.items())
+
+
+async def genre_counts(conn: AsyncConnection) -> list[tuple[str, int]]:
+    """Every genre in use with its number of items, most used first, then by name."""
+    counts = await _catalog_counts(conn, "genre")
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
 
 @dataclass(frozen=True)
@@ -198,7 +229,8 @@ def _sort_keys(media_filter: MediaFilter, sort: Sequence[MediaSort]) -> list[_So
         elif spec.field == "created_at":
             keys.append(_SortKey("created_at", Media.created_at, spec.descending, False, parse_datetime))
         elif spec.field == "relevance" and search:
-            keys.append(_SortKey("relevance", relevance(search), spec.descending, False, parse_float))
+            relevance_score = relevance(search, media_filter.typo_corrections)
+            keys.append(_SortKey("relevance", relevance_score, spec.descending, False, parse_float))
         else:
             # Without a search text, relevance means popularity.
             keys.append(_SortKey("popularity", Media.tracker_count, spec.descending, False, parse_int32))
@@ -207,7 +239,18 @@ def _sort_keys(media_filter: MediaFilter, sort: Sequence[MediaSort]) -> list[_So
 
 
 def _after(keys: Sequence[_SortKey], values: Sequence[Any]) -> ColumnElement[bool]:
-    """Rows strictly after `values`; nullable keys sort their NULLs last in either direction."""
+    """Rows strictly after `values`; nullable keys sort their NULLs last in either direction.
+
+    Keys of one direction and no NULL make a row comparison, which an index on those columns
+    takes as its start (an index condition), so a deep page reads only its own rows."""
+    if len({key.descending for key in keys}) == 1 and not any(
+        key.nullable or value is None for key, value in zip(keys, values, strict=True)
+    ):
+        position = tuple_(*(key.expression for key in keys))
+        bound = tuple_(
+            *(literal(value, type_=key.expression.type) for key, value in zip(keys, values, strict=True))
+        )
+        return position < bound if keys[0].descending else position > bound
     condition: ColumnElement[bool] = false()
     equal_prefix: ColumnElement[bool] = true()
     for key, value in zip(keys, values, strict=True):
@@ -263,6 +306,12 @@ def _filtered(media_filter: MediaFilter, extra_conditions: Iterable[ColumnElemen
     return select(*media_read_columns).where(filter_conditions(media_filter), *extra_conditions)
 
 
+def _is_ranked(media_filter: MediaFilter, sort: Sequence[MediaSort]) -> bool:
+    return bool(media_filter.search) and (
+        not sort or (len(sort) == 1 and sort[0].field == "relevance" and sort[0].descending)
+    )
+
+
 async def search_media(
     conn: AsyncConnection,
     media_filter: MediaFilter,
@@ -277,6 +326,8 @@ async def search_media(
     Raises InvalidCursor for a cursor of another query, sort or filter. `cursor_kind` names the
     calling query so that, say, a franchise cursor is refused by searchMedia.
     """
+    if _is_ranked(media_filter, sort):
+        return await _ranked_page(conn, media_filter, list(extra_conditions), first, after, cursor_kind)
     keys = _sort_keys(media_filter, sort)
     kind = _cursor_kind(cursor_kind, media_filter, keys)
     query = _filtered(media_filter, extra_conditions).add_columns(
@@ -286,27 +337,160 @@ async def search_media(
         query = query.where(_after(keys, _decode_after(after, kind, keys)))
     query = query.order_by(*_order_by(keys)).limit(first + 1)
     rows: list[Any] = list((await conn.execute(query)).all())[: first + 1]
+    return _page(rows, first, kind, keys)
+
+
+def _page(rows: list[Any], first: int, kind: str, keys: Sequence[_SortKey]) -> Page[Row[Any]]:
     page = rows[:first]
     return Page(
         rows=page,
         has_next_page=len(rows) > first,
+        cursors=LazyCursors(page, lambda row: _encode_row(row, kind, keys)),
+    )
+
+
+def _encode_row(row: Any, kind: str, keys: Sequence[_SortKey]) -> str:
+    return encode_cursor(kind, [_cursor_value(getattr(row, f"sort_{key.name}")) for key in keys])
+
+
+def _ranked_keys(media_filter: MediaFilter) -> list[_SortKey]:
+    """Best match first; equal scores by popularity, then the earliest release (undated last); the id
+    only makes the order total."""
+    return [
+        _SortKey(
+            "relevance",
+            relevance(media_filter.search or "", media_filter.typo_corrections),
+            True,
+            False,
+            parse_float,
+        ),
+        _SortKey("popularity", Media.tracker_count, True, False, parse_int32),
+        _SortKey("release_date", Media.release_date, False, True, parse_date),
+        _SortKey("id", Media.id, False, False, parse_uuid),
+    ]
+
+
+POPULAR_KEYS = [
+    _SortKey("popularity", Media.tracker_count, True, False, parse_int32),
+    _SortKey("id", Media.id, True, False, parse_uuid),
+]
+
+
+async def _ranked_page(
+    conn: AsyncConnection,
+    media_filter: MediaFilter,
+    extra_conditions: list[ColumnElement[bool]],
+    first: int,
+    after: str | None,
+    cursor_kind: str,
+) -> Page[Row[Any]]:
+    """Relevance in two stages, so a page costs the same whether 50 or 500,000 items match.
+
+    The ranked window is the RANK_WINDOW most popular matches plus every exact-title match, found
+    through the indexes (the full-text GIN walked with the popularity index, the titles' GIN); only
+    they are scored precisely. Matches outside the window follow it, most popular first, paged by a
+    row comparison on the popularity index. A cursor says which of the two it continues.
+    """
+    search = media_filter.search or ""
+    match = and_(filter_conditions(media_filter), *extra_conditions)
+    ranked_keys = _ranked_keys(media_filter)
+    base_kind = _cursor_kind(cursor_kind, media_filter, ranked_keys)
+    ranked_kind, popular_kind = f"{base_kind}:ranked", f"{base_kind}:popular"
+    ranked_after = popular_after = None
+    if after is not None:
+        try:
+            ranked_after = _decode_after(after, ranked_kind, ranked_keys)
+        except InvalidCursor:
+            popular_after = _decode_after(after, popular_kind, POPULAR_KEYS)
+
+    rows: list[Any] = []
+    window_full = True
+    if popular_after is None:
+        popular = _most_popular(match).cte("popular")
+        window = union(select(popular.c.id), select(Media.id).where(match, exact_title(search)))
+        query = select(
+            *media_read_columns,
+            *(key.expression.label(f"sort_{key.name}") for key in ranked_keys),
+            (select(func.count()).select_from(popular).scalar_subquery() >= RANK_WINDOW).label("window_full"),
+        ).where(Media.id.in_(window.scalar_subquery()))
+        if ranked_after is not None:
+            query = query.where(_after(ranked_keys, ranked_after))
+        query = query.order_by(*_order_by(ranked_keys)).limit(first + 1)
+        rows = list((await conn.execute(query)).all())
+        if len(rows) > first:
+            return _page(rows, first, ranked_kind, ranked_keys)
+        window_full = rows[0].window_full if rows else ranked_after is not None
+    if not window_full:
+        return _page(rows, first, ranked_kind, ranked_keys)
+    window = _most_popular(match).subquery()
+    boundary = (
+        select(Media.tracker_count, Media.id)
+        .where(Media.id.in_(select(window.c.id)))
+        .order_by(Media.tracker_count, Media.id)
+        .limit(1)
+        .subquery()
+    )
+    position = tuple_(Media.tracker_count, Media.id)
+    beyond = [
+        ~exact_title(search),
+        position
+        < tuple_(select(boundary.c.tracker_count).scalar_subquery(), select(boundary.c.id).scalar_subquery()),
+    ]
+    if popular_after is not None:
+        beyond.append(position < tuple_(*popular_after))
+    rest = _popular_rows(match, beyond, first + 1 - len(rows))
+    more: list[Any] = list((await conn.execute(rest)).all())
+    ranked_page = _page(rows, first, ranked_kind, ranked_keys)
+    popular_page = _page(more, first - len(rows), popular_kind, POPULAR_KEYS)
+    both = ranked_page.rows + popular_page.rows
+    return Page(
+        rows=both,
+        has_next_page=popular_page.has_next_page,
         cursors=LazyCursors(
-            page,
-            lambda row: encode_cursor(
-                kind, [_cursor_value(getattr(row, f"sort_{key.name}")) for key in keys]
+            both,
+            lambda row: (
+                _encode_row(row, ranked_kind, ranked_keys)
+                if "sort_relevance" in row._fields
+                else _encode_row(row, popular_kind, POPULAR_KEYS)
             ),
         ),
     )
+
+
+def _popular_rows(match: ColumnElement[bool], conditions: list[ColumnElement[bool]], limit: int) -> Any:
+    """Matching rows meeting `conditions`, most popular first, `limit` of them."""
+    columns = (*media_read_columns, *(key.expression.label(f"sort_{key.name}") for key in POPULAR_KEYS))
+    order = (Media.tracker_count.desc(), Media.id.desc())
+    return select(*columns).where(match, *conditions).order_by(*order).limit(limit)
+
+
+def _most_popular(match: ColumnElement[bool]) -> Any:
+    """Ids of the RANK_WINDOW most popular matches. The planner reads them walking the popularity index
+    when many items match and sorts all matches when few do, from the search vector's statistics
+    (kept detailed: migration 0010 raises its statistics target so a rare word is known as rare)."""
+    return (
+        select(Media.id).where(match).order_by(Media.tracker_count.desc(), Media.id.desc()).limit(RANK_WINDOW)
+    )
+
+
+@dataclass(frozen=True)
+class MediaCount:
+    count: int
+    exact: bool
 
 
 async def count_media(
     conn: AsyncConnection,
     media_filter: MediaFilter | None = None,
     extra_conditions: Iterable[ColumnElement[bool]] = (),
-) -> int:
-    query = (
-        select(func.count())
-        .select_from(Media)
-        .where(filter_conditions(media_filter or MediaFilter()), *extra_conditions)
-    )
-    return int((await conn.execute(query)).scalar_one())
+    bound: int | None = None,
+) -> MediaCount:
+    """The number of matching items, counted up to `bound` (exact below it, `exact` False above)."""
+    matching = select(Media.id).where(filter_conditions(media_filter or MediaFilter()), *extra_conditions)
+    if bound is not None:
+        matching = matching.limit(bound + 1)
+    query = select(func.count()).select_from(matching.subquery())
+    count = int((await conn.execute(query)).scalar_one())
+    if bound is not None and count > bound:
+        return MediaCount(bound, False)
+    return MediaCount(count, True)

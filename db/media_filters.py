@@ -1,21 +1,28 @@
 """The catalog filter shared by searchMedia, franchise and smart lists: a plain value turned into
 SQL conditions on media.media. Values arrive already validated (types, ltree syntax, dates).
 
-Text search runs in two tiers, in one statement. The precise tier is full text (websearch syntax;
-title and creators as written, the description stemmed). Only when it matches nothing in the whole
-catalog does the typo tier apply: trigram word similarity of the query to the title, or every query
-word of 4+ letters within one edit (insert, delete, substitute, swap two neighbours) of a title
-word. Trigrams alone miss short words: "Dnue" and "Dune" share one trigram of five.
+Text search is full text over accent-folded text (websearch syntax; every title and the creators
+as written, the description stemmed), in one statement. The typo tier works word by word: a query
+word of 4+ letters that is no word of any title or creator (media.title_words, kept by a trigger)
+may also be any catalog word one edit away (insert, delete, substitute, swap two neighbours; looked
+up through the word index) or similar by trigrams (the dictionary's trigram index), so the cost depends on
+the dictionary's index, never on the number of items. Trigrams alone miss short words: "Dnue" and
+"Dune" share one trigram of five.
 """
 
 import datetime as dt
+import functools
 import re
-from dataclasses import dataclass, fields
+import string
+import unicodedata
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
     Float,
+    Numeric,
     Text,
     and_,
     any_,
@@ -29,9 +36,10 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, array
-from sqlalchemy.orm import aliased
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from db.models import Media
+from db.genres import normalize_genres
+from db.models import Media, title_words
 from db.types import Ltree
 
 MEDIA_TYPES = (
@@ -52,9 +60,15 @@ MEDIA_TYPES = (
 LTREE_PATTERN = re.compile(r"[A-Za-z0-9_]{1,255}(\.[A-Za-z0-9_]{1,255})*")
 # Spelled as `attributes -> 'genres'` so the expression index idx_media_attr_genres applies.
 GENRES = Media.attributes.op("->", return_type=JSONB)(literal("genres"))
+WORD = re.compile(r"[^\W_]+")
 WEBSEARCH_OPERATORS = re.compile(r'"|(^|\s)-\S|\sor\s', re.IGNORECASE)
 MIN_TYPO_WORD = 4
 MAX_TYPO_WORDS = 6
+MAX_SEARCH_WORDS = 12
+MAX_CORRECTIONS = 5
+TYPO_ALPHABET = string.ascii_lowercase + string.digits
+EXACT_TITLE_BONUS = 3.0
+POPULARITY_WEIGHT = 0.1
 MAX_SEARCH_LENGTH = 200
 
 
@@ -77,6 +91,10 @@ class MediaFilter:
     genres_any: tuple[str, ...] | None = None
     genres_all: tuple[str, ...] | None = None
     attributes: dict[str, Any] | None = None
+    # The search's typo corrections looked up in the dictionary (with_typo_corrections): pairs of a word
+    # and its tsquery alternatives ("dnue | dune"). Not part of what the filter asks for (cursors,
+    # smart list definitions); None means "look them up inside the statement".
+    typo_corrections: tuple[tuple[str, str], ...] | None = field(default=None, compare=False)
 
     def validate(self) -> "MediaFilter":
         for name in ("media_class", "collection_path"):
@@ -100,7 +118,7 @@ class MediaFilter:
         out: dict[str, Any] = {}
         for spec in fields(self):
             value = getattr(self, spec.name)
-            if value is None:
+            if value is None or spec.name == "typo_corrections":
                 continue
             if isinstance(value, dt.date):
                 value = value.isoformat()
@@ -111,7 +129,7 @@ class MediaFilter:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "MediaFilter":
-        known = {spec.name for spec in fields(cls)}
+        known = {spec.name for spec in fields(cls)} - {"typo_corrections"}
         unknown = sorted(set(data) - known)
         if unknown:
             raise InvalidFilter(unknown[0], f"is not a filter key (unknown: {', '.join(unknown)})")
@@ -137,98 +155,167 @@ class MediaFilter:
         return cls(**values).validate()
 
 
+def fold(text: str) -> str:
+    """Lower case without accents, like media.fold in SQL (used to spell out typo variants)."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def _constant(text: str) -> ColumnElement[str]:
+    """`text` written into the statement rather than bound: the planner folds the tsquery and estimates
+    from the column's statistics how many items match, even where a prepared statement would be
+    planned generically (walk the popularity index for a common word, a bitmap for a rare one)."""
+    return literal(text, Text, literal_execute=True)
+
+
 def _tsquery(config: str, text: str) -> ColumnElement[Any]:
-    # A regconfig constant (not a cast parameter) lets the planner fold the tsquery once per statement.
-    return func.websearch_to_tsquery(literal_column(f"'{config}'::regconfig"), text)
+    return func.websearch_to_tsquery(
+        literal_column(f"'{config}'::regconfig"), func.media.fold(_constant(text))
+    )
 
 
-def _search_query(text: str) -> ColumnElement[Any]:
-    # Title and creators are indexed as written ('simple'), the description stemmed ('english').
+def _precise_query(text: str) -> ColumnElement[Any]:
+    # Titles and creators are indexed folded as written ('simple'), the description stemmed ('english').
     return _tsquery("simple", text).op("||")(_tsquery("english", text))
-
-
-def _precise_match(text: str, table: Any) -> ColumnElement[bool]:
-    full_text: ColumnElement[bool] = table.search_vector.op("@@")(_search_query(text))
-    return full_text
 
 
 def typo_words(text: str) -> list[str]:
     if WEBSEARCH_OPERATORS.search(text):
         return []
-    words = [word for word in re.findall(r"\w+", text.lower()) if len(word) >= MIN_TYPO_WORD]
-    return words[:MAX_TYPO_WORDS]
+    return [word for word in _words(text) if len(word) >= MIN_TYPO_WORD][:MAX_TYPO_WORDS]
 
 
-def _one_edit_patterns(word: str) -> tuple[list[str], list[str]]:
-    """Regex alternatives for `word` within one edit: (same length, other length)."""
-    swaps = [word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(len(word) - 1)]
-    substitutions = [word[:i] + "." + word[i + 1 :] for i in range(len(word))]
-    deletions = [word[:i] + word[i + 1 :] for i in range(len(word))]
-    insertions = [word[:i] + "." + word[i:] for i in range(len(word) + 1)]
-    return list(dict.fromkeys([word, *swaps, *substitutions])), list(dict.fromkeys(deletions + insertions))
+def _words(text: str) -> list[str]:
+    return WORD.findall(fold(text))
 
 
-def _word_regex(alternatives: list[str]) -> str:
-    # `\w` words hold no regex metacharacters, so the alternatives need no escaping.
-    return r"\m(" + "|".join(alternatives) + r")\M"
+def one_edit_variants(word: str) -> list[str]:
+    """Every spelling one edit away (insert, delete, substitute, swap two neighbours) over a-z0-9."""
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    deletions = [left + right[1:] for left, right in splits if right]
+    swaps = [left + right[1] + right[0] + right[2:] for left, right in splits if len(right) > 1]
+    substitutions = [left + c + right[1:] for left, right in splits if right for c in TYPO_ALPHABET]
+    insertions = [left + c + right for left, right in splits for c in TYPO_ALPHABET]
+    return sorted(set(deletions + swaps + substitutions + insertions) - {word})
 
 
-def _typo_ids(text: str, words: list[str]) -> Any:
-    """Ids in the typo tier (ungated). Two branches, so the trigram index serves the similarity one;
-    the one-edit regexes read every title (about 0.3 s per 100,000 items, paid only when nothing
-    matches precisely)."""
-    similar = aliased(Media)
-    ids: Any = select(similar.id).where(similar.title.op("%>")(text))
-    if words:
-        near = aliased(Media)
-        one_edit = [
-            near.title.op("~*")(
-                _word_regex([variant for group in _one_edit_patterns(word) for variant in group])
-            )
-            for word in words
-        ]
-        ids = ids.union(select(near.id).where(*one_edit))
-    return ids.subquery()
+def _corrections(word: str) -> ColumnElement[Any]:
+    """Catalog words close to `word` ('a | b'), or NULL when `word` is itself a catalog word. Looked up
+    in media.title_words through its word index (one-edit spellings) and its trigram index."""
+    known = select(title_words.c.word).where(title_words.c.word == word).exists()
+    one_edit = title_words.c.word == any_(cast(one_edit_variants(word), ARRAY(Text)))
+    # Words one edit away are what was meant; merely similar words only when there are none.
+    has_one_edit = select(title_words.c.word).where(one_edit).exists()
+    close = (
+        select(title_words.c.word)
+        .where(or_(one_edit, and_(title_words.c.word.op("%")(word), ~has_one_edit)), ~known)
+        .group_by(title_words.c.word)
+        .order_by(
+            one_edit.desc(),
+            func.similarity(title_words.c.word, word).desc(),
+            title_words.c.word,
+        )
+        .limit(MAX_CORRECTIONS)
+        .subquery()
+    )
+    return select(func.string_agg(close.c.word, literal(" | "))).scalar_subquery()
 
 
-def _nothing_precise(text: str) -> ColumnElement[bool]:
-    """True when the precise tier matches no item at all, evaluated once per statement. A count,
-    not EXISTS: EXISTS is planned as a sequential scan that stops at the first match, which reads
-    the whole table exactly when there is no match (the typo case)."""
-    other = aliased(Media)
-    return select(func.count()).select_from(other).where(_precise_match(text, other)).scalar_subquery() == 0
-
-
-def text_search_condition(text: str) -> ColumnElement[bool]:
-    precise = _precise_match(text, Media)
-    if WEBSEARCH_OPERATORS.search(text):
+def _full_query(text: str) -> ColumnElement[Any]:
+    """The tsquery a search text stands for: the text as written, OR'ed with the same words where each
+    word the catalog does not know may also be one of its close catalog words (the typo tier)."""
+    precise = _precise_query(text)
+    correctable = set(typo_words(text))
+    if not correctable:
         return precise
-    # An uncorrelated subquery: PostgreSQL evaluates it once per statement.
-    typo_ids = _typo_ids(text, typo_words(text))
-    # The gate sits above the union, so it is counted once and neither branch runs when it is false.
-    typo_array = select(func.array_agg(typo_ids.c.id)).where(_nothing_precise(text)).scalar_subquery()
-    return or_(precise, Media.id == any_(func.coalesce(typo_array, literal_column("'{}'::uuid[]"))))
+    terms = [
+        literal("(") + literal(word) + func.coalesce(literal(" | ") + _corrections(word), "") + literal(")")
+        if word in correctable
+        else literal(word)
+        for word in _words(text)[:MAX_SEARCH_WORDS]
+    ]
+    corrected = func.to_tsquery(literal_column("'simple'::regconfig"), func.concat_ws(" & ", *terms))
+    return precise.op("||")(corrected)
 
 
-def relevance(text: str) -> ColumnElement[float]:
-    """Higher is better: full-text matches by text rank plus title similarity (so the item titled
-    exactly as asked comes first); items of the typo tier by title similarity
-    (of a part, then of the whole) plus a bonus per word a swap or one wrong letter away from a title word
-    (likelier typos than a missing letter)."""
-    query = _search_query(text)
-    typo_score: ColumnElement[Any] = func.word_similarity(text, Media.title) + func.similarity(
-        text, Media.title
+@functools.lru_cache(maxsize=512)
+def _search_query_cte(text: str) -> Any:
+    return select(_full_query(text).label("query")).cte("search_query")
+
+
+def search_query(text: str, corrections: tuple[tuple[str, str], ...] | None = None) -> ColumnElement[Any]:
+    """The search's tsquery. With `corrections` looked up beforehand (with_typo_corrections), a constant;
+    without, the look-up happens in the statement, written once (a CTE) however often it is used."""
+    if corrections is None:
+        query: ColumnElement[Any] = select(_search_query_cte(text).c.query).scalar_subquery()
+        return query
+    precise = _precise_query(text)
+    alternatives = dict(corrections)
+    if not alternatives:
+        return precise
+    terms = [
+        f"({alternatives[word]})" if word in alternatives else word
+        for word in _words(text)[:MAX_SEARCH_WORDS]
+    ]
+    corrected = func.to_tsquery(literal_column("'simple'::regconfig"), _constant(" & ".join(terms)))
+    return precise.op("||")(corrected)
+
+
+async def with_typo_corrections(conn: AsyncConnection, media_filter: MediaFilter) -> MediaFilter:
+    """The filter with its search's typo corrections looked up (one statement, on the dictionary only),
+    so the search statements carry a constant tsquery."""
+    words = typo_words(media_filter.search or "")
+    if not words:
+        return replace(media_filter, typo_corrections=())
+    looked_up = select(*(_corrections(word).label(f"word_{n}") for n, word in enumerate(words)))
+    row = (await conn.execute(looked_up)).one()
+    found = tuple(
+        (word, f"{word} | {alternatives}")
+        for word, alternatives in zip(words, row, strict=True)
+        if alternatives
     )
-    for word in typo_words(text):
-        same_length, _ = _one_edit_patterns(word)
-        typo_score = typo_score + case((Media.title.op("~*")(_word_regex(same_length)), 0.5), else_=0.0)
-    score = case(
+    return replace(media_filter, typo_corrections=found)
+
+
+def text_search_condition(
+    text: str, corrections: tuple[tuple[str, str], ...] | None = None
+) -> ColumnElement[bool]:
+    condition: ColumnElement[bool] = Media.search_vector.op("@@")(search_query(text, corrections))
+    return condition
+
+
+def exact_title(text: str) -> ColumnElement[bool]:
+    """The item has a title or alternative title spelled like `text` (case, accents, punctuation aside)."""
+    condition: ColumnElement[bool] = Media.search_titles.op("@>", return_type=Boolean)(
+        array([func.media.title_key(_constant(text))], type_=Text)
+    )
+    return condition
+
+
+def _title_rank(query: ColumnElement[Any]) -> ColumnElement[Any]:
+    # Weights {D, C, B, A}: titles count, creators less, the description not at all (it decides whether
+    # an item matches, not how well), so items titled alike tie and popularity, then date, decide.
+    return func.ts_rank(literal_column("'{0, 0, 0.4, 1}'::float4[]"), Media.search_vector, query)
+
+
+def relevance(text: str, corrections: tuple[tuple[str, str], ...] | None = None) -> ColumnElement[float]:
+    """Higher is better: an exact title (or alternative title) first, then what matched the words as
+    written, by title rank and closeness of the title; typo matches after them. Popularity (log of the
+    tracker count) is blended in, so among comparable matches the one most people track comes first.
+    Rounded, so near-equal text scores tie and fall to popularity and release date."""
+    precise = _precise_query(text)
+    text_score = case(
+        (exact_title(text), EXACT_TITLE_BONUS),
         (
-            Media.search_vector.op("@@")(query),
-            func.ts_rank(Media.search_vector, query) + func.similarity(text, Media.title) + 1.0,
+            Media.search_vector.op("@@")(precise),
+            1.0
+            + _title_rank(precise)
+            + func.similarity(func.media.title_key(_constant(text)), Media.search_titles[1]),
         ),
-        else_=typo_score,
+        else_=_title_rank(search_query(text, corrections))
+        + func.similarity(func.media.title_key(_constant(text)), Media.search_titles[1]),
     )
+    score = func.round(cast(text_score + POPULARITY_WEIGHT * func.ln(1 + Media.tracker_count), Numeric), 4)
     return cast(score, Float)
 
 
@@ -236,7 +323,7 @@ def filter_conditions(media_filter: MediaFilter) -> ColumnElement[bool]:
     conditions: list[ColumnElement[bool]] = []
     f = media_filter
     if f.search:
-        conditions.append(text_search_condition(f.search))
+        conditions.append(text_search_condition(f.search, f.typo_corrections))
     if f.media_types is not None:
         conditions.append(Media.media_type.in_(f.media_types))
     if f.media_class:
@@ -257,9 +344,9 @@ def filter_conditions(media_filter: MediaFilter) -> ColumnElement[bool]:
             )
         )
     if f.genres_any:
-        conditions.append(GENRES.op("?|")(array(list(f.genres_any))))
+        conditions.append(GENRES.op("?|")(array(normalize_genres(list(f.genres_any)))))
     if f.genres_all:
-        conditions.append(GENRES.op("?&")(array(list(f.genres_all))))
+        conditions.append(GENRES.op("?&")(array(normalize_genres(list(f.genres_all)))))
     if f.attributes:
         conditions.append(Media.attributes.op("@>")(cast(f.attributes, JSONB)))
     return and_(true(), *conditions)

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
+from db.genres import normalize_genres
 from db.media import MEDIA_TYPES
 from db.media_filters import LTREE_PATTERN
 from db.models import DATE_PRECISIONS, RELATION_TYPES
@@ -226,6 +227,8 @@ def _attributes(value: Any) -> dict[str, Any]:
                 checked[key] = _isbn(item)
             elif key in COUNT_ATTRIBUTES:
                 checked[key] = _count(item)
+            elif key == "genres":
+                checked[key] = normalize_genres(_string_list(item))
             elif key in STRING_LIST_ATTRIBUTES:
                 checked[key] = _string_list(item)
             elif key in STRING_ATTRIBUTES:

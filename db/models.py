@@ -8,6 +8,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Column,
     Computed,
     Date,
     DateTime,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     SmallInteger,
+    Table,
     Text,
     func,
     text,
@@ -74,6 +76,17 @@ uuid_pk = Annotated[
 created_ts = Annotated[dt.datetime, mapped_column(DateTime(timezone=True), server_default=func.now())]
 jsonb_object = Annotated[dict[str, Any], mapped_column(JSONB, server_default=text("'{}'::jsonb"))]
 
+# Every title of an item (its title, then its alternative titles): the one place that says where
+# alternative titles are stored. search_titles and search_vector are built from it.
+ALL_TITLES = "media.item_titles(title, alternative_titles)"
+SEARCH_TITLES = f"media.title_keys({ALL_TITLES})"
+SEARCH_VECTOR = (
+    f"setweight(to_tsvector('simple'::regconfig, media.fold(media.text_array_to_string({ALL_TITLES}))), 'A') || "
+    "setweight(to_tsvector('simple'::regconfig, media.fold(media.text_array_to_string(creators))), 'B') || "
+    "setweight(to_tsvector('english'::regconfig, media.fold(coalesce(description, ''))), 'C')"
+)
+CATALOG_COUNT_SHARDS = 16
+
 relation_type_enum = Enum(*RELATION_TYPES, name="relation_type", schema="media", create_type=False)
 
 
@@ -94,6 +107,10 @@ class Media(Base):
         Index("idx_media_media_class", "media_class", postgresql_using="gist"),
         Index("idx_media_collection_path", "collection_path", postgresql_using="gist"),
         Index("idx_media_search_vector", "search_vector", postgresql_using="gin"),
+        Index("idx_media_search_titles", "search_titles", postgresql_using="gin"),
+        Index("idx_media_title_id", "title", "id"),
+        Index("idx_media_type_title", "media_type", "title", "id"),
+        Index("idx_media_type_tracker_count", "media_type", "tracker_count", "id"),
         Index(
             "idx_media_title_trgm", "title", postgresql_using="gin", postgresql_ops={"title": "gin_trgm_ops"}
         ),
@@ -130,16 +147,39 @@ class Media(Base):
     field_sources: Mapped[jsonb_object]
     search_vector: Mapped[str | None] = mapped_column(
         TsVector(),
-        Computed(
-            "setweight(to_tsvector('simple'::regconfig, coalesce(title, '')), 'A') || "
-            "setweight(to_tsvector('simple'::regconfig, media.text_array_to_string(creators)), 'B') || "
-            "setweight(to_tsvector('english'::regconfig, coalesce(description, '')), 'C')",
-            persisted=True,
-        ),
+        Computed(SEARCH_VECTOR, persisted=True),
+    )
+    search_titles: Mapped[list[str] | None] = mapped_column(
+        ARRAY(Text), Computed(SEARCH_TITLES, persisted=True)
     )
     tracker_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     created_at: Mapped[created_ts]
     updated_at: Mapped[created_ts]
+
+
+# Every word of the catalog's titles and creators, for the typo tier of search (kept by a trigger).
+# No unique key, so concurrent writers never wait on each other for a new word.
+title_words = Table(
+    "title_words",
+    Base.metadata,
+    Column("word", Text, nullable=False),
+    Index("idx_title_words_word", "word"),
+    Index("idx_title_words_trgm", "word", postgresql_using="gin", postgresql_ops={"word": "gin_trgm_ops"}),
+    schema="media",
+)
+
+
+class CatalogCount(Base):
+    """Items per media type, taxonomy class and genre for filter menus, kept by a trigger on media.
+    A value's count is the sum over its shards."""
+
+    __tablename__ = "catalog_counts"
+    __table_args__ = (CheckConstraint("kind IN ('type', 'class', 'genre')", name="kind"), {"schema": "media"})
+
+    kind: Mapped[str] = mapped_column(Text, primary_key=True)
+    value: Mapped[str] = mapped_column(Text, primary_key=True)
+    shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    items: Mapped[int] = mapped_column(BigInteger)
 
 
 class ExternalLink(Base):
@@ -331,6 +371,21 @@ class UserMedia(Base):
 USER_MEDIA_PARTITIONS = 16
 
 
+class MediaStatsCount(Base):
+    """Entries, ratings and their sum per item and status, kept by a trigger on user_media."""
+
+    __tablename__ = "media_stats"
+    __table_args__ = ({"schema": "interaction"},)
+
+    media_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("media.media.id", ondelete="CASCADE"), primary_key=True
+    )
+    status: Mapped[str] = mapped_column(Text, primary_key=True)
+    entries: Mapped[int] = mapped_column(Integer)
+    ratings: Mapped[int] = mapped_column(Integer)
+    rating_sum: Mapped[int] = mapped_column(BigInteger)
+
+
 class UserList(Base):
     __tablename__ = "user_lists"
     __table_args__ = (
@@ -454,3 +509,61 @@ class PendingRelation(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     weight: Mapped[int | None] = mapped_column(SmallInteger)
     created_at: Mapped[created_ts]
+
+
+LIBRARY_IMPORT_STATUSES = ("queued", "running", "succeeded", "failed", "interrupted")
+LIBRARY_IMPORT_PROBLEMS = ("not-found", "ambiguous", "invalid")
+
+
+class LibraryImport(Base):
+    """A user's import of a library file (db/library_import/); owner-only, like the entries it writes."""
+
+    __tablename__ = "library_imports"
+    __table_args__ = (
+        Index("idx_library_imports_user_created", "user_id", "created_at", "id"),
+        CheckConstraint(
+            "status IN ('queued', 'running', 'succeeded', 'failed', 'interrupted')", name="status"
+        ),
+        {"schema": "interaction"},
+    )
+
+    id: Mapped[uuid_pk]
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.users.id", ondelete="CASCADE")
+    )
+    format: Mapped[str] = mapped_column(Text)
+    file_name: Mapped[str] = mapped_column(Text)
+    merge_policy: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default=text("'queued'"))
+    total: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    processed: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    matched: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    created: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    updated: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    unchanged: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    unmatched: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    failed: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    lists_created: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[created_ts]
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LibraryImportProblem(Base):
+    """A row of an import file that wrote nothing: no catalog item, several, or invalid values."""
+
+    __tablename__ = "library_import_problems"
+    __table_args__ = (
+        CheckConstraint("reason IN ('not-found', 'ambiguous', 'invalid')", name="reason"),
+        {"schema": "interaction"},
+    )
+
+    job_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("interaction.library_imports.id", ondelete="CASCADE"), primary_key=True
+    )
+    row_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reason: Mapped[str] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    year: Mapped[int | None] = mapped_column(Integer)
+    external_ids: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'::text[]"))

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, any_, case, cast, delete, func, select, true, tuple_
+from sqlalchemy import ColumnElement, Row, and_, any_, case, cast, delete, func, or_, select, true, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -46,7 +46,9 @@ TOTAL_UNIT_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "podcast": ("episodes",),
     "music": ("track_count",),
 }
-LIBRARY_SORTS = ("UPDATED_AT", "RATING", "TITLE", "RELEASE_DATE", "STATUS")
+LIBRARY_SORTS = ("UPDATED_AT", "RATING", "TITLE", "RELEASE_DATE", "STATUS", "COMPLETED_AT", "STARTED_AT")
+# Undated entries sort after every dated one (dates sort latest first).
+UNDATED = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
 # STATUS sorts what is being consumed first, then what is waiting, then what is done.
 STATUS_RANK = {"in-progress": 0, "paused": 1, "planned": 2, "completed": 3, "dropped": 4}
 
@@ -176,9 +178,19 @@ async def upsert_entries(
     statement = insert(UserMedia).values(values)
     statement = statement.on_conflict_do_update(
         index_elements=[UserMedia.user_id, UserMedia.media_id],
-        set_={**{name: statement.excluded[name] for name in ENTRY_FIELDS}, "updated_at": func.now()},
+        set_={
+            **{name: statement.excluded[name] for name in ENTRY_FIELDS},
+            "updated_at": updated_at_if_changed(statement.excluded),
+        },
     )
     return list(await conn.execute(statement.returning(*entry_columns)))
+
+
+def updated_at_if_changed(excluded: Any) -> ColumnElement[Any]:
+    """now() when an upsert changes any entry field, else the stored updated_at: a retried or
+    repeated write must not reorder the library."""
+    changed = or_(*(getattr(UserMedia, name).is_distinct_from(excluded[name]) for name in ENTRY_FIELDS))
+    return case((changed, func.now()), else_=UserMedia.updated_at)
 
 
 async def delete_entry(conn: AsyncConnection, user_id: uuid.UUID, media_id: uuid.UUID) -> bool:
@@ -242,6 +254,9 @@ def library_sort_keys(sort: str) -> list[SortKey]:
         return [SortKey(Media.title, False, parse_text), by_media]
     if sort == "RELEASE_DATE":
         return [SortKey(func.coalesce(Media.release_date, dt.date.max), False, parse_date), by_media]
+    if sort in ("COMPLETED_AT", "STARTED_AT"):
+        date = UserMedia.completed_at if sort == "COMPLETED_AT" else UserMedia.started_at
+        return [SortKey(func.coalesce(date, UNDATED), True, parse_datetime), by_media]
     if sort == "STATUS":
         rank = case(STATUS_RANK, value=UserMedia.status, else_=len(STATUS_RANK))
         return [

@@ -16,6 +16,7 @@ import strawberry
 from db.accounts import PROFILE_VISIBILITY_KEY, AnyRow
 from db.passwords import USERNAME_PATTERN
 from gql.context import Info
+from gql.library_import import LibraryImportJobConnection, user_library_imports
 from gql.lists import UserListConnection, user_lists
 from gql.permissions import is_owner, is_signed_in_owner, profile_visible_to
 from gql.relay import Node, register_node, to_global_id
@@ -203,6 +204,12 @@ class User(Node):
     @strawberry.field(description="Library statistics; null unless the profile is yours or PUBLIC.")
     async def stats(self, info: Info) -> LibraryStats | None:
         return await user_stats(info, self.raw_id, self.profile_public)
+
+    @strawberry.field(description="Your library imports, newest first; only for yourself.")
+    async def library_imports(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> LibraryImportJobConnection | None:
+        return await user_library_imports(info, self.raw_id, first, after)
 
 
 async def user_by_raw_id(info: Info, user_id: uuid.UUID) -> User | None:

@@ -19,7 +19,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount, Route, request_response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.asgi import GraphQL
@@ -40,6 +40,8 @@ from gql.auth import Viewer, bearer_secret
 from gql.config import Settings
 from gql.context import Context
 from gql.errors import present_all
+from gql.library_export import export_library
+from gql.library_import import LibraryImportRunner
 from gql.limits import BodySizeLimit, RateLimit, RateLimiter, rate_limiter
 from gql.loaders import Loaders
 from gql.outage import RETRY_AFTER_SECONDS, DatabaseAvailability, describe, service_unavailable_body
@@ -51,6 +53,9 @@ log = logging.getLogger("omnimediatrak")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 GRAPHIQL_ASSETS_PATH = "/graphiql-assets"
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+# A header no HTML form can send: a browser must ask (CORS preflight) before a cross-site page sends it,
+# which is the CSRF guard for multipart uploads (the one content type of them a form can send).
+PREFLIGHT_HEADERS = ("apollo-require-preflight", "x-apollo-operation-name")
 GRAPHIQL_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "font-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -88,9 +93,13 @@ def is_request_error(result: ExecutionResult) -> bool:
 
 HTTP_ERROR_CODES = {
     400: "BAD_REQUEST",
+    401: "UNAUTHENTICATED",
+    404: "NOT_FOUND",
     405: "METHOD_NOT_ALLOWED",
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
+    429: "RATE_LIMITED",
+    503: "SERVICE_UNAVAILABLE",
 }
 
 
@@ -166,6 +175,7 @@ class GraphQLView(GraphQL[Context, None]):
             ),
             graphql_ide=None if settings.is_production else "graphiql",
             allow_queries_via_get=True,
+            multipart_uploads_enabled=True,
         )
         self.settings = settings
         self.engine = engine
@@ -183,8 +193,13 @@ class GraphQLView(GraphQL[Context, None]):
             response = await self.run(request)
         except HTTPException as error:
             code = getattr(error, "code", None) or HTTP_ERROR_CODES.get(error.status_code, "BAD_REQUEST")
-            log.info(
-                "client error (request %s): HTTP %d %s", current_request_id.get(), error.status_code, code
+            log.log(
+                logging.WARNING if error.status_code >= 500 else logging.INFO,
+                "%s (request %s): HTTP %d %s",
+                "refused" if error.status_code >= 500 else "client error",
+                current_request_id.get(),
+                error.status_code,
+                code,
             )
             response = self.error_response(
                 request,
@@ -212,7 +227,14 @@ class GraphQLView(GraphQL[Context, None]):
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         if request.method == "POST":
             content_type, _ = parse_content_type(request.headers.get("content-type", ""))
-            if content_type != "application/json":
+            if content_type == "multipart/form-data":
+                if not any(request.headers.get(name) for name in PREFLIGHT_HEADERS):
+                    raise HTTPError(
+                        415,
+                        "Send GraphQL requests as POST with Content-Type: application/json; multipart "
+                        "requests (file uploads) must carry the Apollo-Require-Preflight header",
+                    )
+            elif content_type != "application/json":
                 # Also the CSRF guard: a cross-site form can send only urlencoded, multipart or text/plain.
                 raise HTTPError(415, "Send GraphQL requests as POST with Content-Type: application/json")
         response = await super().run(request, context, root_value)
@@ -414,6 +436,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         housekeeping = asyncio.create_task(keep_house(engine, dt.timedelta(days=settings.auth_history_days)))
         yield
+        await library_imports.stop()
         housekeeping.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await housekeeping
@@ -430,17 +453,23 @@ def create_app(
                 CORSMiddleware,
                 allow_origins=list(settings.cors_origins),
                 allow_methods=["GET", "POST"],
-                allow_headers=["Authorization", "Content-Type"],
+                allow_headers=["Authorization", "Content-Type", "Apollo-Require-Preflight"],
                 expose_headers=["X-Request-ID", "Retry-After"],
                 max_age=600,
             )
         )
+    limiter = limiter or rate_limiter(settings.limits.rate_limit_per_minute)
     limited_graphql = RateLimit(
-        BodySizeLimit(graphql, settings.limits.max_body_bytes),
-        limiter or rate_limiter(settings.limits.rate_limit_per_minute),
+        BodySizeLimit(graphql, settings.limits.max_body_bytes, settings.limits.max_upload_bytes), limiter
     )
+    library_imports = LibraryImportRunner(engine)
     routes: list[BaseRoute] = [
         Route("/graphql", limited_graphql, methods=["GET", "POST"]),
+        Route(
+            "/export/library.{format:str}",
+            RateLimit(request_response(export_library), limiter),
+            methods=["GET"],
+        ),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
     ]
@@ -459,4 +488,5 @@ def create_app(
     app.state.availability = availability
     app.state.documents = graphql.documents
     app.state.settings = settings
+    app.state.library_imports = library_imports
     return app

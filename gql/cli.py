@@ -1,4 +1,4 @@
-"""The `omnimediatrak` command: serve, migrate, ingest, create-admin."""
+"""The `omnimediatrak` command: serve, migrate, ingest, create-admin, import-library, export-library."""
 
 import argparse
 import asyncio
@@ -14,6 +14,7 @@ from db import accounts as account_queries
 from db.cluster import DATABASE_NAME, ClusterSupervisor, EmbeddedCluster, RunningAsRoot, asyncpg_url
 from db.engine import make_engine
 from db.ingest import DEFAULT_WRITERS, catalog_is_empty, ingest_file
+from db.library_import.entry import DEFAULT_MERGE_POLICY, FORMATS, MERGE_POLICIES
 from db.migrate import upgrade
 from db.passwords import hash_password, normalize_email, registration_problems
 from gql.config import Settings
@@ -174,6 +175,25 @@ def run(argv: list[str] | None) -> int:
     )
     ingest_parser.add_argument("--data-dir", type=Path, dest="sub_data_dir")
 
+    import_parser = commands.add_parser(
+        "import-library", help="import a user's library file (docs/import.md)"
+    )
+    import_parser.add_argument("file", type=Path)
+    import_parser.add_argument("--user", required=True, help="the username whose library it is")
+    import_parser.add_argument("--format", required=True, choices=FORMATS)
+    import_parser.add_argument(
+        "--merge-policy", choices=MERGE_POLICIES, help=f"default {DEFAULT_MERGE_POLICY} (docs/import.md)"
+    )
+    import_parser.add_argument("--data-dir", type=Path, dest="sub_data_dir")
+
+    library_export_parser = commands.add_parser(
+        "export-library", help="write a user's library as JSON or CSV"
+    )
+    library_export_parser.add_argument("--user", required=True)
+    library_export_parser.add_argument("--format", choices=("json", "csv"), default="json")
+    library_export_parser.add_argument("--out", type=Path, help="default: standard output")
+    library_export_parser.add_argument("--data-dir", type=Path, dest="sub_data_dir")
+
     export_parser = commands.add_parser("export-schema", help="write the SDL to schema.graphql (or --out)")
     export_parser.add_argument("--out", type=Path, default=Path("schema.graphql"))
 
@@ -225,6 +245,16 @@ def run(argv: list[str] | None) -> int:
         with database(settings) as url:
             upgrade(url)
             return run_ingest(url, request)
+    elif args.command in ("import-library", "export-library"):
+        from gql import library_commands
+
+        with database(settings) as url:
+            upgrade(url)
+            if args.command == "import-library":
+                return library_commands.import_library(
+                    url, args.user, args.format, args.file, args.merge_policy
+                )
+            return library_commands.export_library(url, args.user, args.format, args.out)
     elif args.command == "migrate":
         with database(settings) as url:
             upgrade(url)

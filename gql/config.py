@@ -33,6 +33,8 @@ class Limits:
     max_aliases: int = 30
     max_tokens: int = 3000
     max_body_bytes: int = 100_000
+    # multipart/form-data (file uploads: importLibrary); every other request keeps max_body_bytes.
+    max_upload_bytes: int = 50_000_000
     max_cost: int = 50_000
     rate_limit_per_minute: int = 600
     login_failures_per_account: int = 5
@@ -122,6 +124,7 @@ class Settings:
                 max_aliases=_int("OMT_MAX_ALIASES", 30),
                 max_tokens=_int("OMT_MAX_TOKENS", 3000),
                 max_body_bytes=_int("OMT_MAX_BODY_BYTES", 100_000),
+                max_upload_bytes=_int("OMT_MAX_UPLOAD_BYTES", 50_000_000),
                 max_cost=_int("OMT_MAX_COST", 50_000),
                 rate_limit_per_minute=_int("OMT_RATE_LIMIT_PER_MINUTE", 600),
                 login_failures_per_account=_int("OMT_LOGIN_FAILURES_PER_ACCOUNT", 5),

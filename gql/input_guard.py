@@ -135,6 +135,7 @@ class InputGuard(SchemaExtension):
         context = self.execution_context
         document = context.graphql_document
         if document is not None and context.result is None:
+            # What the client sent: strawberry's `operation_name` falls back to the first operation's.
             provided_name = getattr(context, "_provided_operation_name", None)
             errors = operation_errors(document, provided_name)
             errors = errors or literal_errors(context.query or "", document)

@@ -66,17 +66,26 @@ class BodySizeLimit:
     Content-Length is bounded too.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, max_upload_bytes: int | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.max_upload_bytes = max_upload_bytes
+
+    def limit_for(self, scope: Scope) -> int:
+        """multipart/form-data (a file upload) may be larger when max_upload_bytes is set."""
+        content_type = dict(scope["headers"]).get(b"content-type", b"").split(b";")[0].strip().lower()
+        if self.max_upload_bytes is not None and content_type == b"multipart/form-data":
+            return self.max_upload_bytes
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.limit_for(scope)
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            await self._refuse(send, max_bytes)
             return
         chunks: list[bytes] = []
         size = 0
@@ -87,8 +96,8 @@ class BodySizeLimit:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                await self._refuse(send)
+            if size > max_bytes:
+                await self._refuse(send, max_bytes)
                 return
             chunks.append(chunk)
             more_body = message.get("more_body", False)
@@ -104,11 +113,11 @@ class BodySizeLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, send: Send, max_bytes: int) -> None:
         await send_error(
             send,
             413,
-            f"Request body larger than {self.max_bytes} bytes",
+            f"Request body larger than {max_bytes} bytes",
             "PAYLOAD_TOO_LARGE",
         )
 

@@ -1,8 +1,10 @@
 """Catalog types and queries: Media with its links, relations, graph and stats; searchMedia,
 franchise, lookups and the taxonomy counts for filter menus."""
 
+import asyncio
 import datetime as dt
 import uuid
+from collections.abc import Awaitable, Callable
 from enum import Enum
 from typing import Any
 
@@ -13,7 +15,7 @@ from strawberry.scalars import JSON
 from db import media as media_queries
 from db import relations as relation_queries
 from db.media import MediaSort
-from db.media_filters import LTREE_PATTERN, MediaFilter
+from db.media_filters import LTREE_PATTERN, MediaFilter, with_typo_corrections
 from db.pagination import InvalidCursor
 from gql.context import Info
 from gql.enums import TrackingStatus
@@ -84,6 +86,12 @@ class StatusCount:
 class MediaTypeCount:
     media_type: MediaType
     count: int
+
+
+@strawberry.type
+class GenreCount:
+    name: str = strawberry.field(description="The genre in its one spelling (`science fiction`).")
+    count: int = strawberry.field(description="Items with this genre.")
 
 
 @strawberry.type
@@ -281,7 +289,25 @@ async def media_by_raw_id(info: Info, media_id: uuid.UUID) -> Media | None:
 
 register_node("Media", media_by_raw_id)
 
-MediaConnection = Connection[Media]
+
+@strawberry.type
+class MediaConnection(Connection[Media]):
+    count_media: strawberry.Private[Callable[[], Awaitable[media_queries.MediaCount]]]
+
+    @strawberry.field(
+        description=f"The number of items matching across all pages: exact up to "
+        f"{media_queries.COUNT_BOUND:,}; above that it is {media_queries.COUNT_BOUND:,} and "
+        '`totalCountIsExact` is false ("more than").'
+    )
+    async def total_count(self) -> int:
+        return (await self.count_media()).count
+
+    @strawberry.field(
+        description=f"False when more than {media_queries.COUNT_BOUND:,} items match and `totalCount` "
+        "is that bound rather than the exact number."
+    )
+    async def total_count_is_exact(self) -> bool:
+        return (await self.count_media()).exact
 
 
 async def media_connection(
@@ -291,22 +317,38 @@ async def media_connection(
     first: int | None,
     after: str | None,
     cursor_kind: str,
-) -> Connection[Media]:
+) -> MediaConnection:
     size = page_size(first)
     engine = info.context.reads
     try:
         async with engine.connect() as conn:
+            if media_filter.search:
+                media_filter = await with_typo_corrections(conn, media_filter)
             page = await media_queries.search_media(
                 conn, media_filter, sort, size, after, cursor_kind=cursor_kind
             )
     except InvalidCursor as exc:
         raise bad_cursor(exc) from exc
+    counted: asyncio.Future[media_queries.MediaCount] | None = None
+
+    async def count() -> media_queries.MediaCount:
+        async with engine.connect() as conn:
+            return await media_queries.count_media(conn, media_filter, bound=media_queries.COUNT_BOUND)
+
+    async def count_once() -> media_queries.MediaCount:
+        # totalCount and totalCountIsExact share one statement.
+        nonlocal counted
+        if counted is None:
+            counted = asyncio.ensure_future(count())
+        return await counted
 
     async def count_total() -> int:
-        async with engine.connect() as conn:
-            return await media_queries.count_media(conn, media_filter)
+        return (await count_once()).count
 
-    return connection_from_page(page, after, Media.from_row, count_total)
+    plain = connection_from_page(page, after, Media.from_row, count_total)
+    return MediaConnection(
+        edges=plain.edges, page_info=plain.page_info, count_total=count_total, count_media=count_once
+    )
 
 
 @strawberry.type
@@ -332,7 +374,7 @@ class MediaQuery:
         sort: list[MediaSortInput] | None = None,
         first: int | None = None,
         after: str | None = None,
-    ) -> Connection[Media]:
+    ) -> MediaConnection:
         media_filter = filter.to_filter() if filter is not None else MediaFilter()
         return await media_connection(info, media_filter, to_sorts(sort), first, after, "search")
 
@@ -342,7 +384,7 @@ class MediaQuery:
     )
     async def franchise(
         self, info: Info, path: str, first: int | None = None, after: str | None = None
-    ) -> Connection[Media]:
+    ) -> MediaConnection:
         if not LTREE_PATTERN.fullmatch(path):
             raise BadUserInput("`path` must be dot-separated labels of letters, digits and _")
         sort = [MediaSort("release_date"), MediaSort("title")]
@@ -364,3 +406,13 @@ class MediaQuery:
         async with info.context.reads.connect() as conn:
             counts = await media_queries.media_class_counts(conn)
         return [MediaClassCount(media_class=media_class, count=count) for media_class, count in counts]
+
+    @strawberry.field(
+        description="Every genre in use with its number of items, most used first, for filter menus. "
+        "Genres are stored and filtered in one spelling: `Sci-Fi`, `science-fiction` and "
+        "`Science Fiction` are `science fiction`."
+    )
+    async def genres(self, info: Info) -> list[GenreCount]:
+        async with info.context.engine.connect() as conn:
+            counts = await media_queries.genre_counts(conn)
+        return [GenreCount(name=name, count=count) for name, count in counts]

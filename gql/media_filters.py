@@ -29,7 +29,10 @@ class MediaSortField(Enum):
     RELEASE_DATE = "release_date"
     CREATED_AT = "created_at"
     RELEVANCE = strawberry.enum_value(
-        "relevance", description="Best match first by default; popularity when there is no search text."
+        "relevance",
+        description="Best match first by default: an exact title or alternative title, then text relevance "
+        "blended with popularity; equal scores by popularity, then earlier release. Without a search text, "
+        "popularity.",
     )
     POPULARITY = strawberry.enum_value("popularity", description="Number of trackers.")
 
@@ -41,7 +44,8 @@ DEFAULT_DESCENDING = {MediaSortField.RELEVANCE, MediaSortField.POPULARITY}
 @strawberry.input(
     name="MediaSort",
     description="A sort key. Without `direction`: TITLE, RELEASE_DATE, CREATED_AT ascend; RELEVANCE and "
-    "POPULARITY descend. Items without a release date come last either way; ties break by ID.",
+    "POPULARITY descend. Items without a release date come last either way; ties break by ID (RELEVANCE: by "
+    "popularity, then release date, then ID).",
 )
 class MediaSortInput:
     field: MediaSortField
@@ -66,8 +70,10 @@ def to_sorts(sort: list[MediaSortInput] | None) -> list[MediaSort]:
 class MediaFilterInput:
     search: str | None = strawberry.field(
         default=None,
-        description='Full text in websearch syntax (`dune -messiah`, `"exact phrase"`); a title with a '
-        "typo still matches when nothing matches exactly.",
+        description='Full text in websearch syntax (`dune -messiah`, `"exact phrase"`) over every title '
+        "(alternative titles included), the creators and the description; case and accents do not matter "
+        "(`amelie` finds Amélie), and a word no title or creator contains also matches the catalog words "
+        "one typo away.",
     )
     media_types: list[MediaTypeRef] | None = None
     media_class: str | None = strawberry.field(
@@ -82,10 +88,16 @@ class MediaFilterInput:
     creator: str | None = strawberry.field(
         default=None, description="Part of a creator's name, any case: `herbert`."
     )
-    genres_any: list[str] | None = None
-    genres_all: list[str] | None = None
+    genres_any: list[str] | None = strawberry.field(
+        default=None,
+        description="Any of these genres, in any spelling: `Sci-Fi` and `science-fiction` are both "
+        "`science fiction` (the `genres` query lists the genres in use).",
+    )
+    genres_all: list[str] | None = strawberry.field(
+        default=None, description="All of these genres, in any spelling (as `genresAny`)."
+    )
     attributes: JSON | None = strawberry.field(
-        default=None, description='JSON containment: `{"platforms": ["PC"]}`.'
+        default=None, description='JSON containment: `{"platforms": ["Windows"]}`.'
     )
 
     def to_filter(self) -> MediaFilter:

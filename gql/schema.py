@@ -11,6 +11,7 @@ from gql.documents import DocumentCache
 from gql.errors import ClassifiedErrorsSchema, MaskUnexpectedErrors
 from gql.input_guard import InputGuard
 from gql.introspection import HideSchemaHints
+from gql.library_import import LibraryImportMutation
 from gql.list_mutations import ListMutation
 from gql.lists import ListQuery
 from gql.media import Media, MediaQuery
@@ -20,7 +21,9 @@ from gql.scalars import SCALAR_OVERRIDES
 from gql.tracking import TrackingMutation
 
 Query = merge_types("Query", (NodeQuery, MediaQuery, AccountsQuery, ListQuery))
-Mutation = merge_types("Mutation", (AccountMutation, TrackingMutation, ListMutation, AdminMutation))
+Mutation = merge_types(
+    "Mutation", (AccountMutation, TrackingMutation, ListMutation, AdminMutation, LibraryImportMutation)
+)
 
 
 def document_cache(limits: Limits) -> DocumentCache:

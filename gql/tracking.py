@@ -138,6 +138,8 @@ class LibrarySort(Enum):
     TITLE = "TITLE"
     RELEASE_DATE = "RELEASE_DATE"
     STATUS = "STATUS"
+    COMPLETED_AT = strawberry.enum_value("COMPLETED_AT", description="Latest finished first; undated last.")
+    STARTED_AT = strawberry.enum_value("STARTED_AT", description="Latest started first; undated last.")
 
 
 @strawberry.input(description="Which entries of a library to show; every condition given must hold.")

@@ -92,6 +92,8 @@ CUSTOM_SCALARS: dict[str, st.SearchStrategy[ValueNode]] = {
     "DateTime": datetimes.map(lambda value: StringValueNode(value=value)),
     "JSON": json_values.map(json_node),
     "ID": ids(["Media", "User", "UserList"]).map(lambda value: StringValueNode(value=value)),
+    # A file arrives only through a multipart request; in a document it can only be something else.
+    "Upload": texts.map(lambda value: StringValueNode(value=value)),
 }
 
 

@@ -1,0 +1,93 @@
+"""Running an import job from its file to its last batch: parse, then batches of BATCH_SIZE rows,
+each in its own transaction together with the job's counts, then the lists (our own format only).
+
+A job that fails midway keeps the batches written before (each is whole), and says why."""
+
+import asyncio
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from db.library_import import goodreads, letterboxd, mal, omnimediatrak, trakt
+from db.library_import.apply import ImportCounts, apply_batch, problem_of_row, write_problems
+from db.library_import.entry import ParsedFile, UnreadableFile
+from db.library_import.jobs import finish_job, record_batch, record_lists, start_job
+from db.library_import.lists import apply_lists
+
+log = logging.getLogger("omnimediatrak")
+BATCH_SIZE = 2000
+Progress = Callable[[int, int], None]
+
+
+def parse_file(file_format: str, data: bytes, file_name: str) -> ParsedFile:
+    """Raises UnreadableFile when the file as a whole is not of `file_format`."""
+    if file_format == "mal":
+        return mal.parse(data)
+    if file_format == "goodreads":
+        return goodreads.parse(data)
+    if file_format == "letterboxd":
+        return letterboxd.parse(data, file_name)
+    if file_format == "trakt":
+        return trakt.parse(data, file_name)
+    if file_format == "omnimediatrak":
+        return omnimediatrak.parse(data)
+    raise UnreadableFile(f"unknown format {file_format}")
+
+
+async def run_job(
+    engine: AsyncEngine,
+    job: Any,
+    data: bytes,
+    batch_size: int = BATCH_SIZE,
+    progress: Progress | None = None,
+) -> Any:
+    """The job row once finished (succeeded, or failed with `error`)."""
+    try:
+        parsed = await asyncio.to_thread(parse_file, job.format, data, job.file_name)
+    except UnreadableFile as exc:
+        log.info("library import %s: the file is not a readable %s export", job.id, job.format)
+        async with engine.begin() as conn:
+            return await finish_job(conn, job.id, "failed", str(exc))
+    try:
+        await _apply(engine, job.id, job.user_id, job.merge_policy, parsed, batch_size, progress)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("library import %s failed", job.id)
+        async with engine.begin() as conn:
+            return await finish_job(conn, job.id, "failed", "an internal error stopped the import")
+    async with engine.begin() as conn:
+        return await finish_job(conn, job.id, "succeeded")
+
+
+async def _apply(
+    engine: AsyncEngine,
+    job_id: uuid.UUID,
+    user_id: uuid.UUID,
+    policy: str,
+    parsed: ParsedFile,
+    batch_size: int,
+    progress: Progress | None,
+) -> None:
+    async with engine.begin() as conn:
+        await start_job(conn, job_id, parsed.total)
+        if parsed.problems:
+            await write_problems(conn, job_id, [problem_of_row(row) for row in parsed.problems])
+            await record_batch(conn, job_id, ImportCounts(failed=len(parsed.problems)), len(parsed.problems))
+    done = len(parsed.problems)
+    for start in range(0, len(parsed.entries), batch_size):
+        batch = parsed.entries[start : start + batch_size]
+        async with engine.begin() as conn:
+            counts = await apply_batch(conn, user_id, job_id, batch, policy, dt.datetime.now(dt.UTC))
+            await record_batch(conn, job_id, counts, len(batch))
+        done += len(batch)
+        if progress is not None:
+            progress(done, parsed.total)
+    if parsed.lists:
+        async with engine.begin() as conn:
+            created = await apply_lists(conn, user_id, parsed.lists)
+            await record_lists(conn, job_id, created)

@@ -1,0 +1,291 @@
+"""Library imports over GraphQL: `importLibrary` (a file through the GraphQL multipart request spec),
+the LibraryImportJob node the client polls, and `viewer.libraryImports`.
+
+The job runs as an asyncio task of the server process that took the upload (LibraryImportRunner):
+the file is held in memory until the job has read it; a server that stops marks its unfinished jobs
+`INTERRUPTED` (send the file again: a re-import changes only what it did not write yet)."""
+
+import asyncio
+import contextlib
+import datetime as dt
+import uuid
+from enum import Enum
+from typing import Any
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncEngine
+from strawberry.file_uploads import Upload
+
+from db.library_import import jobs as job_queries
+from db.library_import.entry import DEFAULT_MERGE_POLICY
+from db.library_import.run import run_job
+from db.pagination import InvalidCursor
+from gql.context import Info
+from gql.errors import UserError, UserErrorCode, user_error
+from gql.permissions import is_owner, write_denied
+from gql.relay import (
+    Connection,
+    Node,
+    bad_cursor,
+    connection_from_page,
+    page_size,
+    register_node,
+    to_global_id,
+)
+
+
+@strawberry.enum
+class LibraryImportFormat(Enum):
+    MAL = "mal"
+    GOODREADS = "goodreads"
+    LETTERBOXD = "letterboxd"
+    TRAKT = "trakt"
+    OMNIMEDIATRAK = "omnimediatrak"
+
+
+@strawberry.enum(
+    description="What wins when a row of the file meets an entry you already have. NEWER: the row where it "
+    "is newer than the entry's updatedAt, else the row only fills empty fields. FILE: the row, wherever it has "
+    "a value. LIBRARY: the entry; the row only fills empty fields. A field the row leaves empty never erases one."
+)
+class LibraryImportMergePolicy(Enum):
+    NEWER = "newer"
+    FILE = "file"
+    LIBRARY = "library"
+
+
+@strawberry.enum
+class LibraryImportStatus(Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+
+@strawberry.enum(
+    description="NOT_FOUND: no catalog item has the row's ids, or its title and year. AMBIGUOUS: several "
+    "catalog items have its title and year. INVALID: the row could not be read, or its values were refused."
+)
+class LibraryImportProblemReason(Enum):
+    NOT_FOUND = "not-found"
+    AMBIGUOUS = "ambiguous"
+    INVALID = "invalid"
+
+
+@strawberry.type(description="A row of an import file that wrote nothing, and why.")
+class LibraryImportProblem:
+    row_number: int = strawberry.field(
+        description="Counted from 1, after the header; per format (docs/import.md)."
+    )
+    reason: LibraryImportProblemReason
+    message: str
+    title: str | None
+    year: int | None
+    external_ids: list[str] = strawberry.field(description='As "source:key".')
+
+    @classmethod
+    def from_row(cls, row: Any) -> "LibraryImportProblem":
+        return cls(
+            row_number=row.row_number,
+            reason=LibraryImportProblemReason(row.reason),
+            message=row.message,
+            title=row.title,
+            year=row.year,
+            external_ids=list(row.external_ids),
+        )
+
+
+@strawberry.type(description="total = matched + unmatched + failed; matched = created + updated + unchanged.")
+class LibraryImportCounts:
+    total: int
+    processed: int
+    matched: int
+    created: int
+    updated: int
+    unchanged: int
+    unmatched: int
+    failed: int
+    lists_created: int
+
+
+LibraryImportProblemConnection = Connection[LibraryImportProblem]
+
+
+@strawberry.type(description="An import of a library file; only its owner sees it.")
+class LibraryImportJob(Node):
+    row: strawberry.Private[Any]
+    format: LibraryImportFormat
+    file_name: str
+    merge_policy: LibraryImportMergePolicy
+    status: LibraryImportStatus
+    error: str | None = strawberry.field(description="Why a FAILED or INTERRUPTED job stopped.")
+    counts: LibraryImportCounts
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> "LibraryImportJob":
+        return cls(
+            id=to_global_id("LibraryImportJob", row.id),
+            row=row,
+            format=LibraryImportFormat(row.format),
+            file_name=row.file_name,
+            merge_policy=LibraryImportMergePolicy(row.merge_policy),
+            status=LibraryImportStatus(row.status),
+            error=row.error,
+            counts=LibraryImportCounts(
+                total=row.total,
+                processed=row.processed,
+                matched=row.matched,
+                created=row.created,
+                updated=row.updated,
+                unchanged=row.unchanged,
+                unmatched=row.unmatched,
+                failed=row.failed,
+                lists_created=row.lists_created,
+            ),
+            created_at=row.created_at,
+            finished_at=row.finished_at,
+        )
+
+    @strawberry.field(description="Rows done, 0-100; null until the file has been read.")
+    def progress(self) -> float | None:
+        if self.row.status == "queued":
+            return None
+        return 100.0 if self.row.total == 0 else round(100 * self.row.processed / self.row.total, 1)
+
+    @strawberry.field(description="Rows no catalog item was found for (NOT_FOUND, AMBIGUOUS), in file order.")
+    async def unmatched(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> LibraryImportProblemConnection:
+        return await _problems(
+            info, self.row, job_queries.UNMATCHED_REASONS, self.row.unmatched, first, after
+        )
+
+    @strawberry.field(description="Rows that could not be read or whose values were refused (INVALID).")
+    async def failures(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> LibraryImportProblemConnection:
+        return await _problems(info, self.row, ("invalid",), self.row.failed, first, after)
+
+
+async def _problems(
+    info: Info, job: Any, reasons: tuple[str, ...], total: int, first: int | None, after: str | None
+) -> LibraryImportProblemConnection:
+    size = page_size(first)
+    try:
+        async with info.context.engine.connect() as conn:
+            page = await job_queries.problems_of_job(conn, job.id, reasons, size, after)
+    except InvalidCursor as exc:
+        raise bad_cursor(exc) from exc
+
+    async def count_total() -> int:
+        return int(total)
+
+    return connection_from_page(page, after, LibraryImportProblem.from_row, count_total)
+
+
+async def job_by_raw_id(info: Info, job_id: uuid.UUID) -> LibraryImportJob | None:
+    """node(id): the owner's only; for anyone else (admins too) it does not exist."""
+    async with info.context.engine.connect() as conn:
+        (row,) = await job_queries.jobs_by_ids(conn, [job_id])
+    if row is None or not is_owner(info.context.viewer, row.user_id):
+        return None
+    return LibraryImportJob.from_row(row)
+
+
+register_node("LibraryImportJob", job_by_raw_id)
+
+LibraryImportJobConnection = Connection[LibraryImportJob]
+
+
+async def user_library_imports(
+    info: Info, owner_id: uuid.UUID, first: int | None, after: str | None
+) -> LibraryImportJobConnection | None:
+    """User.libraryImports: the owner's imports, newest first; null for anyone else."""
+    if not is_owner(info.context.viewer, owner_id):
+        return None
+    size = page_size(first)
+    engine = info.context.engine
+    try:
+        async with engine.connect() as conn:
+            page = await job_queries.jobs_of_user(conn, owner_id, size, after)
+    except InvalidCursor as exc:
+        raise bad_cursor(exc) from exc
+
+    async def count_total() -> int:
+        async with engine.connect() as conn:
+            return await job_queries.count_jobs_of_user(conn, owner_id)
+
+    return connection_from_page(page, after, LibraryImportJob.from_row, count_total)
+
+
+class LibraryImportRunner:
+    """The import tasks of this server process."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.tasks: dict[uuid.UUID, asyncio.Task[Any]] = {}
+
+    def start(self, job: Any, data: bytes) -> None:
+        task = asyncio.create_task(run_job(self.engine, job, data), name=f"library-import-{job.id}")
+        self.tasks[job.id] = task
+        task.add_done_callback(lambda _: self.tasks.pop(job.id, None))
+
+    async def stop(self) -> None:
+        unfinished = list(self.tasks)
+        for task in list(self.tasks.values()):
+            task.cancel()
+        for task in list(self.tasks.values()):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if unfinished:
+            async with self.engine.begin() as conn:
+                await job_queries.interrupt_unfinished(conn, unfinished)
+
+
+@strawberry.input
+class ImportLibraryInput:
+    format: LibraryImportFormat
+    file: Upload = strawberry.field(description="The export file, as a multipart upload (docs/import.md).")
+    merge_policy: LibraryImportMergePolicy = strawberry.field(
+        default=LibraryImportMergePolicy(DEFAULT_MERGE_POLICY)
+    )
+
+
+@strawberry.type
+class ImportLibraryPayload:
+    job: LibraryImportJob | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class LibraryImportMutation:
+    @strawberry.mutation(
+        description="Import a library file into your own library. Returns at once with the job; poll it "
+        "(node(id) or viewer.libraryImports) until its status is SUCCEEDED or FAILED."
+    )
+    async def import_library(self, info: Info, input: ImportLibraryInput) -> ImportLibraryPayload:
+        viewer = info.context.viewer
+        denied = write_denied(viewer)
+        if denied is not None:
+            return ImportLibraryPayload(job=None, user_errors=[denied])
+        assert viewer is not None
+        upload = input.file
+        if not hasattr(upload, "read"):
+            error = user_error(UserErrorCode.INVALID, "Send the file as a multipart upload", "file")
+            return ImportLibraryPayload(job=None, user_errors=[error])
+        data: bytes = await upload.read()
+        if not data:
+            return ImportLibraryPayload(
+                job=None, user_errors=[user_error(UserErrorCode.INVALID, "The file is empty", "file")]
+            )
+        file_name = str(getattr(upload, "filename", None) or "upload")[:200]
+        async with info.context.engine.begin() as conn:
+            row = await job_queries.create_job(
+                conn, viewer.user_id, input.format.value, file_name, input.merge_policy.value
+            )
+        runner: LibraryImportRunner = info.context.request.app.state.library_imports
+        runner.start(row, data)
+        return ImportLibraryPayload(job=LibraryImportJob.from_row(row), user_errors=[])
