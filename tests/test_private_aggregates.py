@@ -101,3 +101,21 @@ async def test_a_public_users_entries_count_until_untracked(client: GraphQLClien
     untracked = {"input": {"mediaId": to_global_id("Media", media_id)}}
     assert (await client(UNTRACK, untracked, token=public)).data["untrackMedia"]["userErrors"] == []
     assert await tracker_count(engine, media_id) == 0
+
+
+async def test_stats_follow_a_profile_turning_private_and_public(client: GraphQLClient, engine) -> None:
+    media_id = await make_media(engine)
+    publics = [(await make_user(engine, profile_visibility="public"))[1] for _ in range(5)]
+    for token in publics:
+        await track(client, token, media_id, 2)
+    _, switching = await make_user(engine, profile_visibility="public")
+    await track(client, switching, media_id, 8)
+    assert (await stats_seen_by(client, publics[0], media_id))["trackers"] == 6
+
+    for visibility, trackers, mean in (("PRIVATE", 5, 2.0), ("PUBLIC", 6, 3.0)):
+        variables = {"input": {"profileVisibility": visibility}}
+        assert (await client(SET_VISIBILITY, variables, token=switching)).data["updateSettings"][
+            "userErrors"
+        ] == []
+        stats = await stats_seen_by(client, publics[0], media_id)
+        assert (stats["trackers"], stats["meanRating"]) == (trackers, mean)
