@@ -71,4 +71,3 @@ async def test_a_deleted_item_takes_its_entries_along(engine: AsyncEngine) -> No
         )
         await conn.execute(delete(Media).where(Media.id == media_id))
     assert await tracker_counts(engine) == {}
-
