@@ -344,7 +344,7 @@ def main() -> None:
     started = time.perf_counter()
     catalog = build(args.items, args.seed)
     print(f"built {len(catalog.media)} media, {len(catalog.relations)} relations in memory")
-    cluster = EmbeddedCluster(args.data_dir.resolve())
+    cluster = EmbeddedCluster(args.data_dir.resolve(), allow_root=True)
     cluster.start()
     try:
         cluster.ensure_database(DATABASE_NAME)

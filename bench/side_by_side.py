@@ -620,7 +620,7 @@ def run(args: argparse.Namespace) -> None:
             [sys.executable, "-m", "bench.generate", "--data-dir", str(data_dir)], check=True
         )
     install_tools()
-    cluster = EmbeddedCluster(data_dir.resolve())
+    cluster = EmbeddedCluster(data_dir.resolve(), allow_root=True)
     cluster.start()
     servers: list[Server] = []
     try:

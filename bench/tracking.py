@@ -20,8 +20,8 @@ from db.cluster import DATABASE_NAME, EmbeddedCluster
 from db.counters import REBUILD_MEDIA_STATS
 
 USERS = """
-INSERT INTO users.users (email, username, password_hash)
-SELECT 'bench' || n || '@example.test', 'bench' || n, 'not-a-password-hash'
+INSERT INTO users.users (email, username, password_hash, settings)
+SELECT 'bench' || n || '@example.test', 'bench' || n, 'not-a-password-hash', '{"profile_visibility": "public"}'
 FROM generate_series(1, $1::int) AS n
 ON CONFLICT DO NOTHING
 """

@@ -95,41 +95,51 @@ async def create_session(
     return secret, session_id
 
 
+LAST_USE_RESOLUTION = dt.timedelta(hours=1)
+
+
+def _stale(last_use: Any) -> ColumnElement[bool]:
+    return or_(last_use.is_(None), last_use < func.now() - LAST_USE_RESOLUTION)
+
+
 async def credential_for_secret(
     conn: AsyncConnection, secret: str, session_idle: dt.timedelta
 ) -> Credential | None:
-    """Resolve a bearer secret to a live session or API token, and record its use (one statement each)."""
+    """Resolve a bearer secret to a live session or API token. Its last use is written at most once
+    per LAST_USE_RESOLUTION, so plain reads do not write (and could go to a replica)."""
     digest = hash_secret(secret)
     if secret.startswith(API_TOKEN_PREFIX):
         row = (
             await conn.execute(
-                update(ApiToken)
-                .where(
-                    ApiToken.token_hash == digest,
-                    api_token_is_live(),
-                    ApiToken.user_id == User.id,
+                select(
+                    ApiToken.id,
+                    ApiToken.user_id,
+                    ApiToken.scopes,
+                    User.role,
+                    _stale(ApiToken.last_used_at).label("stale"),
                 )
-                .values(last_used_at=func.now())
-                .returning(ApiToken.id, ApiToken.user_id, ApiToken.scopes, User.role)
+                .join(User, User.id == ApiToken.user_id)
+                .where(ApiToken.token_hash == digest, api_token_is_live())
             )
         ).first()
         if row is None:
             return None
+        if row.stale:
+            await conn.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=func.now()))
         return Credential(row.user_id, row.role, frozenset(row.scopes), None, row.id)
     session_row = (
         await conn.execute(
-            update(Session)
-            .where(
-                Session.token_hash == digest,
-                session_is_live(session_idle),
-                Session.user_id == User.id,
-            )
-            .values(last_seen_at=func.now())
-            .returning(Session.id, Session.user_id, User.role)
+            select(Session.id, Session.user_id, User.role, _stale(Session.last_seen_at).label("stale"))
+            .join(User, User.id == Session.user_id)
+            .where(Session.token_hash == digest, session_is_live(session_idle))
         )
     ).first()
     if session_row is None:
         return None
+    if session_row.stale:
+        await conn.execute(
+            update(Session).where(Session.id == session_row.id).values(last_seen_at=func.now())
+        )
     scopes = {"READ", "WRITE"} | ({"ADMIN"} if session_row.role == "admin" else set())
     return Credential(session_row.user_id, session_row.role, frozenset(scopes), session_row.id, None)
 

@@ -42,9 +42,12 @@ REBUILD_TITLE_WORDS = (
     "INSERT INTO media.title_words (word) SELECT DISTINCT word FROM media.media, "
     "media.words_of(search_titles, creators) AS word",
 )
+# Aggregates others can read count the entries of PUBLIC profiles only (migration 0013).
+PUBLIC_OWNER = "coalesce((u.settings ->> 'profile_visibility') = 'public', false)"
 REBUILD_MEDIA_STATS = (
     "DELETE FROM interaction.media_stats",
     "INSERT INTO interaction.media_stats (media_id, status, entries, ratings, rating_sum) "
-    "SELECT media_id, status, count(*), count(rating), coalesce(sum(rating), 0) "
-    "FROM interaction.user_media GROUP BY media_id, status",
+    "SELECT um.media_id, um.status, count(*), count(um.rating), coalesce(sum(um.rating), 0) "
+    "FROM interaction.user_media um JOIN users.users u ON u.id = um.user_id "
+    f"WHERE {PUBLIC_OWNER} GROUP BY um.media_id, um.status",
 )

@@ -51,6 +51,7 @@ class PoolSettings:
     overflow: int = 5
     timeout_seconds: float = 2.0
     statement_timeout_ms: int = 10_000
+    connect_timeout_seconds: float = 5.0
 
 
 class CountingConnection(asyncpg.Connection):  # type: ignore[misc]
@@ -86,7 +87,11 @@ def make_engine(url: str, pool: PoolSettings | None = None, echo: bool = False) 
         # The connection used last is warm: its prepared statements are the ones a request needs.
         pool_use_lifo=True,
         echo=echo,
+        # Statement parameters (password hashes, token digests, user input) stay out of error messages.
+        hide_parameters=True,
         connect_args={
+            # asyncpg waits 60 s by default: an unreachable database would hold requests that long.
+            "timeout": pool.connect_timeout_seconds,
             "connection_class": CountingConnection,
             "server_settings": {
                 "statement_timeout": str(pool.statement_timeout_ms),

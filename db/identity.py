@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from db.counters import PUBLIC_OWNER
 from db.curation import CurationError, record_revision, snapshot
 from db.media import media_columns
 from db.models import ExternalLink, Media, MediaRedirect
@@ -39,7 +40,8 @@ MOVE_LIST_ITEMS = text(
 # The trigger counting trackers sees inserts and deletes only: moved entries are counted here.
 RECOUNT_TRACKERS = text(
     "UPDATE media.media SET tracker_count = "
-    "(SELECT count(*) FROM interaction.user_media WHERE media_id = :keep) WHERE id = :keep"
+    "(SELECT count(*) FROM interaction.user_media um JOIN users.users u ON u.id = um.user_id "
+    f"WHERE um.media_id = :keep AND {PUBLIC_OWNER}) WHERE id = :keep"
 )
 REDIRECT = text(
     "WITH moved AS (UPDATE media.redirects SET media_id = :keep WHERE media_id = :merge) "

@@ -50,14 +50,16 @@ async def recent_failures(
     window: dt.timedelta,
 ) -> RecentFailures:
     """One statement. An account's attempts are those naming the same login key (username or email,
-    case-folded); they count since its last success. The username and the email of one account are
-    counted apart on purpose: counting them together would refuse a guessed email after failures on
-    a username, telling anyone whose email it is. Refused attempts (rate limited) never count, so a
-    refusal always ends `window` after the last real failure."""
+    case-folded) from the same client address; they count since its last success there. Counting
+    them per (account, address) keeps an attacker's failures from locking the owner out elsewhere;
+    the per-address count bounds how many accounts one address can try. The username and the email
+    of one account are counted apart on purpose: counting them together would refuse a guessed email
+    after failures on a username, telling anyone whose email it is. Refused attempts (rate limited)
+    never count, so a refusal always ends `window` after the last real failure."""
 
     def names_account(events: Any) -> ColumnElement[bool]:
         same_key: ColumnElement[bool] = events.login == login
-        return same_key
+        return same_key if ip is None else and_(same_key, events.ip == ip)
 
     successes = aliased(LoginEvent)
     last_success = (
@@ -86,9 +88,7 @@ async def recent_failures(
                 func.min(LoginEvent.event_time).filter(by_ip).label("ip_oldest"),
             ).where(
                 LoginEvent.event_time > func.now() - window,
-                or_(names_account(LoginEvent), LoginEvent.ip == ip)
-                if ip is not None
-                else names_account(LoginEvent),
+                LoginEvent.ip == ip if ip is not None else names_account(LoginEvent),
             )
         )
     ).one()

@@ -146,7 +146,8 @@ STATS_BY_MEDIA_IDS = select(
 
 
 async def stats_by_media_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[MediaStats]:
-    """Aggregates over every user's entries, from the counters; no per-user value leaves this function."""
+    """Aggregates over the entries of PUBLIC profiles, from the counters (a PRIVATE user's entries never
+    count in what others read); no per-user value leaves this function."""
     entries: dict[uuid.UUID, Counter[str]] = {media_id: Counter() for media_id in ids}
     ratings: Counter[uuid.UUID] = Counter()
     rating_sums: Counter[uuid.UUID] = Counter()

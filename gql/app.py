@@ -29,8 +29,10 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.unset import UNSET
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from db.accounts import credential_for_secret
+from db.availability import is_database_unavailable
 from db.engine import PoolSettings, StatementStats, current_stats, make_engine, reads_of
 from db.housekeeping import prune_auth_history_unless_running
 from db.migrate import head_revision
@@ -42,6 +44,7 @@ from gql.library_export import export_library
 from gql.library_import import LibraryImportRunner
 from gql.limits import BodySizeLimit, RateLimit, RateLimiter, rate_limiter
 from gql.loaders import Loaders
+from gql.outage import RETRY_AFTER_SECONDS, DatabaseAvailability, describe, service_unavailable_body
 from gql.request_state import current_request_id
 from gql.schema import build_schema, document_cache
 
@@ -116,9 +119,26 @@ def reject_nonfinite(constant: str) -> Any:
 
 
 class HTTPError(HTTPException):
-    def __init__(self, status_code: int, reason: str, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status_code: int,
+        reason: str,
+        headers: Mapping[str, str] | None = None,
+        code: str | None = None,
+    ) -> None:
         super().__init__(status_code, reason)
         self.headers = dict(headers or {})
+        self.code = code
+
+
+def invalid_token() -> HTTPError:
+    """RFC 6750: a credential was sent and does not work (unknown, expired, revoked or malformed)."""
+    return HTTPError(
+        401,
+        "The bearer token is invalid, expired or revoked; sign in again",
+        {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        code="UNAUTHENTICATED",
+    )
 
 
 class RequestIdMiddleware:
@@ -144,11 +164,14 @@ class GraphQLView(GraphQL[Context, None]):
     """GraphQL over HTTP: POST application/json, GET for queries only, application/graphql-response+json
     (400 when the operation could not start) or application/json (200), errors as JSON bodies."""
 
-    def __init__(self, settings: Settings, engine: AsyncEngine) -> None:
+    def __init__(self, settings: Settings, engine: AsyncEngine, availability: DatabaseAvailability) -> None:
         self.documents = document_cache(settings.limits)
         super().__init__(
             build_schema(
-                settings.limits, expose_db_stats=not settings.is_production, documents=self.documents
+                settings.limits,
+                expose_db_stats=not settings.is_production,
+                documents=self.documents,
+                introspection=settings.allows_introspection,
             ),
             graphql_ide=None if settings.is_production else "graphiql",
             allow_queries_via_get=True,
@@ -156,6 +179,7 @@ class GraphQLView(GraphQL[Context, None]):
         )
         self.settings = settings
         self.engine = engine
+        self.availability = availability
         self.reads = reads_of(engine)
         self.graphiql_page = (STATIC_DIR / "graphiql.html").read_text(encoding="utf-8")
 
@@ -168,7 +192,7 @@ class GraphQLView(GraphQL[Context, None]):
         try:
             response = await self.run(request)
         except HTTPException as error:
-            code = HTTP_ERROR_CODES.get(error.status_code, "BAD_REQUEST")
+            code = getattr(error, "code", None) or HTTP_ERROR_CODES.get(error.status_code, "BAD_REQUEST")
             log.log(
                 logging.WARNING if error.status_code >= 500 else logging.INFO,
                 "%s (request %s): HTTP %d %s",
@@ -183,15 +207,21 @@ class GraphQLView(GraphQL[Context, None]):
                 {"message": error.reason, "extensions": {"code": code}},
                 getattr(error, "headers", None),
             )
-        except Exception:
+        except Exception as error:
             # Outside execution (get_context's credential lookup, ...), so MaskUnexpectedErrors never saw it.
-            request_id = current_request_id.get()
-            log.exception("unexpected error outside execution (request %s)", request_id)
-            masked = {
-                "message": f"Internal server error (request id {request_id})",
-                "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
-            }
-            response = self.error_response(request, 500, masked)
+            if is_database_unavailable(error):
+                self.availability.failed(error)
+                response = self.error_response(
+                    request, 503, service_unavailable_body(), {"Retry-After": str(RETRY_AFTER_SECONDS)}
+                )
+            else:
+                request_id = current_request_id.get()
+                log.exception("unexpected error outside execution (request %s)", request_id)
+                masked = {
+                    "message": f"Internal server error (request id {request_id})",
+                    "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+                }
+                response = self.error_response(request, 500, masked)
         await response(scope, receive, send)
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
@@ -208,7 +238,12 @@ class GraphQLView(GraphQL[Context, None]):
                 # Also the CSRF guard: a cross-site form can send only urlencoded, multipart or text/plain.
                 raise HTTPError(415, "Send GraphQL requests as POST with Content-Type: application/json")
         response = await super().run(request, context, root_value)
-        if getattr(request.state, "graphql_result", False) and prefers_graphql_response_json(
+        database_error = getattr(request.state, "database_error", None)
+        if database_error is not None:
+            self.availability.failed(database_error)
+            response.status_code = 503
+            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        elif getattr(request.state, "graphql_result", False) and prefers_graphql_response_json(
             request.headers.get("accept")
         ):
             response.headers["content-type"] = GRAPHQL_RESPONSE_JSON
@@ -301,12 +336,18 @@ class GraphQLView(GraphQL[Context, None]):
             current_stats.set(StatementStats())
         viewer = None
         session_idle = dt.timedelta(days=self.settings.session_idle_days)
-        secret = bearer_secret(request.headers.get("authorization"))
-        if secret is not None:
-            # One statement per credential kind, atomic on its own: no BEGIN and COMMIT around it.
-            async with self.reads.connect() as conn:
-                credential = await credential_for_secret(conn, secret, session_idle)
-            viewer = None if credential is None else Viewer.from_credential(credential)
+        authorization = request.headers.get("authorization")
+        if authorization:
+            secret = bearer_secret(authorization)
+            credential = None
+            if secret is not None:
+                # A SELECT, and at most hourly an UPDATE of the last use (db/accounts.py), each atomic
+                # on its own: no BEGIN and COMMIT around them.
+                async with self.reads.connect() as conn:
+                    credential = await credential_for_secret(conn, secret, session_idle)
+            if credential is None:
+                raise invalid_token()
+            viewer = Viewer.from_credential(credential)
         return Context(
             request=request,
             response=response,
@@ -336,8 +377,14 @@ async def keep_house(engine: AsyncEngine, keep: dt.timedelta) -> None:
                     pruned.sessions,
                     pruned.api_tokens,
                 )
-        except SQLAlchemyError:
-            log.warning("could not prune sign-in history; trying again in an hour", exc_info=True)
+        except Exception as error:
+            if not is_database_unavailable(error) and not isinstance(error, SQLAlchemyError):
+                raise
+            log.warning(
+                "could not prune sign-in history (%s); trying again in an hour",
+                describe(error),
+                exc_info=not is_database_unavailable(error),
+            )
         await asyncio.sleep(HOUSEKEEPING_INTERVAL_SECONDS)
 
 
@@ -357,7 +404,8 @@ def create_app(
             statement_timeout_ms=settings.statement_timeout_ms,
         ),
     )
-    graphql = GraphQLView(settings, engine)
+    availability = DatabaseAvailability(engine)
+    graphql = GraphQLView(settings, engine, availability)
     expected_revision = head_revision()
 
     async def healthz(request: Request) -> Response:
@@ -367,8 +415,16 @@ def create_app(
         try:
             async with reads_of(engine).connect() as conn:
                 revision = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
-        except SQLAlchemyError:
-            return JSONResponse({"status": "unavailable", "reason": "database unreachable"}, status_code=503)
+        except Exception as error:
+            if not is_database_unavailable(error) and not isinstance(error, SQLAlchemyError):
+                raise
+            availability.failed(error)
+            return JSONResponse(
+                {"status": "unavailable", "reason": "database unreachable"},
+                status_code=503,
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
+        availability.back()
         if revision != expected_revision:
             return JSONResponse(
                 {"status": "unavailable", "reason": f"database at {revision}, expected {expected_revision}"},
@@ -384,9 +440,13 @@ def create_app(
         housekeeping.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await housekeeping
+        await availability.close()
         await engine.dispose()
 
     middleware = [Middleware(RequestIdMiddleware)]
+    if settings.trusted_proxies:
+        # In the app rather than uvicorn's option, so the ASGI app alone behaves as served.
+        middleware.insert(0, Middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies)))
     if settings.cors_origins:
         middleware.append(
             Middleware(
@@ -425,6 +485,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.engine = engine
+    app.state.availability = availability
     app.state.documents = graphql.documents
     app.state.settings = settings
     app.state.library_imports = library_imports

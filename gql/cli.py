@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from db import accounts as account_queries
-from db.cluster import DATABASE_NAME, EmbeddedCluster, asyncpg_url
+from db.cluster import DATABASE_NAME, ClusterSupervisor, EmbeddedCluster, RunningAsRoot, asyncpg_url
 from db.engine import make_engine
 from db.ingest import DEFAULT_WRITERS, catalog_is_empty, ingest_file
 from db.library_import.entry import DEFAULT_MERGE_POLICY, FORMATS, MERGE_POLICIES
@@ -24,12 +24,13 @@ log = logging.getLogger("omnimediatrak")
 
 
 @contextmanager
-def database(settings: Settings) -> Iterator[str]:
-    """The database every command uses: DATABASE_URL, else the embedded cluster in the data dir."""
+def database(settings: Settings, supervise: bool = False) -> Iterator[str]:
+    """The database every command uses: DATABASE_URL, else the embedded cluster in the data dir,
+    restarted whenever it dies while `supervise`d (the server)."""
     if settings.database_url:
         yield asyncpg_url(settings.database_url)
         return
-    cluster = EmbeddedCluster(settings.data_dir.resolve())
+    cluster = EmbeddedCluster(settings.data_dir.resolve(), allow_root=settings.embedded_as_root)
     try:
         cluster.start()
     except OSError as exc:
@@ -38,10 +39,15 @@ def database(settings: Settings) -> Iterator[str]:
             f"omnimediatrak: cannot use the data dir {settings.data_dir}: {exc.strerror} ({exc.filename});"
             " choose a writable one with --data-dir or OMT_DATA_DIR"
         ) from exc
+    supervisor = ClusterSupervisor(cluster) if supervise else None
     try:
         cluster.ensure_database(DATABASE_NAME)
+        if supervisor is not None:
+            supervisor.start()
         yield cluster.url(DATABASE_NAME)
     finally:
+        if supervisor is not None:
+            supervisor.stop()
         cluster.stop()
 
 
@@ -104,7 +110,7 @@ def serve(settings: Settings, load_demo: bool) -> None:
     # workers, the supervisor handles the signals and returns once they have exited.
     signal.signal(signal.SIGTERM, _exit_cleanly)
     signal.signal(signal.SIGINT, _exit_cleanly)
-    with database(settings) as url:
+    with database(settings, supervise=True) as url:
         upgrade(url)
         if load_demo:
             asyncio.run(load_demo_catalog(url, settings.demo_catalog))
@@ -112,6 +118,14 @@ def serve(settings: Settings, load_demo: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return run(argv)
+    except RunningAsRoot as refusal:
+        print(f"omnimediatrak: {refusal}", file=sys.stderr)
+        return 2
+
+
+def run(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="omnimediatrak", description=__doc__)
     parser.add_argument("--data-dir", type=Path, help="embedded PostgreSQL data dir (default .data)")
     commands = parser.add_subparsers(dest="command", required=True)

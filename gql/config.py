@@ -13,6 +13,15 @@ def _int(name: str, default: int) -> int:
     return default if raw in (None, "") else int(raw)
 
 
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        raise ValueError(f"{name} must be true or false, not {raw!r}")
+    return raw in ("1", "true", "yes", "on")
+
+
 def _float(name: str, default: float) -> float:
     raw = os.environ.get(name)
     return default if raw in (None, "") else float(raw)
@@ -58,11 +67,20 @@ class Settings:
     workers: int | None = None
     # Feed names, highest first: a feed takes over fields set by feeds ranked below it.
     source_precedence: tuple[str, ...] = ()
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 10.0
+    introspection: bool | None = None
+    embedded_as_root: bool = False
     limits: Limits = field(default_factory=Limits)
 
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def allows_introspection(self) -> bool:
+        """OMT_INTROSPECTION; by default on in development, off in production."""
+        return not self.is_production if self.introspection is None else self.introspection
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -97,6 +115,10 @@ class Settings:
             trusted_proxies=proxies,
             workers=_int("OMT_WORKERS", 0) or None,
             source_precedence=precedence,
+            header_timeout_seconds=_float("OMT_HEADER_TIMEOUT_SECONDS", 10.0),
+            body_timeout_seconds=_float("OMT_BODY_TIMEOUT_SECONDS", 10.0),
+            embedded_as_root=_bool("OMT_EMBEDDED_AS_ROOT", False),
+            introspection=_bool("OMT_INTROSPECTION", environment != "production"),
             limits=Limits(
                 max_depth=_int("OMT_MAX_DEPTH", 12),
                 max_aliases=_int("OMT_MAX_ALIASES", 30),

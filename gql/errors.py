@@ -18,6 +18,8 @@ from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
+from db.availability import is_database_unavailable
+from gql.outage import service_unavailable
 from gql.request_state import current_request_id
 
 log = logging.getLogger("omnimediatrak.errors")
@@ -162,6 +164,8 @@ def log_errors(errors: Sequence[GraphQLError]) -> None:
     request_id = current_request_id.get()
     mistakes: list[str] = []
     for error in errors:
+        if is_database_unavailable(error.original_error):
+            continue  # logged once per outage (gql/outage.py), not per request
         classified = classify(error)
         if classified is None:
             log.error(
@@ -193,4 +197,11 @@ class MaskUnexpectedErrors(SchemaExtension):
         yield
         result = self.execution_context.result
         if result is not None and result.errors:
-            result.errors = present_all(result.errors)
+            result.errors = [self._present(error) for error in result.errors]
+
+    def _present(self, error: GraphQLError) -> GraphQLError:
+        if is_database_unavailable(error.original_error):
+            # The view answers 503 and the outage is logged once (gql/outage.py), not per request.
+            self.execution_context.context.request.state.database_error = error.original_error
+            return service_unavailable(error)
+        return present(error)

@@ -1,6 +1,7 @@
-"""How long a sign-in must wait after recent failures: exponential back-off per account, then a refusal
-until the oldest failure leaves the window (per account and per client address). Nothing locks forever:
-every failure stops counting `login_failure_window_seconds` after it happened."""
+"""How long a sign-in must wait after recent failures: exponential back-off per (account, client
+address), then a refusal until the oldest failure leaves the window (per (account, address) and per
+address). Nobody else's failures lock the owner out, and nothing locks forever: every failure stops
+counting `login_failure_window_seconds` after it happened."""
 
 import datetime as dt
 import math

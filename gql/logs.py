@@ -1,10 +1,12 @@
-"""Logging in text (development) or JSON lines (production), each record with the request id."""
+"""Logging in text (development) or JSON lines (production), each record with the request id and
+scrubbed of secrets (gql/redaction.py)."""
 
 import json
 import logging
 import sys
 
 from gql.config import Settings
+from gql.redaction import RedactSecrets
 from gql.request_state import current_request_id
 
 
@@ -25,14 +27,17 @@ class JsonFormatter(logging.Formatter):
             # Which worker process of `serve` wrote it.
             "pid": record.process,
         }
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exception"] = record.exc_text
         return json.dumps(entry)
 
 
 def configure_logging(settings: Settings) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RequestIdFilter())
+    handler.addFilter(RedactSecrets())
     if settings.log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:

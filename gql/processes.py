@@ -28,6 +28,7 @@ from uvicorn.supervisors.multiprocess import Process
 from gql.config import Settings
 from gql.limits import RateLimiter, rate_limiter
 from gql.logs import configure_logging
+from gql.slow_clients import TimedHttpToolsProtocol, set_read_timeouts
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -53,6 +54,7 @@ class WorkerApp:
         from gql.app import create_app
 
         configure_logging(self.settings)
+        set_read_timeouts(self.settings.header_timeout_seconds, self.settings.body_timeout_seconds)
         app = create_app(self.settings, self.database_url, limiter=self.limiter)
         # What exists now (modules, the schema, the app) lives as long as the process: keep it out of
         # the collector's scans, which otherwise walk all of it on every full collection. A request
@@ -168,10 +170,9 @@ def uvicorn_config(settings: Settings, app: WorkerApp, workers: int) -> uvicorn.
         port=settings.port,
         workers=workers,
         loop="uvloop",
-        http="httptools",
+        http=TimedHttpToolsProtocol,  # httptools with header and body read timeouts
         log_config=None,
-        proxy_headers=bool(settings.trusted_proxies),
-        forwarded_allow_ips=",".join(settings.trusted_proxies) or None,
+        proxy_headers=False,  # the app applies OMT_TRUSTED_PROXIES itself (gql/app.py)
         timeout_graceful_shutdown=10,
     )
 

@@ -1,5 +1,6 @@
 """The one place the schema is assembled from the domain modules."""
 
+from strawberry.extensions import DisableIntrospection
 from strawberry.tools import merge_types
 
 from gql.account_mutations import AccountMutation
@@ -9,6 +10,7 @@ from gql.config import Limits
 from gql.documents import DocumentCache
 from gql.errors import ClassifiedErrorsSchema, MaskUnexpectedErrors
 from gql.input_guard import InputGuard
+from gql.introspection import HideSchemaHints
 from gql.library_import import LibraryImportMutation
 from gql.list_mutations import ListMutation
 from gql.lists import ListQuery
@@ -34,7 +36,10 @@ def document_cache(limits: Limits) -> DocumentCache:
 
 
 def build_schema(
-    limits: Limits | None = None, expose_db_stats: bool = True, documents: DocumentCache | None = None
+    limits: Limits | None = None,
+    expose_db_stats: bool = True,
+    documents: DocumentCache | None = None,
+    introspection: bool = True,
 ) -> ClassifiedErrorsSchema:
     limits = limits or Limits()
     documents = documents or document_cache(limits)
@@ -47,6 +52,8 @@ def build_schema(
     ]
     if expose_db_stats:
         extensions.append(DatabaseStats)
+    if not introspection:
+        extensions += [DisableIntrospection, HideSchemaHints]
     return ClassifiedErrorsSchema(
         query=Query,
         mutation=Mutation,

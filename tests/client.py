@@ -70,3 +70,11 @@ async def asgi_client(app: ASGIApp, client_ip: str = "10.1.0.1") -> AsyncIterato
     transport = ASGITransport(app=app, client=(client_ip, 1234))
     async with AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield GraphQLClient(http)
+
+
+def assert_token_refused(result: Result) -> None:
+    """A bearer token that does not work (unknown, expired, revoked, malformed): 401, never anonymity."""
+    assert result.response.status_code == 401, result.response.text
+    assert result.response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+    assert [error["extensions"]["code"] for error in result.errors] == ["UNAUTHENTICATED"]
+    assert "data" not in result.body

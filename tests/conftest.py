@@ -1,9 +1,12 @@
 """Tests run against a real PostgreSQL built by the project's migrations: the embedded cluster
-(started once per run in .data/test-pg), or the server of TEST_DATABASE_URL / DATABASE_URL, where
-a fresh database is created and dropped. Every test starts from empty tables."""
+(started once per run in .data/test, or as root in the system temp dir), or the server of
+TEST_DATABASE_URL / DATABASE_URL, where a fresh database is created and dropped. Every test starts
+from empty tables."""
 
 import asyncio
+import hashlib
 import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -22,7 +25,22 @@ from gql.app import create_app
 from gql.config import Settings
 from tests.client import GraphQLClient
 
-TEST_DATA_DIR = Path(__file__).resolve().parent.parent / ".data" / "test"
+CLONE = Path(__file__).resolve().parent.parent
+
+
+def embedded_base_dir() -> Path:
+    """Where the tests' embedded clusters live: the clone's .data; as root, a directory in the system
+    temp dir (already traversable by all), so the wheel opens up none of the clone's parents."""
+    if os.geteuid() != 0:
+        return CLONE / ".data"
+    base = (
+        Path(tempfile.gettempdir()) / f"omnimediatrak-tests-{hashlib.sha256(bytes(CLONE)).hexdigest()[:12]}"
+    )
+    base.mkdir(mode=0o755, exist_ok=True)
+    return base
+
+
+TEST_DATA_DIR = embedded_base_dir() / "test"
 
 
 @pytest.fixture(scope="session")
@@ -32,7 +50,7 @@ def server_url() -> Iterator[str]:
     if given:
         yield asyncpg_url(given)
         return
-    cluster = EmbeddedCluster(TEST_DATA_DIR)
+    cluster = EmbeddedCluster(TEST_DATA_DIR, allow_root=True)
     cluster.start()
     try:
         yield cluster.url("postgres")

@@ -8,7 +8,7 @@ from sqlalchemy import text
 
 from db.accounts import hash_secret
 from gql.cli import main
-from tests.client import GraphQLClient
+from tests.client import GraphQLClient, Result, assert_token_refused
 from tests.factories import FIXTURE_PASSWORD, make_user
 
 GOOD_PASSWORD = "a long and unusual passphrase"
@@ -82,8 +82,26 @@ async def test_viewer_is_null_when_anonymous(client: GraphQLClient) -> None:
     assert (await client(VIEWER)).data["viewer"] is None
 
 
-async def test_a_bad_bearer_token_reads_as_anonymous(client: GraphQLClient) -> None:
-    assert (await client(VIEWER, token="omts_not-a-real-secret")).data["viewer"] is None
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        "Bearer omts_not-a-real-secret",
+        "Bearer omtk_not-a-real-secret",
+        "Bearer",
+        "Bearer  ",
+        "Basic YTpi",
+        "x",
+    ],
+)
+async def test_a_bad_bearer_token_is_refused_with_401(client: GraphQLClient, authorization: str) -> None:
+    assert_token_refused(await client(VIEWER, headers={"authorization": authorization}))
+
+
+async def test_a_bad_bearer_token_is_refused_on_get_too(client: GraphQLClient) -> None:
+    response = await client.http.get(
+        "/graphql", params={"query": VIEWER}, headers={"authorization": "Bearer omts_nope"}
+    )
+    assert_token_refused(Result(response))
 
 
 @pytest.mark.parametrize(
@@ -209,7 +227,7 @@ async def test_logout_revokes_the_calling_session_only(client: GraphQLClient) ->
     first = (await register(client, "ada@example.org", "ada")).data["register"]["token"]
     second = (await login(client, "ada", GOOD_PASSWORD)).data["login"]["token"]
     assert (await client(LOGOUT, token=first)).data["logout"] == {"ok": True, "userErrors": []}
-    assert (await client(VIEWER, token=first)).data["viewer"] is None
+    assert_token_refused(await client(VIEWER, token=first))
     assert (await client(VIEWER, token=second)).data["viewer"]["username"] == "ada"
 
 
@@ -223,7 +241,7 @@ async def test_a_session_past_its_absolute_expiry_no_longer_works(client: GraphQ
     _, token = await make_user(engine)
     async with engine.begin() as conn:
         await conn.execute(text("UPDATE auth.sessions SET expires_at = now() - interval '1 second'"))
-    assert (await client(VIEWER, token=token)).data["viewer"] is None
+    assert_token_refused(await client(VIEWER, token=token))
 
 
 async def test_an_idle_session_no_longer_works(client: GraphQLClient, engine, settings) -> None:
@@ -233,7 +251,7 @@ async def test_an_idle_session_no_longer_works(client: GraphQLClient, engine, se
             text("UPDATE auth.sessions SET last_seen_at = now() - make_interval(days => :days + 1)"),
             {"days": settings.session_idle_days},
         )
-    assert (await client(VIEWER, token=token)).data["viewer"] is None
+    assert_token_refused(await client(VIEWER, token=token))
 
 
 async def test_an_idle_session_is_neither_listed_nor_a_node(client: GraphQLClient, engine, settings) -> None:
@@ -278,7 +296,7 @@ async def test_change_password_signs_out_every_other_session(client: GraphQLClie
     ).data["changePassword"]
     assert payload == {"user": {"username": "ada"}, "userErrors": []}
     assert (await client(VIEWER, token=current)).data["viewer"]["username"] == "ada"
-    assert (await client(VIEWER, token=other)).data["viewer"] is None
+    assert_token_refused(await client(VIEWER, token=other))
     assert (await login(client, "ada", new_password)).data["login"]["token"] is not None
     assert (await login(client, "ada", GOOD_PASSWORD)).data["login"]["token"] is None
 
@@ -317,7 +335,7 @@ async def test_change_password_revokes_api_tokens_a_taken_over_session_could_hav
     payload = (await client(CHANGE_PASSWORD_COUNTS, {"input": change}, token=session)).data["changePassword"]
     assert payload == {"signedOutSessions": 1, "revokedApiTokens": 2, "userErrors": []}
     for token in tokens:
-        assert (await client(VIEWER, token=token)).data["viewer"] is None
+        assert_token_refused(await client(VIEWER, token=token))
     assert (await client(VIEWER, token=session)).data["viewer"]["apiTokens"] == []
 
 
@@ -463,7 +481,7 @@ async def test_a_revoked_api_token_no_longer_works(client: GraphQLClient, engine
         "revokeApiToken"
     ]
     assert revoked == {"apiToken": {"id": created["apiToken"]["id"]}, "userErrors": []}
-    assert (await client(VIEWER, token=created["token"])).data["viewer"] is None
+    assert_token_refused(await client(VIEWER, token=created["token"]))
     assert (await client(VIEWER, token=session)).data["viewer"]["apiTokens"] == []
 
 
@@ -474,7 +492,7 @@ async def test_an_expired_api_token_no_longer_works(client: GraphQLClient, engin
     ]["token"]
     async with engine.begin() as conn:
         await conn.execute(text("UPDATE auth.tokens SET expires_at = now() - interval '1 second'"))
-    assert (await client(VIEWER, token=secret)).data["viewer"] is None
+    assert_token_refused(await client(VIEWER, token=secret))
 
 
 async def test_logout_with_an_api_token_is_refused(client: GraphQLClient, engine) -> None:

@@ -201,7 +201,7 @@ async def test_graphs_of_several_items_share_one_statement(client: GraphQLClient
 
 
 async def track(engine: AsyncEngine, media_id: uuid.UUID, status: str, rating: int | None) -> None:
-    user_id, _ = await make_user(engine)
+    user_id, _ = await make_user(engine, profile_visibility="public")
     async with engine.begin() as conn:
         await conn.execute(
             insert(UserMedia).values(user_id=user_id, media_id=media_id, status=status, rating=rating)
@@ -226,7 +226,7 @@ async def test_stats_aggregate_every_entry(client: GraphQLClient, engine) -> Non
 async def test_stats_of_few_trackers_withhold_the_mean_and_the_breakdown(
     client: GraphQLClient, engine
 ) -> None:
-    # With one tracker (a private profile by default) the mean was that user's own rating.
+    # With one tracker the mean would be that user's own rating.
     media_id = await make_media(engine)
     for rating in (3, 10, 7, 9):
         await track(engine, media_id, "completed", rating)

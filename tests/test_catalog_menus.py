@@ -189,12 +189,16 @@ async def test_stats_follow_status_and_rating_changes_and_deletions(
     client: GraphQLClient, engine: AsyncEngine
 ) -> None:
     media_id = await make_media(engine)
-    users = [(await make_user(engine))[0] for _ in range(6)]
+    users = [(await make_user(engine, profile_visibility="public"))[0] for _ in range(6)]
+    private_user, _ = await make_user(engine)
     async with engine.begin() as conn:
         for n, user_id in enumerate(users):
             await conn.execute(
                 insert(UserMedia).values(user_id=user_id, media_id=media_id, status="completed", rating=4 + n)
             )
+        await conn.execute(
+            insert(UserMedia).values(user_id=private_user, media_id=media_id, status="completed", rating=1)
+        )
         await conn.execute(
             update(UserMedia).where(UserMedia.user_id == users[0]).values(status="dropped", rating=None)
         )

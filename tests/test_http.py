@@ -155,11 +155,18 @@ async def test_every_response_carries_a_request_id(client: GraphQLClient) -> Non
     assert len(set(ids)) == 3
 
 
+class Defect(RuntimeError):
+    """A bug, provoked on purpose (an unreachable database is an outage, not a defect)."""
+
+
 async def test_unexpected_errors_are_masked_with_the_request_id_and_logged(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, engine: AsyncEngine, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    unreachable = "postgresql+asyncpg://nobody@/nowhere?host=/nonexistent-socket-dir"
-    app = create_app(Settings(environment="development"), unreachable)
+    async def broken(*args: object, **kwargs: object) -> int:
+        raise Defect("secret detail at /nonexistent-socket-dir")
+
+    monkeypatch.setattr("db.media.count_media", broken)
+    app = create_app(Settings(environment="development"), database_url, engine=engine)
     with caplog.at_level(logging.ERROR, logger="omnimediatrak.errors"):
         async with asgi_client(app) as client:
             result = await client(COUNT)
@@ -182,9 +189,14 @@ def test_every_static_file_is_package_data() -> None:
     assert static - packaged == set(), "add them to [tool.setuptools.package-data] for the Docker image"
 
 
-async def test_failures_before_execution_are_masked_too(caplog: pytest.LogCaptureFixture) -> None:
-    unreachable = "postgresql+asyncpg://nobody@/nowhere?host=/nonexistent-socket-dir"
-    app = create_app(Settings(environment="development"), unreachable)
+async def test_failures_before_execution_are_masked_too(
+    caplog: pytest.LogCaptureFixture, engine: AsyncEngine, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise Defect("secret detail at /nonexistent-socket-dir")
+
+    monkeypatch.setattr("gql.app.credential_for_secret", broken)
+    app = create_app(Settings(environment="development"), database_url, engine=engine)
     with caplog.at_level(logging.ERROR, logger="omnimediatrak"):
         async with asgi_client(app) as client:
             result = await client(COUNT, token="omts_credential-lookup-needs-the-database")

@@ -53,8 +53,9 @@ async def test_merge_moves_keys_relations_entries_and_list_items_and_the_old_id_
     sequel = await make_media(engine, title="Heat 2")
     await link_media(engine, merged, sequel, "sequel")
     await link_media(engine, keep, merged, "remake")
-    only_merged, _ = await make_user(engine)
-    both, _ = await make_user(engine)
+    only_merged, _ = await make_user(engine, profile_visibility="public")
+    both, _ = await make_user(engine, profile_visibility="public")
+    private, _ = await make_user(engine)
     async with engine.begin() as conn:
         await conn.execute(
             insert(UserMedia),
@@ -62,6 +63,7 @@ async def test_merge_moves_keys_relations_entries_and_list_items_and_the_old_id_
                 {"user_id": only_merged, "media_id": merged, "status": "completed", "rating": 9},
                 {"user_id": both, "media_id": keep, "status": "planned", "rating": None},
                 {"user_id": both, "media_id": merged, "status": "dropped", "rating": None},
+                {"user_id": private, "media_id": merged, "status": "completed", "rating": 1},
             ],
         )
         lists = (
@@ -106,7 +108,8 @@ async def test_merge_moves_keys_relations_entries_and_list_items_and_the_old_id_
     ) == [(keep, sequel, "sequel")]
     assert sorted(
         await rows(engine, "SELECT user_id, media_id, status FROM interaction.user_media")
-    ) == sorted([(only_merged, keep, "completed"), (both, keep, "planned")])
+    ) == sorted([(only_merged, keep, "completed"), (both, keep, "planned"), (private, keep, "completed")])
+    # The private profile's entry moved too, but counts in no aggregate.
     assert await rows(engine, f"SELECT tracker_count FROM media.media WHERE id = '{keep}'") == [(2,)]
     assert sorted(await rows(engine, "SELECT list_id, media_id FROM interaction.list_items")) == sorted(
         [(lists[0], keep), (lists[1], keep)]

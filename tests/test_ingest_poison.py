@@ -160,7 +160,9 @@ async def test_the_summary_says_plainly_that_lines_failed(
 async def test_an_unusable_data_dir_is_one_clear_line(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
-    status, _, err = await run_cli("migrate", "--data-dir", str(blocker / "data"), env={"DATABASE_URL": ""})
+    status, _, err = await run_cli(
+        "migrate", "--data-dir", str(blocker / "data"), env={"DATABASE_URL": "", "OMT_EMBEDDED_AS_ROOT": "1"}
+    )
     assert status == 1
     assert "cannot use the data dir" in err
     assert "Traceback" not in err

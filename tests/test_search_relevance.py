@@ -29,7 +29,7 @@ async def load_demo_with_trackers(engine: AsyncEngine) -> None:
                 )
             ).scalar_one()
         for _ in range(trackers):
-            user_id, _ = await make_user(engine)
+            user_id, _ = await make_user(engine, profile_visibility="public")
             async with engine.begin() as conn:
                 await conn.execute(insert(UserMedia).values(user_id=user_id, media_id=media_id))
 

@@ -26,8 +26,10 @@ async def tracker_counts(engine: AsyncEngine) -> dict[uuid.UUID, int]:
 
 async def true_counts(engine: AsyncEngine) -> dict[uuid.UUID, int]:
     query = text(
-        "SELECT m.id, count(um.media_id) AS n FROM media.media m "
-        "LEFT JOIN interaction.user_media um ON um.media_id = m.id GROUP BY m.id"
+        "SELECT m.id, count(u.id) AS n FROM media.media m "
+        "LEFT JOIN interaction.user_media um ON um.media_id = m.id "
+        "LEFT JOIN users.users u ON u.id = um.user_id AND u.settings ->> 'profile_visibility' = 'public' "
+        "GROUP BY m.id"
     )
     async with engine.connect() as conn:
         return {row.id: row.n for row in await conn.execute(query)}
@@ -37,10 +39,11 @@ async def test_tracker_counts_follow_track_untrack_imports_and_deleted_users(
     client: GraphQLClient, engine: AsyncEngine
 ) -> None:
     catalog = await make_import_catalog(engine)
-    first_id, first = await make_user(engine)
-    second_id, second = await make_user(engine)
+    first_id, first = await make_user(engine, profile_visibility="public")
+    second_id, second = await make_user(engine, profile_visibility="public")
+    _, private = await make_user(engine)
     dune = to_global_id("Media", catalog["Dune"])
-    for token in (first, second):
+    for token in (first, second, private):
         await client(TRACK, {"input": {"mediaId": dune, "status": "COMPLETED"}}, token=token)
     await client(TRACK, {"input": {"mediaId": dune, "rating": 3}}, token=first)
     assert (await tracker_counts(engine))[catalog["Dune"]] == 2
@@ -68,4 +71,3 @@ async def test_a_deleted_item_takes_its_entries_along(engine: AsyncEngine) -> No
         )
         await conn.execute(delete(Media).where(Media.id == media_id))
     assert await tracker_counts(engine) == {}
-

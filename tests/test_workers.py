@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO
 
-from tests.test_http_lifecycle import free_port, wait_until_healthy
+from tests.server_process import free_port, wait_until_healthy
 
 PER_MINUTE = 6
 IDLE_RSS_LIMIT_KB = 150 * 1024

@@ -1,0 +1,30 @@
+"""Which failures mean "the database is unavailable" (down, restarting, unreachable, or the pool
+exhausted) rather than a defect: the server answers those with 503 and Retry-After."""
+
+import asyncpg  # type: ignore[import-untyped]
+from sqlalchemy import exc as sa_exc
+
+_UNAVAILABLE = (
+    asyncpg.PostgresConnectionError,  # class 08: connection lost or refused
+    asyncpg.AdminShutdownError,  # 57P01
+    asyncpg.CrashShutdownError,  # 57P02
+    asyncpg.CannotConnectNowError,  # 57P03: starting up, shutting down, in recovery
+    asyncpg.TooManyConnectionsError,  # 53300
+    ConnectionError,  # refused / reset on TCP
+    FileNotFoundError,  # no unix socket: the server is not running
+    sa_exc.TimeoutError,  # pool exhausted past its timeout
+)
+
+
+def is_database_unavailable(error: BaseException | None) -> bool:
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, _UNAVAILABLE):
+            return True
+        if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+            return True
+        if isinstance(error, asyncpg.InterfaceError) and "connection is closed" in str(error):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
