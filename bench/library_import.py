@@ -189,7 +189,7 @@ def scratch_database() -> Iterator[str]:
     if given:
         server_url = asyncpg_url(given)
     else:
-        cluster = EmbeddedCluster(Path(".data/bench").resolve())
+        cluster = EmbeddedCluster(Path(".data/bench").resolve(), allow_root=True)
         cluster.start()
         server_url = cluster.url("postgres")
     try:
