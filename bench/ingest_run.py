@@ -27,13 +27,13 @@ from db.migrate import upgrade
 DATABASE = "omt_bench_ingest"
 
 
-async def recreate(server_url: str) -> str:
+async def recreate(server_url: str, database: str) -> str:
     admin = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
     async with admin.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
-        await conn.execute(text(f'CREATE DATABASE "{DATABASE}"'))
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        await conn.execute(text(f'CREATE DATABASE "{database}"'))
     await admin.dispose()
-    return make_url(server_url).set(database=DATABASE).render_as_string(hide_password=False)
+    return make_url(server_url).set(database=database).render_as_string(hide_password=False)
 
 
 def backend_cpu_seconds(pids: list[int]) -> float:
@@ -106,8 +106,8 @@ async def run(url: str, path: Path, batch_size: int, writers: int) -> None:
 
 
 @contextmanager
-def scratch_database() -> Iterator[str]:
-    """A freshly migrated `omt_bench_ingest` on DATABASE_URL's server, else the embedded bench cluster."""
+def scratch_database(database: str = DATABASE) -> Iterator[str]:
+    """A freshly migrated `database` on DATABASE_URL's server, else on the embedded bench cluster."""
     given = os.environ.get("DATABASE_URL")
     cluster = None
     if given:
@@ -117,7 +117,7 @@ def scratch_database() -> Iterator[str]:
         cluster.start()
         server_url = cluster.url("postgres")
     try:
-        url = asyncio.run(recreate(server_url))
+        url = asyncio.run(recreate(server_url, database))
         upgrade(url)
         yield url
     finally:

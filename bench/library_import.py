@@ -14,22 +14,16 @@ import datetime as dt
 import os
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bench.ingest_run import backend_cpu_seconds, backend_pids
+from bench.ingest_run import backend_cpu_seconds, backend_pids, scratch_database
 from db.accounts import create_session
-from db.cluster import EmbeddedCluster, asyncpg_url
 from db.engine import PoolSettings, make_engine
 from db.library_import.jobs import create_job
 from db.library_import.run import run_job
-from db.migrate import upgrade
 from gql.app import create_app
 from gql.config import Limits, Settings
 from gql.relay import to_global_id
@@ -72,15 +66,6 @@ def mal_export(entries: int, first_id: int = 1) -> bytes:
         )
     parts.append("</myanimelist>\n")
     return "".join(parts).encode()
-
-
-async def recreate(server_url: str) -> str:
-    admin = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
-        await conn.execute(text(f'CREATE DATABASE "{DATABASE}"'))
-    await admin.dispose()
-    return make_url(server_url).set(database=DATABASE).render_as_string(hide_password=False)
 
 
 async def make_user(engine: AsyncEngine, name: str) -> tuple[uuid.UUID, str]:
@@ -182,25 +167,6 @@ async def run(url: str, entries: int, baseline: int, batch_size: int) -> None:
         await engine.dispose()
 
 
-@contextmanager
-def scratch_database() -> Iterator[str]:
-    given = os.environ.get("DATABASE_URL")
-    cluster = None
-    if given:
-        server_url = asyncpg_url(given)
-    else:
-        cluster = EmbeddedCluster(Path(".data/bench").resolve(), allow_root=True)
-        cluster.start()
-        server_url = cluster.url("postgres")
-    try:
-        url = asyncio.run(recreate(server_url))
-        upgrade(url)
-        yield url
-    finally:
-        if cluster is not None:
-            cluster.stop()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -211,7 +177,7 @@ def main() -> None:
     )
     parser.add_argument("--batch-size", type=int, default=2000)
     args = parser.parse_args()
-    with scratch_database() as url:
+    with scratch_database(DATABASE) as url:
         asyncio.run(run(url, args.entries, args.baseline, args.batch_size))
 
 
