@@ -24,7 +24,6 @@ from sqlalchemy import (
     true,
     tuple_,
     type_coerce,
-    union,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import NullType
@@ -386,10 +385,10 @@ async def _ranked_page(
 ) -> Page[Row[Any]]:
     """Relevance in two stages, so a page costs the same whether 50 or 500,000 items match.
 
-    The ranked window is the RANK_WINDOW most popular matches plus every exact-title match, found
-    through the indexes (the full-text GIN walked with the popularity index, the titles' GIN); only
-    they are scored precisely. Matches outside the window follow it, most popular first, paged by a
-    row comparison on the popularity index. A cursor says which of the two it continues.
+    The ranked window is the RANK_WINDOW most popular matches (`_most_popular`) plus every
+    exact-title match (the titles' GIN); only they are scored precisely. Matches outside the window
+    follow it, most popular first, paged by a row comparison on the popularity index. A cursor says
+    which of the two it continues.
     """
     search = media_filter.search or ""
     match = and_(filter_conditions(media_filter), *extra_conditions)
@@ -403,43 +402,33 @@ async def _ranked_page(
         except InvalidCursor:
             popular_after = _decode_after(after, popular_kind, POPULAR_KEYS)
 
+    window = await _most_popular(conn, match, POPULAR_COLUMNS, [], RANK_WINDOW)
     rows: list[Any] = []
-    window_full = True
     if popular_after is None:
-        popular = _most_popular(match).cte("popular")
-        window = union(select(popular.c.id), select(Media.id).where(match, exact_title(search)))
+        # Exact titles are few: found through the titles' index, then tested (coalesce: not through
+        # the full-text index, which would read every match of the words again).
+        in_window = or_(
+            Media.id == any_(uuid_keys("window")), and_(exact_title(search), func.coalesce(match, false()))
+        )
         query = select(
-            *media_read_columns,
-            *(key.expression.label(f"sort_{key.name}") for key in ranked_keys),
-            (select(func.count()).select_from(popular).scalar_subquery() >= RANK_WINDOW).label("window_full"),
-        ).where(Media.id.in_(window.scalar_subquery()))
+            *media_read_columns, *(key.expression.label(f"sort_{key.name}") for key in ranked_keys)
+        ).where(in_window)
         if ranked_after is not None:
             query = query.where(_after(ranked_keys, ranked_after))
         query = query.order_by(*_order_by(ranked_keys)).limit(first + 1)
-        rows = list((await conn.execute(query)).all())
-        if len(rows) > first:
+        rows = list((await conn.execute(query, {"window": [row.sort_id for row in window]})).all())
+        if len(rows) > first or len(window) < RANK_WINDOW:
             return _page(rows, first, ranked_kind, ranked_keys)
-        window_full = rows[0].window_full if rows else ranked_after is not None
-    if not window_full:
-        return _page(rows, first, ranked_kind, ranked_keys)
-    window = _most_popular(match).subquery()
-    boundary = (
-        select(Media.tracker_count, Media.id)
-        .where(Media.id.in_(select(window.c.id)))
-        .order_by(Media.tracker_count, Media.id)
-        .limit(1)
-        .subquery()
-    )
-    position = tuple_(Media.tracker_count, Media.id)
-    beyond = [
-        ~exact_title(search),
-        position
-        < tuple_(select(boundary.c.tracker_count).scalar_subquery(), select(boundary.c.id).scalar_subquery()),
-    ]
-    if popular_after is not None:
-        beyond.append(position < tuple_(*popular_after))
-    rest = _popular_rows(match, beyond, first + 1 - len(rows))
-    more: list[Any] = list((await conn.execute(rest)).all())
+    more: list[Any] = []
+    if len(window) == RANK_WINDOW:
+        # Past the window: the other matches by popularity, from the window's least popular on.
+        position = tuple_(Media.tracker_count, Media.id)
+        beyond = [position < tuple_(window[-1].sort_popularity, window[-1].sort_id)]
+        if popular_after is not None:
+            beyond.append(position < tuple_(*popular_after))
+        columns = (*media_read_columns, *POPULAR_COLUMNS)
+        rest = and_(match, ~exact_title(search))
+        more = await _most_popular(conn, rest, columns, beyond, first + 1 - len(rows))
     ranked_page = _page(rows, first, ranked_kind, ranked_keys)
     popular_page = _page(more, first - len(rows), popular_kind, POPULAR_KEYS)
     both = ranked_page.rows + popular_page.rows
@@ -457,19 +446,68 @@ async def _ranked_page(
     )
 
 
-def _popular_rows(match: ColumnElement[bool], conditions: list[ColumnElement[bool]], limit: int) -> Any:
-    """Matching rows meeting `conditions`, most popular first, `limit` of them."""
-    columns = (*media_read_columns, *(key.expression.label(f"sort_{key.name}") for key in POPULAR_KEYS))
-    order = (Media.tracker_count.desc(), Media.id.desc())
-    return select(*columns).where(match, *conditions).order_by(*order).limit(limit)
+POPULAR_COLUMNS = tuple(key.expression.label(f"sort_{key.name}") for key in POPULAR_KEYS)
+POPULAR_ORDER = (Media.tracker_count.desc(), Media.id.desc())
+# Matches are looked for among the WALK_ROWS most popular items first (one index walk), and only
+# when they are too rare there in items most popular first (a walk of MAX_WALK_ROWS at most) or
+# all of them sorted (when rarer still: then there are few).
+WALK_ROWS = 2_000
+MAX_WALK_ROWS = 20_000
 
 
-def _most_popular(match: ColumnElement[bool]) -> Any:
-    """Ids of the RANK_WINDOW most popular matches. The planner reads them walking the popularity index
-    when many items match and sorts all matches when few do, from the search vector's statistics
-    (kept detailed: migration 0010 raises its statistics target so a rare word is known as rare)."""
+async def _most_popular(
+    conn: AsyncConnection,
+    match: ColumnElement[bool],
+    columns: Sequence[Any],
+    conditions: Sequence[ColumnElement[bool]],
+    limit: int,
+) -> list[Any]:
+    """The `limit` most popular rows (`columns`) matching `match` and `conditions`.
+
+    How many rows a plan reads to find them depends on how common the matches are, which the
+    planner can only estimate (2x off for two common words together, and then it walked 46,000
+    rows for 100). Here a first walk of the popularity index tests WALK_ROWS items and measures it:
+    common matches are found in that walk; moderately rare ones in a longer walk sized from what the
+    first found; rarer ones by sorting every match, found through the full-text index.
+    """
+    rows = list((await conn.execute(_walk(match, columns, conditions, WALK_ROWS, limit))).all())
+    if len(rows) >= limit:
+        return rows
+    if len(rows) * MAX_WALK_ROWS >= 2 * limit * WALK_ROWS:
+        walk_rows = 2 * limit * WALK_ROWS // len(rows)
+        rows = list((await conn.execute(_walk(match, columns, conditions, walk_rows, limit))).all())
+        if len(rows) >= limit:
+            return rows
+    # `+ 0`: not the popularity index's order, so the plan starts from the matches.
+    unordered = (
+        select(*columns)
+        .where(match, *conditions)
+        .order_by((Media.tracker_count + 0).desc(), Media.id.desc())
+        .limit(limit)
+    )
+    return list((await conn.execute(unordered)).all())
+
+
+def _walk(
+    match: ColumnElement[bool],
+    columns: Sequence[Any],
+    conditions: Sequence[ColumnElement[bool]],
+    walk_rows: int,
+    limit: int,
+) -> Any:
+    """The matches among the `walk_rows` most popular rows meeting `conditions`, `limit` at most."""
+    walked = (
+        select(*columns, match.label("hit"))
+        .where(*conditions)
+        .order_by(*POPULAR_ORDER)
+        .limit(walk_rows)
+        .subquery("walked")
+    )
     return (
-        select(Media.id).where(match).order_by(Media.tracker_count.desc(), Media.id.desc()).limit(RANK_WINDOW)
+        select(*(column for column in walked.c if column.key != "hit"))
+        .where(walked.c.hit)
+        .order_by(walked.c.sort_popularity.desc(), walked.c.sort_id.desc())
+        .limit(limit)
     )
 
 
