@@ -6,7 +6,7 @@ import json
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import (
@@ -332,11 +332,55 @@ async def search_media(
     query = _filtered(media_filter, extra_conditions).add_columns(
         *(key.expression.label(f"sort_{key.name}") for key in keys)
     )
-    if after is not None:
-        query = query.where(_after(keys, _decode_after(after, kind, keys)))
+    after_values = None if after is None else _decode_after(after, kind, keys)
+    if media_filter.search and keys[0].name in WALKABLE:
+        return _page(
+            await _walked_page(conn, media_filter, extra_conditions, keys, first, after_values),
+            first,
+            kind,
+            keys,
+        )
+    if after_values is not None:
+        query = query.where(_after(keys, after_values))
     query = query.order_by(*_order_by(keys)).limit(first + 1)
     rows: list[Any] = list((await conn.execute(query)).all())[: first + 1]
     return _page(rows, first, kind, keys)
+
+
+# Leading sort keys of a text search read by walking their index (`_first_matches`): an index on
+# (tracker_count, id), and one on release_date whose equal dates the id orders in a small sort.
+WALKABLE = ("popularity", "release_date")
+
+
+async def _walked_page(
+    conn: AsyncConnection,
+    media_filter: MediaFilter,
+    extra_conditions: Iterable[ColumnElement[bool]],
+    keys: list[_SortKey],
+    first: int,
+    after_values: list[Any] | None,
+) -> list[Any]:
+    """A text search's page sorted by a walkable key: dated items, then undated ones (NULLs last in
+    both directions, which no index order gives in one walk)."""
+    match = and_(filter_conditions(media_filter), *extra_conditions)
+    columns = (*media_read_columns, *(key.expression.label(f"sort_{key.name}") for key in keys))
+    leading = keys[0]
+    position = [] if after_values is None else [_after(keys, after_values)]
+    rows: list[Any] = []
+    if not leading.nullable:
+        return await _first_matches(conn, match, columns, position, keys, first + 1)
+    start = ... if after_values is None else after_values[0]
+    if start is not None:
+        bound: list[ColumnElement[bool]] = [leading.expression.is_not(None)]
+        if start is not ...:
+            bound.append(leading.expression <= start if leading.descending else leading.expression >= start)
+        dated = [replace(key, nullable=False) for key in keys]
+        rows = await _first_matches(conn, match, columns, [*bound, *position], dated, first + 1)
+    if len(rows) <= first:
+        undated = select(*columns).where(match, leading.expression.is_(None), *position)
+        undated = undated.order_by(*_order_by(keys[1:])).limit(first + 1 - len(rows))
+        rows += list((await conn.execute(undated)).all())
+    return rows
 
 
 def _page(rows: list[Any], first: int, kind: str, keys: Sequence[_SortKey]) -> Page[Row[Any]]:
@@ -385,7 +429,7 @@ async def _ranked_page(
 ) -> Page[Row[Any]]:
     """Relevance in two stages, so a page costs the same whether 50 or 500,000 items match.
 
-    The ranked window is the RANK_WINDOW most popular matches (`_most_popular`) plus every
+    The ranked window is the RANK_WINDOW most popular matches (`_first_matches`) plus every
     exact-title match (the titles' GIN); only they are scored precisely. Matches outside the window
     follow it, most popular first, paged by a row comparison on the popularity index. A cursor says
     which of the two it continues.
@@ -402,7 +446,7 @@ async def _ranked_page(
         except InvalidCursor:
             popular_after = _decode_after(after, popular_kind, POPULAR_KEYS)
 
-    window = await _most_popular(conn, match, POPULAR_COLUMNS, [], RANK_WINDOW)
+    window = await _first_matches(conn, match, POPULAR_COLUMNS, [], POPULAR_KEYS, RANK_WINDOW)
     rows: list[Any] = []
     if popular_after is None:
         # Exact titles are few: found through the titles' index, then tested (coalesce: not through
@@ -428,7 +472,7 @@ async def _ranked_page(
             beyond.append(position < tuple_(*popular_after))
         columns = (*media_read_columns, *POPULAR_COLUMNS)
         rest = and_(match, ~exact_title(search))
-        more = await _most_popular(conn, rest, columns, beyond, first + 1 - len(rows))
+        more = await _first_matches(conn, rest, columns, beyond, POPULAR_KEYS, first + 1 - len(rows))
     ranked_page = _page(rows, first, ranked_kind, ranked_keys)
     popular_page = _page(more, first - len(rows), popular_kind, POPULAR_KEYS)
     both = ranked_page.rows + popular_page.rows
@@ -447,66 +491,66 @@ async def _ranked_page(
 
 
 POPULAR_COLUMNS = tuple(key.expression.label(f"sort_{key.name}") for key in POPULAR_KEYS)
-POPULAR_ORDER = (Media.tracker_count.desc(), Media.id.desc())
-# Matches are looked for among the WALK_ROWS most popular items first (one index walk), and only
-# when they are too rare there in items most popular first (a walk of MAX_WALK_ROWS at most) or
-# all of them sorted (when rarer still: then there are few).
+# Matches are looked for among the first WALK_ROWS items of the sort's index (one walk), and only
+# when they are too rare there in a longer walk (MAX_WALK_ROWS at most) or all of them sorted (when
+# rarer still: then there are few).
 WALK_ROWS = 2_000
 MAX_WALK_ROWS = 20_000
 
 
-async def _most_popular(
+async def _first_matches(
     conn: AsyncConnection,
     match: ColumnElement[bool],
     columns: Sequence[Any],
     conditions: Sequence[ColumnElement[bool]],
+    keys: Sequence[_SortKey],
     limit: int,
 ) -> list[Any]:
-    """The `limit` most popular rows (`columns`) matching `match` and `conditions`.
+    """The first `limit` rows (`columns`, labelled `sort_<key>` for each key) in the order of
+    `keys` (non-null, an index's order) that match `match` and meet `conditions`.
 
     How many rows a plan reads to find them depends on how common the matches are, which the
     planner can only estimate (2x off for two common words together, and then it walked 46,000
-    rows for 100). Here a first walk of the popularity index tests WALK_ROWS items and measures it:
-    common matches are found in that walk; moderately rare ones in a longer walk sized from what the
-    first found; rarer ones by sorting every match, found through the full-text index.
+    rows for 100). Here a first walk of the index tests WALK_ROWS items and measures it: common
+    matches are found in that walk; moderately rare ones in a longer walk sized from what the first
+    found; rarer ones by sorting every match, found through the full-text index.
     """
-    rows = list((await conn.execute(_walk(match, columns, conditions, WALK_ROWS, limit))).all())
+    rows = list((await conn.execute(_walk(match, columns, conditions, keys, WALK_ROWS, limit))).all())
     if len(rows) >= limit:
         return rows
     if len(rows) * MAX_WALK_ROWS >= 2 * limit * WALK_ROWS:
         walk_rows = 2 * limit * WALK_ROWS // len(rows)
-        rows = list((await conn.execute(_walk(match, columns, conditions, walk_rows, limit))).all())
+        rows = list((await conn.execute(_walk(match, columns, conditions, keys, walk_rows, limit))).all())
         if len(rows) >= limit:
             return rows
-    # `+ 0`: not the popularity index's order, so the plan starts from the matches.
-    unordered = (
-        select(*columns)
-        .where(match, *conditions)
-        .order_by((Media.tracker_count + 0).desc(), Media.id.desc())
-        .limit(limit)
-    )
-    return list((await conn.execute(unordered)).all())
+    # `+ 0`: not the index's order, so the plan starts from the matches.
+    leading, *others = keys
+    unindexed = _order_by([replace(leading, expression=leading.expression + 0), *others])
+    every_match = select(*columns).where(match, *conditions).order_by(*unindexed).limit(limit)
+    return list((await conn.execute(every_match)).all())
 
 
 def _walk(
     match: ColumnElement[bool],
     columns: Sequence[Any],
     conditions: Sequence[ColumnElement[bool]],
+    keys: Sequence[_SortKey],
     walk_rows: int,
     limit: int,
 ) -> Any:
-    """The matches among the `walk_rows` most popular rows meeting `conditions`, `limit` at most."""
+    """The matches among the first `walk_rows` rows meeting `conditions`, `limit` at most."""
     walked = (
         select(*columns, match.label("hit"))
         .where(*conditions)
-        .order_by(*POPULAR_ORDER)
+        .order_by(*_order_by(keys))
         .limit(walk_rows)
         .subquery("walked")
     )
+    order = [walked.c[f"sort_{key.name}"] for key in keys]
     return (
         select(*(column for column in walked.c if column.key != "hit"))
         .where(walked.c.hit)
-        .order_by(walked.c.sort_popularity.desc(), walked.c.sort_id.desc())
+        .order_by(*(c.desc() if key.descending else c.asc() for c, key in zip(order, keys, strict=True)))
         .limit(limit)
     )
 

@@ -8,9 +8,10 @@ from sqlalchemy import event, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import db.media
-from db.media import POPULAR_COLUMNS, _most_popular
+from db.media import POPULAR_COLUMNS, POPULAR_KEYS, _first_matches
 from db.media_filters import MediaFilter, filter_conditions
 from db.models import Media
+from tests.client import GraphQLClient
 from tests.factories import make_media
 
 # (WALK_ROWS, MAX_WALK_ROWS) and the statements each way takes: 30 popular items that do not match
@@ -45,8 +46,48 @@ async def test_the_window_is_the_most_popular_matches_whichever_way_it_is_read(
     try:
         async with engine.connect() as conn:
             match = filter_conditions(MediaFilter(search="tide"))
-            window = await _most_popular(conn, match, POPULAR_COLUMNS, [], 5)
+            window = await _first_matches(conn, match, POPULAR_COLUMNS, [], POPULAR_KEYS, 5)
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", count)
     assert [row.sort_popularity for row in window] == [29, 28, 27, 26, 25]
     assert len(executed) == statements
+
+
+PAGE = """query($filter: MediaFilter, $sort: [MediaSort!], $first: Int, $after: String) {
+  searchMedia(filter: $filter, sort: $sort, first: $first, after: $after) {
+    pageInfo { hasNextPage endCursor } edges { node { title releaseDate } } } }"""
+
+
+@pytest.mark.parametrize("way", WAYS)
+@pytest.mark.parametrize("direction", ["DESC", "ASC"])
+async def test_pages_by_release_date_are_exact_whichever_way_they_are_read(
+    client: GraphQLClient, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch, way: str, direction: str
+) -> None:
+    (walk_rows, max_walk_rows), _ = WAYS[way]
+    monkeypatch.setattr(db.media, "WALK_ROWS", walk_rows)
+    monkeypatch.setattr(db.media, "MAX_WALK_ROWS", max_walk_rows)
+    for n in range(40):
+        # Items that do not match come first in either direction; a few matches are undated.
+        await make_media(
+            engine, title=f"Ember {n}", release_date=f"{1900 if n % 2 else 2100}-01-0{1 + n % 9}"
+        )
+    expected = []
+    for n in range(13):
+        release = None if n % 5 == 0 else f"20{n % 7:02d}-03-01"
+        await make_media(engine, title=f"Tide {n}", release_date=release)
+        expected.append((release, f"Tide {n}"))
+    sort = [{"field": "RELEASE_DATE", "direction": direction}]
+    seen: list[tuple[str | None, str]] = []
+    after = None
+    while True:
+        variables = {"filter": {"search": "tide"}, "sort": sort, "first": 4, "after": after}
+        page = (await client(PAGE, variables)).data["searchMedia"]
+        seen += [(edge["node"]["releaseDate"], edge["node"]["title"]) for edge in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    dated = sorted(
+        (item for item in expected if item[0]), key=lambda item: item[0] or "", reverse=direction == "DESC"
+    )
+    assert [release for release, _ in seen] == [release for release, _ in dated] + [None] * 3
+    assert sorted(title for _, title in seen) == sorted(title for _, title in expected)
