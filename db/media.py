@@ -21,6 +21,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     true,
     tuple_,
     type_coerce,
@@ -500,13 +501,11 @@ async def _ranked_page(
 
 
 POPULAR_COLUMNS = tuple(key.expression.label(f"sort_{key.name}") for key in POPULAR_KEYS)
-# Matches are looked for among the first WALK_ROWS items of the sort's index (one walk), and only
-# when they are too rare there in a longer walk (MAX_WALK_ROWS at most) or all of them sorted (when
-# rarer still: then there are few).
+# How `_first_matches` reads: the first WALK_ROWS items of the sort's index, then MAX_WALK_ROWS at most.
 WALK_ROWS = 2_000
 MAX_WALK_ROWS = 20_000
-# Above this many matches by the planner's estimate, sorting them all reads more than a long walk.
-MANY_MATCHES = 5_000
+# The planner's count of catalog items (kept by VACUUM and ANALYZE).
+CATALOG_ROWS = text("SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = 'media.media'::regclass")
 
 
 async def _first_matches(
@@ -522,24 +521,29 @@ async def _first_matches(
 
     How many rows a plan reads to find them depends on how common the matches are, which the
     planner can only estimate (2x off for two common words together, and then it walked 46,000
-    rows for 100). Here a first walk of the index tests WALK_ROWS items and measures it: common
-    matches are found in that walk; moderately rare ones in a longer walk sized from what the first
-    found; rarer ones by sorting every match, found through the full-text index.
+    rows for 100). Here the estimate only says whether there are few (then they are all read
+    through the full-text index and sorted); otherwise a first walk of the index tests
+    WALK_ROWS items and measures: common matches are found in that walk, rarer ones in a longer walk
+    sized from what the first found, or by sorting every match when the walks do not find enough.
     """
-    rows = list((await conn.execute(_walk(match, columns, conditions, keys, WALK_ROWS, limit))).all())
-    if len(rows) >= limit:
-        return rows
-    walk_rows = 0
-    if len(rows) * MAX_WALK_ROWS >= 2 * limit * WALK_ROWS:
-        walk_rows = 2 * limit * WALK_ROWS // len(rows)
-    elif not rows and await _estimated_rows(conn, select(Media.id).where(match, *conditions)) > MANY_MATCHES:
-        # None among the first items, yet many by the statistics: they sit further along the
-        # order (items of a kind cluster: the latest release dates are announced books and games).
-        walk_rows = MAX_WALK_ROWS
-    if walk_rows:
-        rows = list((await conn.execute(_walk(match, columns, conditions, keys, walk_rows, limit))).all())
+    estimate = await _estimated_rows(conn, select(Media.id).where(match, *conditions))
+    catalog = float((await conn.execute(CATALOG_ROWS)).scalar_one())
+    # A walk reads about limit * catalog / matches rows, sorting every match reads the matches.
+    if estimate * estimate > limit * catalog:
+        rows = list((await conn.execute(_walk(match, columns, conditions, keys, WALK_ROWS, limit))).all())
         if len(rows) >= limit:
             return rows
+        walk_rows = 0
+        if len(rows) * MAX_WALK_ROWS >= 2 * limit * WALK_ROWS:
+            walk_rows = 2 * limit * WALK_ROWS // len(rows)
+        elif not rows:
+            # None among the first items, yet many by the statistics: they sit further along the
+            # order (items of a kind cluster: the latest release dates are announced books and games).
+            walk_rows = MAX_WALK_ROWS
+        if walk_rows:
+            rows = list((await conn.execute(_walk(match, columns, conditions, keys, walk_rows, limit))).all())
+            if len(rows) >= limit:
+                return rows
     # `+ 0`: not the index's order, so the plan starts from the matches.
     leading, *others = keys
     unindexed = _order_by([replace(leading, expression=leading.expression + 0), *others])

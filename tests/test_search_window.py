@@ -4,7 +4,7 @@ when they are common among popular items and by sorting every match when they ar
 from typing import Any
 
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import event, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import db.media
@@ -14,22 +14,30 @@ from db.models import Media
 from tests.client import GraphQLClient
 from tests.factories import make_media
 
-# (WALK_ROWS, MAX_WALK_ROWS) and the statements each way takes: 30 popular items that do not match
-# come first in the walk, then the matches.
+# (catalog size the planner believes, WALK_ROWS, MAX_WALK_ROWS) and the statements each way takes
+# after the two that ask the planner (its estimate of the matches, the catalog size): 30 popular
+# items that do not match come first in the walk, then the matches.
 WAYS = {
-    "one walk finds them": ((1000, 1000), 1),
-    "a longer walk sized from the first": ((32, 1000), 2),
-    "every match sorted": ((32, 33), 2),
+    "one walk finds them": ((0, 1000, 1000), 1),
+    "a longer walk sized from the first": ((0, 32, 1000), 2),
+    "every match sorted after a walk": ((0, 32, 33), 2),
+    "few matches by the estimate: sorted at once": ((10**9, 1000, 1000), 1),
 }
+
+
+def read_this_way(monkeypatch: pytest.MonkeyPatch, way: str) -> int:
+    (catalog, walk_rows, max_walk_rows), statements = WAYS[way]
+    monkeypatch.setattr(db.media, "CATALOG_ROWS", text(f"SELECT {catalog}"))
+    monkeypatch.setattr(db.media, "WALK_ROWS", walk_rows)
+    monkeypatch.setattr(db.media, "MAX_WALK_ROWS", max_walk_rows)
+    return 2 + statements
 
 
 @pytest.mark.parametrize("way", WAYS)
 async def test_the_window_is_the_most_popular_matches_whichever_way_it_is_read(
     engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch, way: str
 ) -> None:
-    (walk_rows, max_walk_rows), statements = WAYS[way]
-    monkeypatch.setattr(db.media, "WALK_ROWS", walk_rows)
-    monkeypatch.setattr(db.media, "MAX_WALK_ROWS", max_walk_rows)
+    statements = read_this_way(monkeypatch, way)
     popularity: dict[Any, int] = {}
     for n in range(30):
         popularity[await make_media(engine, title=f"Ember {n}")] = 100 + n
@@ -63,9 +71,7 @@ PAGE = """query($filter: MediaFilter, $sort: [MediaSort!], $first: Int, $after: 
 async def test_pages_by_release_date_are_exact_whichever_way_they_are_read(
     client: GraphQLClient, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch, way: str, direction: str
 ) -> None:
-    (walk_rows, max_walk_rows), _ = WAYS[way]
-    monkeypatch.setattr(db.media, "WALK_ROWS", walk_rows)
-    monkeypatch.setattr(db.media, "MAX_WALK_ROWS", max_walk_rows)
+    read_this_way(monkeypatch, way)
     for n in range(40):
         # Items that do not match come first in either direction; a few matches are undated.
         await make_media(
