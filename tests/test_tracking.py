@@ -421,7 +421,7 @@ async def test_viewer_entries_of_a_page_cost_one_statement(client: GraphQLClient
 
 
 async def partitions_scanned(
-    engine: AsyncEngine, statement, executed: bool = False, parameters: dict | None = None
+    engine: AsyncEngine, statement, executed: bool = False, parameters: dict[str, object] | None = None
 ) -> set[str]:
     """The partitions of user_media in the plan; with `executed`, those the statement did read (a
     partition chosen per row of a batch is pruned at run time, every other one never executed)."""
