@@ -13,7 +13,7 @@ import json
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
@@ -37,6 +37,8 @@ class Change:
     op: str
     key: uuid.UUID | None
     ids: tuple[uuid.UUID, ...]
+    # What the readers of this one change share (their loaders: one read for all subscribers).
+    shared: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def parse(cls, payload: str) -> "Change":

@@ -104,10 +104,14 @@ def _live(info: Info) -> tuple[ChangeHub, LiveConnection]:
 
 async def _next_change(info: Info, subscriber: Subscriber) -> Change:
     """The next change, once the connection's credential is known to work, with fresh loaders so
-    the event reads what is committed now."""
+    the event reads what is committed now. Every subscriber of one change shares its loaders (they
+    load by key, whoever asks; the resolvers authorise): one read serves them all."""
     change = await subscriber.queue.get()
     await subscriber.connection.authorised.wait()
-    info.context.loaders = Loaders(info.context.reads, info.context.loaders.session_idle)
+    loaders = change.shared.get("loaders")
+    if loaders is None:
+        loaders = change.shared["loaders"] = Loaders(info.context.reads, info.context.loaders.session_idle)
+    info.context.loaders = loaders
     return change
 
 
