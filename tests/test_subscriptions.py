@@ -5,6 +5,7 @@ deliver. Timeouts are failure bounds only."""
 
 import asyncio
 import json
+import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -26,6 +27,7 @@ from tests.server_process import ServerProcess, running_server
 
 EVENT_TIMEOUT = 10.0
 CONNECTIONS_PER_CLIENT = 3
+SUBSCRIPTIONS_PER_CONNECTION = 3
 
 LIBRARY_CHANGED = """
 subscription { libraryChanged { kind entryId mediaId entry { status progress media { title } } } }
@@ -71,6 +73,8 @@ def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         "OMT_RATE_LIMIT_PER_MINUTE": "0",
         "OMT_WS_CONNECTIONS_PER_CLIENT": str(CONNECTIONS_PER_CLIENT),
         "OMT_CORS_ORIGINS": "https://app.example",
+        "OMT_WS_SUBSCRIPTIONS_PER_CONNECTION": str(SUBSCRIPTIONS_PER_CONNECTION),
+        "OMT_WS_INIT_TIMEOUT_SECONDS": "3",
     }
     with running_server(log, env, "--workers", "1") as process:
         yield process
@@ -79,7 +83,7 @@ def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
 @pytest.fixture(scope="module")
 def second_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     log = tmp_path_factory.mktemp("subscriptions") / "server-b.log"
-    env = {"DATABASE_URL": database_url, "OMT_RATE_LIMIT_PER_MINUTE": "0"}
+    env = {"DATABASE_URL": database_url, "OMT_RATE_LIMIT_PER_MINUTE": "0", "OMT_WS_QUEUE_SIZE": "4"}
     with running_server(log, env, "--workers", "1") as process:
         yield process
 
@@ -324,6 +328,75 @@ async def test_connections_per_user_are_bounded(server: ServerProcess, engine: A
                 await asyncio.wait_for(ws.recv(), EVENT_TIMEOUT)
             assert closed.value.rcvd is not None
             assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4403, "Too many connections")
+
+
+async def test_subscriptions_per_connection_are_bounded(server: ServerProcess, engine: AsyncEngine) -> None:
+    _, token = await make_user(engine)
+    async with ws_client(server, token) as client:
+        for _ in range(SUBSCRIPTIONS_PER_CONNECTION):
+            await client.subscribe(LIBRARY_CHANGED)
+        refused = await client.subscribe(LIBRARY_CHANGED)
+        message = await client.receive()
+        assert message["id"] == refused
+        assert message["type"] == "error"
+        assert message["payload"][0]["message"] == "Subscription limit reached"
+
+
+async def test_a_connection_that_never_signs_in_is_closed(server: ServerProcess) -> None:
+    url = f"ws://127.0.0.1:{server.port}/graphql"
+    async with connect(url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), EVENT_TIMEOUT)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4408
+
+
+async def test_a_message_above_the_body_limit_closes_the_connection(server: ServerProcess) -> None:
+    async with ws_client(server) as client:
+        await client.ws.send(json.dumps({"type": "ping", "payload": {"padding": "x" * 200_000}}))
+        assert await client.close_code() == 1009
+
+
+async def test_a_client_that_stops_reading_is_dropped_and_others_go_on(
+    second_server: ServerProcess, engine: AsyncEngine
+) -> None:
+    slow_user, slow_token = await make_user(engine)
+    _, fast_token = await make_user(engine)
+    async with engine.begin() as conn:
+        flood = [
+            row.id
+            for row in await conn.execute(
+                text(
+                    "INSERT INTO media.media (title, media_type, media_class, external_id) "
+                    "SELECT 'Flood ' || n, 'book', 'written.book.novel', 'flood:' || n "
+                    "FROM generate_series(1, 5000) AS n RETURNING id"
+                )
+            )
+        ]
+    fast_item = await make_media(engine)
+    url = f"ws://127.0.0.1:{second_server.port}/graphql"
+    sock = socket.create_connection(("127.0.0.1", second_server.port))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    async with connect(url, sock=sock, subprotocols=["graphql-transport-ws"]) as slow_ws:  # type: ignore[list-item]
+        slow = Client(slow_ws)
+        await slow_ws.send(
+            json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {slow_token}"}})
+        )
+        assert await slow.receive() == {"type": "connection_ack"}
+        await slow.subscribe(LIBRARY_CHANGED)
+        await slow.live()
+        async with ws_client(second_server, fast_token) as fast:
+            watching = await fast.subscribe(LIBRARY_CHANGED)
+            await fast.live()
+            for start in range(0, len(flood), 100):  # 50 commits of 100 entries: 5,000 events unread
+                async with engine.begin() as conn:
+                    await conn.execute(
+                        insert(UserMedia),
+                        [{"user_id": slow_user, "media_id": m} for m in flood[start : start + 100]],
+                    )
+            await track(second_server, fast_token, fast_item)
+            assert (await fast.next_event(watching))["libraryChanged"]["mediaId"] == media_gid(fast_item)
+        assert await slow.close_code() == 1013
 
 
 async def test_a_cross_site_page_cannot_open_a_websocket(server: ServerProcess) -> None:
