@@ -160,10 +160,11 @@ class Subscription:
             while True:
                 change = await _next_change(info, subscriber)
                 row = await info.context.loaders.list_by_id.load(list_id)
-                if change.topic == "list" and change.op == "delete":
+                # A deleted list's items may be told before the list itself: either way it is gone.
+                if row is None:
                     yield ListChange(kind=ListChangeKind.DELETED, list_id=global_id, media_ids=[], list=None)
                     return
-                if row is None or not can_see_list(viewer, row):
+                if not can_see_list(viewer, row):
                     return
                 if change.topic == "list_items":
                     kind, media_ids = LIST_ITEM_KINDS[change.op], _media_ids(change.ids)

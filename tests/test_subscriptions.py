@@ -22,6 +22,7 @@ from db.library_import import jobs as job_queries
 from db.library_import.apply import ImportCounts
 from db.models import UserMedia
 from gql.relay import to_global_id
+from tests.client import GraphQLClient
 from tests.factories import make_media, make_user
 from tests.server_process import ServerProcess, running_server
 
@@ -53,6 +54,9 @@ mutation ($input: UpdateListInput!) { updateList(input: $input) { userErrors { c
 """
 ADD_ITEM = """
 mutation ($input: AddListItemInput!) { addListItem(input: $input) { userErrors { code } } }
+"""
+DELETE_LIST = """
+mutation ($input: DeleteListInput!) { deleteList(input: $input) { userErrors { code } } }
 """
 LOGOUT = "mutation { logout { ok userErrors { code } } }"
 CREATE_TOKEN = """
@@ -282,6 +286,47 @@ async def test_a_private_list_is_watched_by_its_owner_only(
         assert await other.refusal(again) == "NOT_FOUND"
 
 
+async def test_deleting_a_list_ends_its_subscription(server: ServerProcess, engine: AsyncEngine) -> None:
+    media_id = await make_media(engine)
+    _, owner_token = await make_user(engine)
+    _, other_token = await make_user(engine)
+    created = await http(server, CREATE_LIST, {"input": {"name": "Gone", "isPublic": True}}, owner_token)
+    list_id = created["createList"]["list"]["id"]
+    await http(server, ADD_ITEM, {"input": {"listId": list_id, "mediaId": media_gid(media_id)}}, owner_token)
+    async with ws_client(server, other_token) as other:
+        watching = await other.subscribe(LIST_CHANGED, {"id": list_id})
+        await other.live()
+        await http(server, DELETE_LIST, {"input": {"id": list_id}}, owner_token)
+        deleted = (await other.next_event(watching))["listChanged"]
+        assert await other.receive() == {"id": watching, "type": "complete"}
+    assert deleted == {"kind": "DELETED", "listId": list_id, "mediaIds": [], "list": None}
+
+
+async def test_losing_the_listener_connection_closes_connections_and_listening_resumes(
+    server: ServerProcess, engine: AsyncEngine
+) -> None:
+    media_id = await make_media(engine)
+    _, token = await make_user(engine)
+    async with ws_client(server, token) as client:
+        await client.subscribe(LIBRARY_CHANGED)
+        await client.live()
+        async with engine.connect() as conn:
+            await conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = 'omnimediatrak-listener' AND datname = current_database()"
+                )
+            )
+        # Changes may have been missed: the client must reconnect and refetch.
+        assert await client.close_code() == 1012
+    # connection_init waits until the process listens again.
+    async with ws_client(server, token) as client:
+        operation = await client.subscribe(LIBRARY_CHANGED)
+        await client.live()
+        await track(server, token, media_id)
+        assert (await client.next_event(operation))["libraryChanged"]["mediaId"] == media_gid(media_id)
+
+
 async def test_logging_out_closes_the_sessions_subscriptions(
     server: ServerProcess, engine: AsyncEngine
 ) -> None:
@@ -486,3 +531,10 @@ async def test_shutting_down_closes_subscriptions_so_clients_reconnect(
             server.process.terminate()
             assert await client.close_code() == 1012
         assert await asyncio.to_thread(server.process.wait, 30) == 0
+
+
+async def test_a_subscription_over_http_is_a_clear_client_error(client: GraphQLClient) -> None:
+    result = await client(LIBRARY_CHANGED, headers={"accept": "application/graphql-response+json"})
+    assert result.response.status_code == 400
+    assert [error["extensions"]["code"] for error in result.errors] == ["BAD_REQUEST"]
+    assert "WebSocket" in result.errors[0]["message"]
