@@ -226,7 +226,7 @@ def main() -> None:
         "--server-checkout", type=Path, help="serve from this checkout instead (an older build, side by side)"
     )
     args = parser.parse_args()
-    cluster = EmbeddedCluster(args.data_dir.resolve())
+    cluster = EmbeddedCluster(args.data_dir.resolve(), allow_root=True)
     cluster.start()
     try:
         found = asyncio.run(samples(cluster.socket_dir))

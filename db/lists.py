@@ -82,22 +82,37 @@ async def lists_by_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[
     return [rows.get(list_id) for list_id in ids]
 
 
-def _owner_condition(owner_id: uuid.UUID, include_private: bool) -> ColumnElement[bool]:
+def _owner_condition(owner_id: Any, include_private: bool) -> ColumnElement[bool]:
     return and_(UserList.user_id == owner_id, true() if include_private else UserList.is_public)
+
+
+@functools.lru_cache(maxsize=4)
+def _lists_of_owner_query(include_private: bool, with_cursor: bool) -> Any:
+    """Built once per variant (a viewer's lists are read on most requests of the apps): the owner,
+    the page size and the cursor are parameters."""
+    query = _lists_select().where(_owner_condition(bindparam("owner_id", type_=Uuid), include_private))
+    if with_cursor:
+        cursor = [
+            bindparam("after_created", type_=DateTime(timezone=True)),
+            bindparam("after_id", type_=Uuid),
+        ]
+        query = query.where(keys_after(LIST_KEYS, cursor))
+    return query.order_by(UserList.created_at, UserList.id).limit(bindparam("limit", type_=Integer))
 
 
 async def lists_of_owner(
     conn: AsyncConnection, owner_id: uuid.UUID, include_private: bool, first: int, after: str | None
 ) -> Page[Any]:
-    query = _lists_select().where(_owner_condition(owner_id, include_private))
+    parameters: dict[str, Any] = {"owner_id": owner_id, "limit": first + 1}
     if after is not None:
         created, list_id = decode_cursor(after, "lists", 2)
         try:
-            values = [parse_datetime(created), parse_uuid(list_id)]
+            parameters["after_created"] = parse_datetime(created)
+            parameters["after_id"] = parse_uuid(list_id)
         except (TypeError, ValueError) as exc:
             raise InvalidCursor("The cursor is not valid") from exc
-        query = query.where(keys_after(LIST_KEYS, values))
-    rows = list(await conn.execute(query.order_by(UserList.created_at, UserList.id).limit(first + 1)))
+    query = _lists_of_owner_query(include_private, after is not None)
+    rows = list(await conn.execute(query, parameters))
     kept = rows[:first]
     return Page(
         rows=kept,
