@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 log = logging.getLogger("omnimediatrak")
 
 CHANNEL = "omnimediatrak_changes"
-TOPICS = ("entries", "list_items", "list", "media", "library_import", "credentials")
+TOPICS = ("entries", "list_items", "list", "media", "media_links", "library_import", "credentials")
 RECONNECT_BACKOFF_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
 HEALTH_CHECK_SECONDS = 30.0
 
@@ -30,8 +30,9 @@ HEALTH_CHECK_SECONDS = 30.0
 @dataclass(frozen=True)
 class Change:
     """`topic` and `key` say whose change it is (a user for entries and credentials, a list for
-    list_items and list, a job for library_import, none for media); `ids` are the rows (media ids
-    for entries, list items and media; the owner for list and library_import)."""
+    list_items and list, a job for library_import, none for media and media_links: relations and
+    external links); `ids` are the rows (media ids for entries, list items, media and media_links;
+    the owner for list and library_import)."""
 
     topic: str
     op: str

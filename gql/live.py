@@ -59,7 +59,7 @@ def topics_of(change: Change) -> Iterator[Topic]:
         yield list_topic(change.key)
     elif change.topic == "library_import" and change.key is not None:
         yield library_import_topic(change.key)
-    elif change.topic == "media":
+    elif change.topic in ("media", "media_links"):
         yield EVERY_MEDIA
         for media_id in change.ids:
             yield media_topic(media_id)

@@ -82,8 +82,8 @@ class ListChange:
 
 @strawberry.enum
 class MediaChangeKind(Enum):
-    UPDATED = "update"
-    DELETED = "delete"
+    UPDATED = strawberry.enum_value("UPDATED", description="Its fields, relations or external links.")
+    DELETED = "DELETED"
 
 
 @strawberry.type(description="A catalog item was curated, or deleted (merged into another).")
@@ -190,7 +190,9 @@ class Subscription:
             while True:
                 change = await _next_change(info, subscriber)
                 yield MediaChange(
-                    kind=MediaChangeKind(change.op),
+                    kind=MediaChangeKind.DELETED
+                    if (change.topic, change.op) == ("media", "delete")
+                    else MediaChangeKind.UPDATED,
                     media_id=strawberry.ID(to_global_id("Media", media_id)),
                     media=await media_by_raw_id(info, media_id),
                 )

@@ -23,7 +23,7 @@ from db.library_import.apply import ImportCounts
 from db.models import UserMedia
 from gql.relay import to_global_id
 from tests.client import GraphQLClient
-from tests.factories import make_media, make_user
+from tests.factories import link_media, make_media, make_user
 from tests.server_process import ServerProcess, running_server
 
 EVENT_TIMEOUT = 10.0
@@ -489,6 +489,18 @@ async def test_a_catalog_items_curation_arrives_and_tracker_counts_do_not(
             )
         curated = (await explorer.next_event(operation))["mediaChanged"]
     assert curated == {"kind": "UPDATED", "mediaId": media_gid(media_id), "media": {"title": "New title"}}
+
+
+async def test_a_new_relation_reaches_both_items(server: ServerProcess, engine: AsyncEngine) -> None:
+    sequel, original = await make_media(engine), await make_media(engine)
+    async with ws_client(server) as explorer:
+        on_sequel = await explorer.subscribe(MEDIA_CHANGED, {"id": media_gid(sequel)})
+        on_original = await explorer.subscribe(MEDIA_CHANGED, {"id": media_gid(original)})
+        await explorer.live()
+        await link_media(engine, sequel, original, "sequel")
+        events = [await explorer.receive(), await explorer.receive()]
+    assert sorted(event["id"] for event in events) == sorted([on_sequel, on_original]), events
+    assert {event["payload"]["data"]["mediaChanged"]["kind"] for event in events} == {"UPDATED"}
 
 
 async def test_library_import_progress_reports_each_batch_until_it_finishes(

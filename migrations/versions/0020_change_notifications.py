@@ -8,7 +8,7 @@ owner, list or item, at most IDS_PER_NOTIFICATION ids a notification. pg_notify 
 within a transaction, so a user's sessions revoked together make one credentials notification.
 
 Revision ID: 0020
-Revises: 0013
+Revises: 0022
 """
 
 from collections.abc import Sequence
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0020"
-down_revision: str | None = "0013"
+down_revision: str | None = "0022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -92,6 +92,30 @@ FUNCTIONS = (
         per=IDS_PER_NOTIFICATION,
         channel=CHANNEL,
     ),
+    # Relations show on both items (the inverse label on the related one); links on theirs.
+    GROUPED_FUNCTION.format(
+        schema="media",
+        name="notify_relation_changes",
+        key="NULL::uuid",
+        id="id",
+        rows=(
+            "(SELECT media_id AS id FROM changed_rows UNION SELECT related_media_id FROM changed_rows) "
+            "AS touched"
+        ),
+        topic="media_links",
+        per=IDS_PER_NOTIFICATION,
+        channel=CHANNEL,
+    ),
+    GROUPED_FUNCTION.format(
+        schema="media",
+        name="notify_external_link_changes",
+        key="NULL::uuid",
+        id="media_id",
+        rows="(SELECT DISTINCT media_id FROM changed_rows) AS touched",
+        topic="media_links",
+        per=IDS_PER_NOTIFICATION,
+        channel=CHANNEL,
+    ),
     f"""
 CREATE FUNCTION interaction.notify_list_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -149,6 +173,18 @@ CREATE TRIGGER trg_list_items_notify_{event.lower()}
     FOR EACH STATEMENT EXECUTE FUNCTION interaction.notify_list_item_changes()
 """
         for event, table in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD"))
+    ),
+    *(
+        f"""
+CREATE TRIGGER trg_{table}_notify_{event.lower()}
+    AFTER {event} ON media.{table} REFERENCING {rows} TABLE AS changed_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION media.{function}()
+"""
+        for table, function in (
+            ("relationships", "notify_relation_changes"),
+            ("external_links", "notify_external_link_changes"),
+        )
+        for event, rows in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD"))
     ),
     """
 CREATE TRIGGER trg_media_notify_update
@@ -214,6 +250,11 @@ DROPS = (
     "DROP TRIGGER trg_user_lists_notify_delete ON interaction.user_lists",
     "DROP TRIGGER trg_user_lists_notify_update ON interaction.user_lists",
     "DROP TRIGGER trg_media_notify_delete ON media.media",
+    *(
+        f"DROP TRIGGER trg_{table}_notify_{event} ON media.{table}"
+        for table in ("relationships", "external_links")
+        for event in ("insert", "update", "delete")
+    ),
     "DROP TRIGGER trg_media_notify_update ON media.media",
     *(
         f"DROP TRIGGER trg_list_items_notify_{e} ON interaction.list_items"
@@ -227,6 +268,8 @@ DROPS = (
     "DROP FUNCTION interaction.notify_library_import_change()",
     "DROP FUNCTION interaction.notify_list_change()",
     "DROP FUNCTION users.notify_account_change()",
+    "DROP FUNCTION media.notify_external_link_changes()",
+    "DROP FUNCTION media.notify_relation_changes()",
     "DROP FUNCTION media.notify_media_deletes()",
     "DROP FUNCTION media.notify_media_updates()",
     "DROP FUNCTION interaction.notify_list_item_changes()",
