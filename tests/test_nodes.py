@@ -209,7 +209,8 @@ async def test_nodes_of_every_private_type_load_in_a_constant_number_of_statemen
     large = await client(NODES, {"ids": all_of_them}, token=alice)
     assert [node and node["id"] for node in small.data["nodes"]] == one_of_each
     assert [node and node["id"] for node in large.data["nodes"]] == all_of_them
-    assert small.queries == large.queries == 6
+    assert small.queries == large.queries
+    assert large.queries <= 6
 
 
 @pytest.mark.parametrize(
