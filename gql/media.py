@@ -383,10 +383,15 @@ async def media_connection(
             page = await media_queries.search_media(
                 conn, media_filter, sort, size, after, cursor_kind=cursor_kind
             )
-    except InvalidCursor as exc:
+    except Exception as exc:
         if counted is not None:
             counted.cancel()
-        raise bad_cursor(exc) from exc
+            # Its failure (the same outage, say) is the page's to report: retrieved, so asyncio does
+            # not log it as an exception never retrieved.
+            counted.add_done_callback(lambda task: task.cancelled() or task.exception())
+        if isinstance(exc, InvalidCursor):
+            raise bad_cursor(exc) from exc
+        raise
 
     async def count_total() -> int:
         return (await count_once()).count
