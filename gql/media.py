@@ -378,17 +378,17 @@ async def media_connection(
             if media_filter.search:
                 media_filter = await with_typo_corrections(conn, media_filter)
             if _asks_for(info.selected_fields[0].selections, COUNT_FIELDS):
-                # The count reads on its own connection while this one reads the page.
+                # The count reads on its own connection while this one reads the page. Its failure
+                # is reported by totalCount, or not at all when the page failed first (no second
+                # error, no "exception never retrieved" at exit).
                 counted = asyncio.ensure_future(count())
+                counted.add_done_callback(_retrieve_exception)
             page = await media_queries.search_media(
                 conn, media_filter, sort, size, after, cursor_kind=cursor_kind
             )
-    except Exception as exc:
+    except BaseException as exc:
         if counted is not None:
             counted.cancel()
-            # Its failure (the same outage, say) is the page's to report: retrieved, so asyncio does
-            # not log it as an exception never retrieved.
-            counted.add_done_callback(lambda task: task.cancelled() or task.exception())
         if isinstance(exc, InvalidCursor):
             raise bad_cursor(exc) from exc
         raise
@@ -403,6 +403,11 @@ async def media_connection(
 
 
 COUNT_FIELDS = frozenset({"totalCount", "totalCountIsExact"})
+
+
+def _retrieve_exception(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _asks_for(selections: Sequence[Selection], names: frozenset[str]) -> bool:

@@ -51,7 +51,7 @@ async def user_lists(engine: AsyncEngine, user_id: uuid.UUID) -> dict[str, Any]:
             select(UserList, ListItem.media_id)
             .outerjoin(ListItem, ListItem.list_id == UserList.id)
             .where(UserList.user_id == user_id)
-            .order_by(UserList.created_at, ListItem.position)
+            .order_by(UserList.created_at, UserList.id, ListItem.position)
         )
         found: dict[str, Any] = {}
         for row in rows:
@@ -287,6 +287,7 @@ async def test_goodreads_shelves_become_private_lists_in_shelf_order_and_a_secon
         "sci-fi": ("static", False, [catalog["Dune"], catalog["Dune Messiah"]]),
         "classics": ("static", False, []),
     }
+    assert list(lists) == ["favorites", "sci-fi", "classics"]  # in the file's order, as exported
     assert await list_problems(engine, job.id) == [
         ("sci-fi", 3, "not-found", "A Book Nobody Has"),
         ("classics", 6, "ambiguous", "Emma"),
