@@ -17,6 +17,9 @@ migrated scratch database (DATABASE_URL's server, else the embedded bench cluste
 3. the delay again, with those idle connections open.
 4. fan-out: `--fanout` connections of one user subscribed; per commit, the delay until the last of
    them has its event.
+5. what publishing costs the writers: 20,000 entries inserted in transactions of 2,000 (as a library
+   import writes them), and 20,000 catalog items updated in statements of 2,000 (as ingestion does),
+   with the notifying triggers on and off (ALTER TABLE ... DISABLE TRIGGER), alternating, 3 rounds.
 """
 
 import argparse
@@ -30,6 +33,7 @@ import sys
 import time
 import urllib.request
 import uuid
+from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import psutil  # type: ignore[import-untyped]
@@ -46,13 +50,15 @@ PORT = int(os.environ.get("OMT_BENCH_PORT", "8150"))
 SUBSCRIBE = "subscription { libraryChanged { kind mediaId entry { status } } }"
 
 
-async def make_users(url: str, count: int) -> list[tuple[uuid.UUID, str]]:
+async def make_users(url: str, count: int, prefix: str = "sub") -> list[tuple[uuid.UUID, str]]:
     engine = make_engine(url)
     users = []
     try:
         async with engine.begin() as conn:
             for n in range(count):
-                user = await create_user(conn, f"sub{n}@example.test", f"sub{n}", "not-a-password-hash")
+                user = await create_user(
+                    conn, f"{prefix}{n}@example.test", f"{prefix}{n}", "not-a-password-hash"
+                )
                 assert user is not None
                 token, _ = await create_session(conn, user.id, dt.timedelta(days=1))
                 users.append((user.id, token))
@@ -61,17 +67,17 @@ async def make_users(url: str, count: int) -> list[tuple[uuid.UUID, str]]:
     return users
 
 
-async def make_media(url: str, count: int) -> list[uuid.UUID]:
+async def make_media(url: str, count: int, prefix: str = "bench") -> list[uuid.UUID]:
     engine = make_engine(url)
     try:
         async with engine.begin() as conn:
             rows = await conn.execute(
                 text(
                     "INSERT INTO media.media (title, media_type, media_class, external_id) "
-                    "SELECT 'Bench ' || n, 'book', 'written.book.novel', 'bench:' || n "
+                    "SELECT 'Bench ' || n, 'book', 'written.book.novel', :prefix || ':' || n "
                     "FROM generate_series(1, :count) AS n RETURNING id"
                 ),
-                {"count": count},
+                {"count": count, "prefix": prefix},
             )
             return [row.id for row in rows]
     finally:
@@ -174,6 +180,60 @@ async def run(url: str, server_pid: int, writes: int, idle: int, fanout: int) ->
         await ws.close()
 
 
+WRITE_COST_ROWS = 20_000
+WRITE_COST_BATCH = 2_000
+
+
+async def timed_batches(conn: Any, statement: str, *args: Any, ids: list[uuid.UUID]) -> float:
+    started = time.perf_counter()
+    for start in range(0, len(ids), WRITE_COST_BATCH):
+        async with conn.transaction():
+            await conn.execute(statement, *args, ids[start : start + WRITE_COST_BATCH])
+    return time.perf_counter() - started
+
+
+async def write_cost(url: str, rounds: int = 3) -> None:
+    media = await make_media(url, WRITE_COST_ROWS, prefix="write-cost")
+    (user_id, _), *_ = await make_users(url, 1, prefix="writer")
+    conn = await asyncpg.connect(listener_dsn(url))
+    timings: dict[tuple[str, bool], list[float]] = {}
+    try:
+        for _ in range(rounds):
+            for notify in (True, False):
+                action = "ENABLE" if notify else "DISABLE"
+                for event in ("insert", "update", "delete"):
+                    await conn.execute(
+                        f"ALTER TABLE interaction.user_media {action} TRIGGER trg_user_media_notify_{event}"
+                    )
+                await conn.execute(f"ALTER TABLE media.media {action} TRIGGER trg_media_notify_update")
+                inserted = await timed_batches(
+                    conn,
+                    "INSERT INTO interaction.user_media (user_id, media_id) SELECT $1, unnest($2::uuid[])",
+                    user_id,
+                    ids=media,
+                )
+                updated = await timed_batches(
+                    conn, "UPDATE media.media SET updated_at = now() WHERE id = ANY($1::uuid[])", ids=media
+                )
+                await conn.execute("DELETE FROM interaction.user_media WHERE user_id = $1", user_id)
+                timings.setdefault(("entries inserted", notify), []).append(inserted)
+                timings.setdefault(("items updated", notify), []).append(updated)
+        for what in ("entries inserted", "items updated"):
+            on = statistics.median(timings[(what, True)])
+            off = statistics.median(timings[(what, False)])
+            print(
+                f"{what}: {WRITE_COST_ROWS / on:,.0f}/s with notifications, {WRITE_COST_ROWS / off:,.0f}/s "
+                f"without (median of {rounds}); {on / off:.2f}x the time"
+            )
+    finally:
+        for event in ("insert", "update", "delete"):
+            await conn.execute(
+                f"ALTER TABLE interaction.user_media ENABLE TRIGGER trg_user_media_notify_{event}"
+            )
+        await conn.execute("ALTER TABLE media.media ENABLE TRIGGER trg_media_notify_update")
+        await conn.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -198,6 +258,7 @@ def main() -> None:
         try:
             wait_until_healthy(server)
             asyncio.run(run(url, server.pid, args.writes, args.idle, args.fanout))
+            asyncio.run(write_cost(url))
         finally:
             server.terminate()
             server.wait(timeout=30)
