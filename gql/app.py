@@ -463,7 +463,8 @@ def create_app(
         credential_works,
         settings.ws_credential_recheck_seconds,
     )
-    listener = ChangeListener(database_url, hub.publish, hub.gap)
+    # The engine's URL: a test may pass an engine of its own beside a placeholder database_url.
+    listener = ChangeListener(engine.url.render_as_string(hide_password=False), hub.publish, hub.gap)
     hub.listening = listener.listening
     graphql = GraphQLView(settings, engine, availability, hub)
     expected_revision = head_revision()
