@@ -50,6 +50,8 @@ async def _import(url: str, username: str, file_format: str, path: Path, merge_p
         f"import {job.id}: {job.status}; {job.total} rows: {job.matched} matched ({job.created} created, "
         f"{job.updated} updated, {job.unchanged} unchanged), {job.unmatched} unmatched, {job.failed} failed"
         + (f"; {job.lists_created} lists created" if job.lists_created else "")
+        + (f"; {job.list_items_unmatched} list items unmatched" if job.list_items_unmatched else "")
+        + (f"; {job.list_items_failed} list items failed" if job.list_items_failed else "")
         + (f"; {job.error}" if job.error else "")
     )
     return 0 if job.status == "succeeded" else 1

@@ -51,7 +51,7 @@ async def user_lists(engine: AsyncEngine, user_id: uuid.UUID) -> dict[str, Any]:
             select(UserList, ListItem.media_id)
             .outerjoin(ListItem, ListItem.list_id == UserList.id)
             .where(UserList.user_id == user_id)
-            .order_by(UserList.created_at, ListItem.position)
+            .order_by(UserList.created_at, UserList.id, ListItem.position)
         )
         found: dict[str, Any] = {}
         for row in rows:
@@ -287,6 +287,7 @@ async def test_goodreads_shelves_become_private_lists_in_shelf_order_and_a_secon
         "sci-fi": ("static", False, [catalog["Dune"], catalog["Dune Messiah"]]),
         "classics": ("static", False, []),
     }
+    assert list(lists) == ["favorites", "sci-fi", "classics"]  # in the file's order, as exported
     assert await list_problems(engine, job.id) == [
         ("sci-fi", 3, "not-found", "A Book Nobody Has"),
         ("classics", 6, "ambiguous", "Emma"),
@@ -340,3 +341,24 @@ async def test_list_items_the_catalog_lacks_are_kept_with_the_job_and_added_once
     assert await list_problems(engine, second.id) == []
     lists = await user_lists(engine, user_id)
     assert lists["Films to show Ana"][3] == [catalog["Heat"], catalog["Alien"], thief]
+
+
+async def test_a_smart_list_whose_definition_is_refused_is_a_failure_of_the_job_not_dropped(
+    engine: AsyncEngine,
+) -> None:
+    user_id, _ = await make_user(engine)
+    smart = {
+        "name": "Broken",
+        "listType": "smart",
+        "definition": {"media": {"mediaTypes": ["NOT_A_TYPE"]}},
+        "items": [],
+    }
+    data = json.dumps({"format": "omnimediatrak-library", "version": 1, "entries": [], "lists": [smart]})
+    job = await import_file(engine, user_id, "omnimediatrak", data.encode(), "library.json")
+    assert (job.status, job.lists_created, job.list_items_failed) == ("succeeded", 0, 1)
+    async with engine.connect() as conn:
+        page = await problems_of_job(conn, job.id, ("invalid",), 10, None)
+    (row,) = page.rows
+    assert (row.list_name, row.row_number, row.reason) == ("Broken", 0, "invalid")
+    assert row.message.startswith("the smart list's definition was refused")
+    assert await user_lists(engine, user_id) == {}

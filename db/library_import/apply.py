@@ -131,7 +131,9 @@ async def write_entries(
 ) -> None:
     if not merged:
         return
-    media_ids = list(merged)
+    # In media id order: the row triggers lock the items' counters (media_stats) in that order, so
+    # two imports of the same items (two users, two orders) wait for each other instead of deadlocking.
+    media_ids = sorted(merged)
     column = {name: [merged[media_id][name] for media_id in media_ids] for name in ENTRY_FIELDS}
     await conn.execute(
         UPSERT,

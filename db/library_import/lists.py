@@ -105,7 +105,8 @@ async def apply_lists(
                     "is_public": wanted.is_public,
                     "list_type": wanted.list_type,
                     "filter_definition": definition,
-                    **({"created_at": wanted.created_at} if wanted.created_at else {}),
+                    # clock_timestamp, not the transaction's now(): the lists keep the file's order.
+                    "created_at": wanted.created_at or func.clock_timestamp(),
                 },
             )
             counts.created += 1
