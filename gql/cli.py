@@ -30,7 +30,11 @@ def database(settings: Settings, supervise: bool = False) -> Iterator[str]:
     if settings.database_url:
         yield asyncpg_url(settings.database_url)
         return
-    cluster = EmbeddedCluster(settings.data_dir.resolve(), allow_root=settings.embedded_as_root)
+    cluster = EmbeddedCluster(
+        settings.data_dir.resolve(),
+        allow_root=settings.embedded_as_root,
+        shared_buffers=settings.embedded_shared_buffers,
+    )
     try:
         cluster.start()
     except OSError as exc:

@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from db.cluster import POSTGRES_SIZE
+
 Environment = Literal["development", "production"]
 
 
@@ -20,6 +22,15 @@ def _bool(name: str, default: bool) -> bool:
     if raw not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
         raise ValueError(f"{name} must be true or false, not {raw!r}")
     return raw in ("1", "true", "yes", "on")
+
+
+def _postgres_size(name: str) -> str | None:
+    raw = os.environ.get(name, "").strip()
+    if raw == "":
+        return None
+    if not POSTGRES_SIZE.fullmatch(raw):
+        raise ValueError(f"{name} must be a PostgreSQL size such as 512MB or 2GB, not {raw!r}")
+    return raw
 
 
 def _float(name: str, default: float) -> float:
@@ -76,6 +87,8 @@ class Settings:
     body_timeout_seconds: float = 10.0
     introspection: bool | None = None
     embedded_as_root: bool = False
+    # shared_buffers of the embedded cluster; None: a quarter of the memory, at most 2 GB.
+    embedded_shared_buffers: str | None = None
     ws_ping_interval_seconds: float = 20.0
     ws_credential_recheck_seconds: float = 60.0
     limits: Limits = field(default_factory=Limits)
@@ -125,6 +138,7 @@ class Settings:
             header_timeout_seconds=_float("OMT_HEADER_TIMEOUT_SECONDS", 10.0),
             body_timeout_seconds=_float("OMT_BODY_TIMEOUT_SECONDS", 10.0),
             embedded_as_root=_bool("OMT_EMBEDDED_AS_ROOT", False),
+            embedded_shared_buffers=_postgres_size("OMT_EMBEDDED_SHARED_BUFFERS"),
             introspection=_bool("OMT_INTROSPECTION", environment != "production"),
             ws_ping_interval_seconds=_float("OMT_WS_PING_INTERVAL_SECONDS", 20.0),
             ws_credential_recheck_seconds=_float("OMT_WS_CREDENTIAL_RECHECK_SECONDS", 60.0),
