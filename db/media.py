@@ -33,7 +33,7 @@ from db.batch import uuid_keys
 from db.keyset import parse_date, parse_datetime, parse_float, parse_int32, parse_text, parse_uuid
 from db.media_filters import MEDIA_TYPES, MediaFilter, exact_title, filter_conditions, relevance
 from db.models import TRACKING_STATUSES, CatalogCount, ExternalLink, Media, MediaStatsCount
-from db.pagination import InvalidCursor, LazyCursors, Page, decode_cursor, encode_cursor
+from db.pagination import BoundedCount, InvalidCursor, LazyCursors, Page, decode_cursor, encode_cursor
 
 __all__ = ["MEDIA_TYPES", "SORT_FIELDS", "MediaSort", "MediaStats", "search_media"]
 
@@ -44,8 +44,9 @@ RANK_WINDOW = 100
 COUNT_BOUND = 1000
 # ... and up to this many for a text search: counting reads every match up to the bound, and the
 # matches of a search are found by testing items one by one (17 ms for 1,000 of a common word at a
-# million items on a loaded machine, 6 ms for 100).
-SEARCH_COUNT_BOUND = 100
+# million items on a loaded machine, 6 ms for 100). As many as the ranked window: reading one match
+# more than the window counts a relevance-ranked search with no second statement.
+SEARCH_COUNT_BOUND = RANK_WINDOW
 
 
 def count_bound(media_filter: MediaFilter) -> int:
@@ -321,6 +322,11 @@ def _is_ranked(media_filter: MediaFilter, sort: Sequence[MediaSort]) -> bool:
     )
 
 
+def page_counts_matches(media_filter: MediaFilter, sort: Sequence[MediaSort]) -> bool:
+    """Whether `search_media` returns the page with its `total` (a relevance-ranked text search)."""
+    return _is_ranked(media_filter, sort)
+
+
 async def search_media(
     conn: AsyncConnection,
     media_filter: MediaFilter,
@@ -456,7 +462,10 @@ async def _ranked_page(
         except InvalidCursor:
             popular_after = _decode_after(after, popular_kind, POPULAR_KEYS)
 
-    window = await _first_matches(conn, match, POPULAR_COLUMNS, [], POPULAR_KEYS, RANK_WINDOW)
+    counted = max(RANK_WINDOW, SEARCH_COUNT_BOUND) + 1
+    window = await _first_matches(conn, match, POPULAR_COLUMNS, [], POPULAR_KEYS, counted)
+    total = BoundedCount(min(len(window), SEARCH_COUNT_BOUND), len(window) <= SEARCH_COUNT_BOUND)
+    del window[RANK_WINDOW:]
     rows: list[Any] = []
     if popular_after is None:
         # Exact titles are few: found through the titles' index, then tested (coalesce: not through
@@ -472,7 +481,7 @@ async def _ranked_page(
         query = query.order_by(*_order_by(ranked_keys)).limit(first + 1)
         rows = list((await conn.execute(query, {"window": [row.sort_id for row in window]})).all())
         if len(rows) > first or len(window) < RANK_WINDOW:
-            return _page(rows, first, ranked_kind, ranked_keys)
+            return replace(_page(rows, first, ranked_kind, ranked_keys), total=total)
     more: list[Any] = []
     if len(window) == RANK_WINDOW:
         # Past the window: the other matches by popularity, from the window's least popular on.
@@ -489,6 +498,7 @@ async def _ranked_page(
     return Page(
         rows=both,
         has_next_page=popular_page.has_next_page,
+        total=total,
         cursors=LazyCursors(
             both,
             lambda row: (
@@ -585,10 +595,7 @@ def _walk(
     )
 
 
-@dataclass(frozen=True)
-class MediaCount:
-    count: int
-    exact: bool
+MediaCount = BoundedCount
 
 
 async def count_media(

@@ -106,8 +106,18 @@ class LazyCursors(Sequence[str]):
         return cursor
 
 
+@dataclass(frozen=True)
+class BoundedCount:
+    """A number of matches counted up to a bound: exact below it; above it `count` is the bound."""
+
+    count: int
+    exact: bool
+
+
 @dataclass
 class Page(Generic[RowT]):
     rows: list[RowT]
     has_next_page: bool
     cursors: Sequence[str]
+    # The matches across all pages, when reading the page counted them anyway.
+    total: BoundedCount | None = None

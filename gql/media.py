@@ -377,7 +377,8 @@ async def media_connection(
         async with engine.connect() as conn:
             if media_filter.search:
                 media_filter = await with_typo_corrections(conn, media_filter)
-            if _asks_for(info.selected_fields[0].selections, COUNT_FIELDS):
+            counts_with_page = media_queries.page_counts_matches(media_filter, sort)
+            if not counts_with_page and _asks_for(info.selected_fields[0].selections, COUNT_FIELDS):
                 # The count reads on its own connection while this one reads the page. Its failure
                 # is reported by totalCount, or not at all when the page failed first (no second
                 # error, no "exception never retrieved" at exit).
@@ -386,6 +387,9 @@ async def media_connection(
             page = await media_queries.search_media(
                 conn, media_filter, sort, size, after, cursor_kind=cursor_kind
             )
+            if page.total is not None:
+                counted = asyncio.get_running_loop().create_future()
+                counted.set_result(page.total)
     except BaseException as exc:
         if counted is not None:
             counted.cancel()

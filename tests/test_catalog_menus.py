@@ -155,16 +155,43 @@ async def test_the_count_is_read_only_when_asked_for(client: GraphQLClient, engi
 
     event.listen(engine.sync_engine, "before_cursor_execute", note)
     try:
-        page = "query($f: MediaFilter) { searchMedia(filter: $f) { edges { node { title } } } }"
-        await client(page, {"f": {"search": "harbor"}})
+        by_title = {"f": {"search": "harbor"}, "sort": [{"field": "TITLE"}]}
+        page = """query($f: MediaFilter, $sort: [MediaSort!]) {
+          searchMedia(filter: $f, sort: $sort) { edges { node { title } } } }"""
+        await client(page, by_title)
         assert counts == []
-        counted = """query($f: MediaFilter) { searchMedia(filter: $f) {
+        counted = """query($f: MediaFilter, $sort: [MediaSort!]) { searchMedia(filter: $f, sort: $sort) {
           ... on MediaConnection { totalCount } edges { node { title } } } }"""
-        result = await client(counted, {"f": {"search": "harbor"}})
+        result = await client(counted, by_title)
         assert result.data["searchMedia"]["totalCount"] == 1
         assert len(counts) == 1
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", note)
+
+
+async def test_a_ranked_search_counts_its_matches_while_reading_its_page(
+    client: GraphQLClient, engine: AsyncEngine
+) -> None:
+    for n in range(3):
+        await make_media(engine, title=f"Harbor {n}")
+    statements: list[str] = []
+
+    def note(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    page = "query($f: MediaFilter) { searchMedia(filter: $f) { edges { node { title } } } }"
+    counted = """query($f: MediaFilter) { searchMedia(filter: $f) {
+      totalCount totalCountIsExact edges { node { title } } } }"""
+    event.listen(engine.sync_engine, "before_cursor_execute", note)
+    try:
+        await client(page, {"f": {"search": "harbor"}})
+        without_count = len(statements)
+        statements.clear()
+        result = (await client(counted, {"f": {"search": "harbor"}})).data["searchMedia"]
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", note)
+    assert (result["totalCount"], result["totalCountIsExact"], len(result["edges"])) == (3, True, 3)
+    assert len(statements) == without_count
 
 
 async def test_paging_past_the_ranked_window_visits_every_match_once(
