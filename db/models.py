@@ -97,7 +97,7 @@ class Base(DeclarativeBase):
 class Media(Base):
     __tablename__ = "media"
     __table_args__ = (
-        Index("idx_media_title", "title"),
+        Index("idx_media_title", "title", "id"),
         Index("idx_media_external_id_unique", "external_id", unique=True),
         Index("idx_media_attributes", "attributes", postgresql_using="gin"),
         Index("idx_media_attr_isbn", text("(attributes ->> 'isbn')")),
@@ -108,13 +108,11 @@ class Media(Base):
         Index("idx_media_collection_path", "collection_path", postgresql_using="gist"),
         Index("idx_media_search_vector", "search_vector", postgresql_using="gin"),
         Index("idx_media_search_titles", "search_titles", postgresql_using="gin"),
-        Index("idx_media_title_id", "title", "id"),
         Index("idx_media_type_title", "media_type", "title", "id"),
         Index("idx_media_type_tracker_count", "media_type", "tracker_count", "id"),
         Index(
             "idx_media_title_trgm", "title", postgresql_using="gin", postgresql_ops={"title": "gin_trgm_ops"}
         ),
-        Index("idx_media_media_type", "media_type"),
         Index("idx_media_release_date", "release_date", "id"),
         Index("idx_media_created_at", "created_at", "id"),
         Index("idx_media_tracker_count", "tracker_count", "id"),
