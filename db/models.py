@@ -474,7 +474,11 @@ class ImportLog(Base):
 
 class Conflict(Base):
     __tablename__ = "conflicts"
-    __table_args__ = (Index("idx_conflicts_job_id", "job_id"), {"schema": "ingest"})
+    __table_args__ = (
+        Index("idx_conflicts_job_id", "job_id"),
+        Index("idx_conflicts_open", "id", postgresql_where=text("resolved_at IS NULL")),
+        {"schema": "ingest"},
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
     job_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("ingest.import_jobs.id", ondelete="CASCADE"))
@@ -487,6 +491,23 @@ class Conflict(Base):
     details: Mapped[jsonb_object]
     created_at: Mapped[created_ts]
     resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class JobKey(Base):
+    """Every key a record of an import job gave, with the first record that gave it: two records
+    of one run sharing a key are a conflict even when their batches are far apart (db/ingest_batch.py)."""
+
+    __tablename__ = "job_keys"
+    __table_args__ = {"schema": "ingest"}
+
+    job_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("ingest.import_jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    source_name: Mapped[str] = mapped_column(Text, primary_key=True)
+    external_key: Mapped[str] = mapped_column(Text, primary_key=True)
+    line_number: Mapped[int] = mapped_column(BigInteger)
+    # The "source:key" external id of the record that gave the key first.
+    record_id: Mapped[str] = mapped_column(Text)
 
 
 class PendingRelation(Base):

@@ -1,4 +1,5 @@
-"""search columns and the word dictionary cost less per new item; two redundant indexes go
+"""search columns and the word dictionary cost less per new item; two redundant indexes go; the keys
+each import job's records gave (ingest.job_keys); an index of open conflicts
 
 Revision ID: 0021
 Revises: 0013
@@ -22,10 +23,16 @@ media.words_of row by row.
 idx_media_title (title) and idx_media_media_type (media_type) are prefixes of idx_media_title_id and
 idx_media_type_title: idx_media_title becomes (title, id) and the other two go, two index entries
 fewer per row.
+
+ingest.job_keys holds, per import job, every key its records gave and the first record that gave
+it, so that two records of one run sharing a key are caught whatever batches they are in (and in
+a dry run, whose writes are rolled back). idx_conflicts_open serves the admins' list of open
+conflicts.
 """
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0021"
@@ -171,9 +178,34 @@ def upgrade() -> None:
     op.drop_index("idx_media_media_type", table_name="media", schema="media")
     op.drop_index("idx_media_title", table_name="media", schema="media")
     op.execute("ALTER INDEX media.idx_media_title_id RENAME TO idx_media_title")
+    op.create_table(
+        "job_keys",
+        sa.Column("job_id", sa.BigInteger(), nullable=False),
+        sa.Column("source_name", sa.Text(), nullable=False),
+        sa.Column("external_key", sa.Text(), nullable=False),
+        sa.Column("line_number", sa.BigInteger(), nullable=False),
+        sa.Column("record_id", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["job_id"],
+            ["ingest.import_jobs.id"],
+            name=op.f("fk_job_keys_job_id_import_jobs"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("job_id", "source_name", "external_key", name=op.f("pk_job_keys")),
+        schema="ingest",
+    )
+    op.create_index(
+        "idx_conflicts_open",
+        "conflicts",
+        ["id"],
+        schema="ingest",
+        postgresql_where=sa.text("resolved_at IS NULL"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("idx_conflicts_open", table_name="conflicts", schema="ingest")
+    op.drop_table("job_keys", schema="ingest")
     op.execute("ALTER INDEX media.idx_media_title RENAME TO idx_media_title_id")
     op.create_index("idx_media_title", "media", ["title"], schema="media")
     op.create_index("idx_media_media_type", "media", ["media_type"], schema="media")
