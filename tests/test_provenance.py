@@ -258,12 +258,24 @@ async def test_two_records_of_one_run_claiming_one_key_are_a_conflict_and_reruns
     second = {**first, "external_id": "tmdb:200", "title": "Solaris (2002)", "release_date": "2002"}
     path = write_jsonl(tmp_path / "tmdb.jsonl", first, second)
     summary = await ingest_file(engine, path)
-    assert (summary.counts.inserted, summary.counts.conflicts) == (1, 1)
-    assert await rows(engine, "SELECT title, release_date::text FROM media.media") == [
-        ("Solaris", "1972-01-01")
+    # The second record becomes its own item, without the key: an admin merges the two or moves the key.
+    assert (summary.counts.inserted, summary.counts.conflicts) == (2, 1)
+    items = dict(await rows(engine, "SELECT external_id, id FROM media.media"))
+    assert await rows(engine, "SELECT title, release_date::text FROM media.media ORDER BY title") == [
+        ("Solaris", "1972-01-01"),
+        ("Solaris (2002)", "2002-01-01"),
     ]
-    conflict = await rows(engine, "SELECT line_number, kind, source_name, external_key FROM ingest.conflicts")
-    assert conflict == [(2, "secondary_key_of_another_item", "imdb", "tt0069293")]
+    assert await rows(engine, "SELECT media_id FROM media.external_links WHERE source_name = 'imdb'") == [
+        (items["tmdb:100"],)
+    ]
+    conflict = await rows(
+        engine,
+        "SELECT line_number, kind, source_name, external_key, existing_media_id, incoming_media_id, "
+        "details ->> 'earlier_line', details ->> 'earlier_external_id' FROM ingest.conflicts",
+    )
+    assert conflict == [
+        (2, "key_shared_in_run", "imdb", "tt0069293", items["tmdb:100"], items["tmdb:200"], "1", "tmdb:100")
+    ]
     versions = await row_versions(engine)
     for _ in range(2):
         again = await ingest_file(engine, path)
@@ -272,12 +284,7 @@ async def test_two_records_of_one_run_claiming_one_key_are_a_conflict_and_reruns
             again.counts.updated,
             again.counts.unchanged,
             again.counts.conflicts,
-        ) == (
-            0,
-            0,
-            1,
-            1,
-        )
+        ) == (0, 0, 2, 1)
         assert await row_versions(engine) == versions
 
 
@@ -359,8 +366,11 @@ async def test_the_command_takes_a_precedence_and_prints_field_counts_and_confli
     out = (await process.communicate())[0].decode()
     assert process.returncode == 1
     assert "field title: 1 changed, 0 kept" in out
-    assert "line 2: conflict (secondary_key_of_another_item) on imdb:tt0076759" in out
-    assert (await the_item(engine))["title"] == "Star Wars: Episode IV - A New Hope"
+    assert "line 2: conflict (key_shared_in_run) on imdb:tt0076759" in out
+    assert await rows(engine, "SELECT external_id, title FROM media.media ORDER BY title") == [
+        ("movielens:261", "A twin"),
+        ("wikidata:Q17738", "Star Wars: Episode IV - A New Hope"),
+    ]
 
 
 async def test_a_feeds_relation_between_existing_items_is_a_revision(
