@@ -6,7 +6,8 @@ import json
 from typing import Any
 
 from sqlalchemy import insert, select, text, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from db.counters import REBUILD_TITLE_WORDS
 from db.models import Media, title_words
@@ -165,3 +166,53 @@ async def test_the_dictionary_folds_a_statements_creators_once_not_row_by_row(en
             )
         ).scalar_one()
     assert calls <= 4 * rows + 1
+
+
+async def test_new_words_are_looked_up_by_a_plan_made_for_the_dictionary_as_it_is(database_url: str) -> None:
+    """A plan made while the dictionary was empty looked each new word up with a scan of the whole
+    dictionary, in every later statement of the session: a first bulk load grew quadratic."""
+    fresh = create_async_engine(database_url, poolclass=NullPool)
+    try:
+        async with fresh.begin() as conn:
+            # As a newly migrated database: the dictionary analysed while empty.
+            await conn.execute(text("TRUNCATE media.title_words"))
+            await conn.execute(text("ANALYZE media.title_words"))
+            await conn.execute(
+                insert(Media).values(media_type="book", media_class="written.book", title="Ab")
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO media.title_words (word) SELECT 'known' || n FROM generate_series(1, 2000) AS n"
+                )
+            )
+            read_before = await _title_words_rows_scanned(conn)
+            await conn.execute(
+                insert(Media).values(
+                    [
+                        {"media_type": "book", "media_class": "written.book", "title": f"Word{n} Other{n}"}
+                        for n in range(100)
+                    ]
+                )
+            )
+            scanned = await _title_words_rows_scanned(conn) - read_before
+            added = (
+                await conn.execute(text("SELECT count(*) FROM media.title_words WHERE word LIKE 'word%'"))
+            ).scalar_one()
+    finally:
+        await fresh.dispose()
+    assert added == 100
+    # At most one pass over the dictionary, not one per new word (200 x 2,000 rows).
+    assert scanned <= 2 * 2001
+
+
+async def _title_words_rows_scanned(conn: AsyncConnection) -> int:
+    return int(
+        (
+            await conn.execute(
+                text(
+                    "SELECT coalesce(seq_tup_read, 0) FROM pg_stat_xact_all_tables "
+                    "WHERE schemaname = 'media' AND relname = 'title_words'"
+                )
+            )
+        ).scalar_one()
+    )

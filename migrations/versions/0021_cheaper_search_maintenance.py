@@ -18,7 +18,9 @@ generated values stay valid and nothing is rewritten:
 - title_keys: one title is one key.
 
 The word dictionary's trigger splits the words of all new rows at once instead of calling
-media.words_of row by row.
+media.words_of row by row, and plans its statement on each call: PL/pgSQL had cached a plan made
+while the dictionary was empty, which looked up every new word with a sequential scan of the whole
+dictionary (quadratic over a first bulk load, and the main part of the ingestion regression).
 
 idx_media_title (title) and idx_media_media_type (media_type) are prefixes of idx_media_title_id and
 idx_media_type_title: idx_media_title becomes (title, id) and the other two go, two index entries
@@ -132,18 +134,25 @@ CHANGED_ROWS = (
     "WHERE new_rows.search_titles IS DISTINCT FROM old_rows.search_titles "
     "OR new_rows.creators IS DISTINCT FROM old_rows.creators"
 )
+# EXECUTE plans each statement for the dictionary's size at the time. A plan cached by PL/pgSQL
+# when the dictionary was empty (a new database's first load) probes new words with a sequential
+# scan each, which grows with the dictionary: quadratic over a bulk load.
 WORDS_TRIGGER_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION media.collect_title_words() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
+        EXECUTE $words$
         INSERT INTO media.title_words (word)
         SELECT w.word FROM ({_words_of("new_rows")}) AS w
-        WHERE NOT EXISTS (SELECT FROM media.title_words AS known WHERE known.word = w.word);
+        WHERE NOT EXISTS (SELECT FROM media.title_words AS known WHERE known.word = w.word)
+        $words$;
     ELSE
         -- Tracking writes update tracker_count on every entry: only changed titles or creators count.
+        EXECUTE $words$
         INSERT INTO media.title_words (word)
         SELECT w.word FROM ({_words_of(CHANGED_ROWS, "new_rows.")}) AS w
-        WHERE NOT EXISTS (SELECT FROM media.title_words AS known WHERE known.word = w.word);
+        WHERE NOT EXISTS (SELECT FROM media.title_words AS known WHERE known.word = w.word)
+        $words$;
     END IF;
     RETURN NULL;
 END;
