@@ -399,3 +399,72 @@ async def test_a_feeds_relation_between_existing_items_is_a_revision(
         "changes -> 'after' ->> 'relation_type' FROM media.revisions WHERE action = 'link' ORDER BY id",
     )
     assert links == [(first.job_id, None, None, "adaptation"), (second.job_id, None, "2021", "adaptation")]
+
+
+def _film(external_id: str, title: str, *links: tuple[str, str]) -> dict[str, Any]:
+    return {
+        "external_id": external_id,
+        "media_type": "film",
+        "media_class": "video.film",
+        "title": title,
+        "external_links": [{"source": source, "key": key} for source, key in links],
+    }
+
+
+async def test_records_of_one_run_sharing_a_key_conflict_whatever_their_ids_and_batches(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """The second record's own id is in another namespace, and it comes batches later: it used to
+    be matched to the first record's item through the shared key, merging the two."""
+    first = _film("tmdb:100", "Solaris", ("imdb", "tt0069293"))
+    filler = [_film(f"tmdb:{n}", f"Film {n}") for n in range(200, 204)]
+    second = _film("wikidata:Q1", "Solaris (2002)", ("imdb", "tt0069293"))
+    summary = await ingest_file(
+        engine, write_jsonl(tmp_path / "mixed.jsonl", first, *filler, second), batch_size=2
+    )
+    items = dict(await rows(engine, "SELECT external_id, id FROM media.media"))
+    assert (summary.counts.inserted, summary.counts.updated, summary.counts.conflicts) == (6, 0, 1)
+    assert await rows(engine, "SELECT title FROM media.media WHERE external_id = 'tmdb:100'") == [
+        ("Solaris",)
+    ]
+    assert await rows(
+        engine,
+        "SELECT line_number, kind, existing_media_id, incoming_media_id, details ->> 'earlier_line' "
+        "FROM ingest.conflicts",
+    ) == [(6, "key_shared_in_run", items["tmdb:100"], items["wikidata:Q1"], "1")]
+    # The run's claims are gone once it has succeeded.
+    assert await rows(engine, "SELECT count(*) FROM ingest.job_keys") == [(0,)]
+
+
+async def test_records_sharing_a_key_with_an_item_one_of_them_already_is_do_not_merge_into_it(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """One record is an existing item by its own id; another record of the same run, in the same
+    batch and another namespace, reaches that item through a key both give."""
+    known = await make_media(
+        engine, title="Heat", external_id="tmdb:949", external_links=[("tmdb", "949"), ("imdb", "tt0113277")]
+    )
+    same = _film("tmdb:949", "Heat", ("imdb", "tt0113277"))
+    other = _film("movielens:6", "Heat (remake)", ("imdb", "tt0113277"))
+    summary = await ingest_file(engine, write_jsonl(tmp_path / "f.jsonl", same, other))
+    assert await rows(engine, f"SELECT title FROM media.media WHERE id = '{known}'") == [("Heat",)]
+    assert (summary.counts.inserted, summary.counts.conflicts) == (1, 1)
+    assert [(c.line, c.kind, c.key, c.existing_media_id) for c in summary.conflicts] == [
+        (2, "key_shared_in_run", "imdb:tt0113277", str(known))
+    ]
+
+
+async def test_a_dry_run_reports_conflicts_between_its_own_records_and_changes_nothing(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    first = _film("tmdb:100", "Solaris", ("imdb", "tt0069293"))
+    second = _film("wikidata:Q1", "Solaris (2002)", ("imdb", "tt0069293"))
+    path = write_jsonl(tmp_path / "mixed.jsonl", first, _film("tmdb:200", "Filler"), second)
+    summary = await ingest_file(engine, path, batch_size=2, dry_run=True)
+    assert await rows(engine, "SELECT count(*) FROM media.media") == [(0,)]
+    assert [(c.line, c.kind, c.key) for c in summary.conflicts] == [
+        (3, "key_shared_in_run", "imdb:tt0069293")
+    ]
+    assert summary.counts.conflicts == 1
+    real = await ingest_file(engine, path, batch_size=2)
+    assert [(c.line, c.kind, c.key) for c in real.conflicts] == [(3, "key_shared_in_run", "imdb:tt0069293")]
