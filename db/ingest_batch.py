@@ -17,6 +17,12 @@ from sqlalchemy import any_, bindparam, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from db.conflicts import (
+    KEY_OF_ANOTHER_ITEM,
+    KEY_SHARED_IN_RUN,
+    KEYS_OF_TWO_ITEMS,
+    SECONDARY_KEY_OF_ANOTHER_ITEM,
+)
 from db.curation import RelationFact, store_relations, take_pending_relations
 from db.ingest_format import BadLine, Batch, Key, Record, Relation
 from db.media_validation import MEDIA_FIELDS
@@ -353,7 +359,7 @@ def _shared_key_conflict(
 ) -> dict[str, Any]:
     return _conflict(
         record,
-        "key_shared_in_run",
+        KEY_SHARED_IN_RUN,
         key,
         holder,
         incoming,
@@ -407,7 +413,7 @@ async def _match(
                     conflicts.append(
                         _conflict(
                             record,
-                            "keys_of_two_items",
+                            KEYS_OF_TWO_ITEMS,
                             key,
                             first,
                             owner,
@@ -450,7 +456,7 @@ async def _match(
                 conflicts.append(
                     _conflict(
                         record,
-                        "secondary_key_of_another_item",
+                        SECONDARY_KEY_OF_ANOTHER_ITEM,
                         key,
                         item,
                         None,
@@ -513,7 +519,7 @@ async def apply_batch(
                 conflicts.append(
                     _conflict(
                         record,
-                        "key_of_another_item",
+                        KEY_OF_ANOTHER_ITEM,
                         key,
                         owner,
                         target.media_id,
