@@ -500,9 +500,9 @@ class JobKey(Base):
     __tablename__ = "job_keys"
     __table_args__ = {"schema": "ingest"}
 
-    job_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("ingest.import_jobs.id", ondelete="CASCADE"), primary_key=True
-    )
+    # No foreign key: its check would cost more than the insert itself, for rows that live only as
+    # long as their run (deleted when it succeeds).
+    job_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     source_name: Mapped[str] = mapped_column(Text, primary_key=True)
     external_key: Mapped[str] = mapped_column(Text, primary_key=True)
     line_number: Mapped[int] = mapped_column(BigInteger)

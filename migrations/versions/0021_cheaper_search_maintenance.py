@@ -194,12 +194,6 @@ def upgrade() -> None:
         sa.Column("external_key", sa.Text(), nullable=False),
         sa.Column("line_number", sa.BigInteger(), nullable=False),
         sa.Column("record_id", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["job_id"],
-            ["ingest.import_jobs.id"],
-            name=op.f("fk_job_keys_job_id_import_jobs"),
-            ondelete="CASCADE",
-        ),
         sa.PrimaryKeyConstraint("job_id", "source_name", "external_key", name=op.f("pk_job_keys")),
         schema="ingest",
     )
