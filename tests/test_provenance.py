@@ -468,3 +468,47 @@ async def test_a_dry_run_reports_conflicts_between_its_own_records_and_changes_n
     assert summary.counts.conflicts == 1
     real = await ingest_file(engine, path, batch_size=2)
     assert [(c.line, c.kind, c.key) for c in real.conflicts] == [(3, "key_shared_in_run", "imdb:tt0069293")]
+
+
+async def test_the_relations_of_items_a_feed_creates_are_revisions_of_its_job(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    book = {
+        "external_id": "wikidata:Q190192",
+        "media_type": "book",
+        "media_class": "written.book",
+        "title": "Dune",
+        "relations": [{"type": "adaptation", "target": "imdb:tt1160419", "notes": "2021"}],
+    }
+    film = {
+        "external_id": "imdb:tt1160419",
+        "media_type": "film",
+        "media_class": "video.film",
+        "title": "Dune",
+        "relations": [{"type": "sequel", "target": "imdb:tt15239678"}],
+    }
+    sequel = {**film, "external_id": "imdb:tt15239678", "title": "Dune: Part Two", "relations": []}
+    # The film's sequel arrives in a later batch: its relation waits, then lands with the sequel.
+    summary = await ingest_file(engine, write_jsonl(tmp_path / "a.jsonl", book, film, sequel), batch_size=2)
+    stored = await rows(
+        engine, "SELECT media_id, related_media_id, relation_type::text FROM media.relationships"
+    )
+    links = await rows(
+        engine,
+        "SELECT media_id, changes -> 'after' ->> 'related_media_id', changes -> 'after' ->> 'relation_type', "
+        "changes -> 'after' ->> 'notes', changes -> 'before', job_id, source FROM media.revisions "
+        "WHERE action = 'link' ORDER BY id",
+    )
+    assert len(stored) == 2
+    assert sorted(links) == sorted(
+        (
+            media_id,
+            str(related),
+            relation_type,
+            "2021" if relation_type == "adaptation" else None,
+            None,
+            summary.job_id,
+            "a",
+        )
+        for media_id, related, relation_type in stored
+    )
