@@ -444,7 +444,7 @@ async def _write_batch(
                 sorted(batch.bad_lines + outcome.field_notes, key=lambda note: note.line),
             )
             if outcome.conflicts:
-                await record_conflicts(conn, feed_run.job_id, outcome.conflicts)
+                await record_conflicts(conn, feed_run.job_id, outcome.conflicts_without_new_items())
         else:
             outcome = await apply_batch(conn, feed_run, batch, wait_for_earlier_batches)
         counts = outcome.counts

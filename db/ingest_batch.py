@@ -82,6 +82,18 @@ class BatchOutcome:
     field_notes: list[BadLine]
     # Rows for ingest.conflicts: written by apply_batch, or in a dry run by the caller after the rollback.
     conflicts: list[dict[str, Any]] = field(default_factory=list)
+    new_media_ids: set[uuid.UUID] = field(default_factory=set)
+
+    def conflicts_without_new_items(self) -> list[dict[str, Any]]:
+        """The conflicts as a dry run reports them: the items it would have created do not exist."""
+        return [
+            {
+                **conflict,
+                "existing": None if conflict["existing"] in self.new_media_ids else conflict["existing"],
+                "incoming": None if conflict["incoming"] in self.new_media_ids else conflict["incoming"],
+            }
+            for conflict in self.conflicts
+        ]
 
 
 @dataclass(frozen=True)
@@ -683,7 +695,7 @@ async def apply_batch(
         await store_relations(conn, facts, new_media_ids, (feed_run.job_id, feed_run.source))
 
     await log_bad_lines(conn, feed_run.job_id, notes)
-    return BatchOutcome(counts, field_notes, conflicts)
+    return BatchOutcome(counts, field_notes, conflicts, new_media_ids)
 
 
 def _shown(value: Any) -> str:

@@ -466,6 +466,8 @@ async def test_a_dry_run_reports_conflicts_between_its_own_records_and_changes_n
         (3, "key_shared_in_run", "imdb:tt0069293")
     ]
     assert summary.counts.conflicts == 1
+    # No item of a dry run exists: its conflicts name none.
+    assert [(c.existing_media_id, c.incoming_media_id) for c in summary.conflicts] == [(None, None)]
     real = await ingest_file(engine, path, batch_size=2)
     assert [(c.line, c.kind, c.key) for c in real.conflicts] == [(3, "key_shared_in_run", "imdb:tt0069293")]
 
