@@ -51,13 +51,9 @@ BATCHES_PER_COLLECTION = 10
 log = logging.getLogger("omnimediatrak.ingest")
 
 # Losing the last commits in a crash is harmless: the job row commits with its batch, so a resume
-# redoes exactly what was lost. A larger GIN pending list makes bulk inserts much cheaper. Each
-# statement is planned for the tables as they are: a bulk load grows them by orders of magnitude
-# within minutes, long before autovacuum's statistics catch up, and a generic plan made early (for
-# empty tables) would scan whole tables for every batch.
+# redoes exactly what was lost. A larger GIN pending list makes bulk inserts much cheaper.
 BATCH_SETTINGS = text(
-    "SELECT set_config('synchronous_commit', 'off', true), set_config('gin_pending_list_limit', '65536', true), "
-    "set_config('plan_cache_mode', 'force_custom_plan', true)"
+    "SELECT set_config('synchronous_commit', 'off', true), set_config('gin_pending_list_limit', '65536', true)"
 )
 
 
