@@ -168,9 +168,12 @@ async def test_the_dictionary_folds_a_statements_creators_once_not_row_by_row(en
     assert calls <= 4 * rows + 1
 
 
-async def test_new_words_are_looked_up_by_a_plan_made_for_the_dictionary_as_it_is(database_url: str) -> None:
+async def test_new_words_are_looked_up_by_a_plan_made_for_the_dictionary_as_it_is(
+    engine: AsyncEngine, database_url: str
+) -> None:
     """A plan made while the dictionary was empty looked each new word up with a scan of the whole
-    dictionary, in every later statement of the session: a first bulk load grew quadratic."""
+    dictionary, in every later statement of the session: a first bulk load grew quadratic. (A
+    connection of its own, whose trigger plan no earlier test made; `engine` cleans up after it.)"""
     fresh = create_async_engine(database_url, poolclass=NullPool)
     try:
         async with fresh.begin() as conn:
