@@ -242,16 +242,17 @@ KEYS_IN_NAMESPACES = text(
 
 
 # The run's earlier claims of the batch's keys, read before the batch's own are added (one snapshot).
+# The batch's keys become the run's; a key the run already has is returned with its first record.
+# The upsert finds earlier claims through the primary key whatever the planner thinks of the table's
+# size (a join planned while the table was small scanned all of it for every batch); the no-op
+# update of an earlier claim happens only for keys records share.
 CLAIM_KEYS = text(
-    "WITH incoming AS (SELECT * FROM "
+    "WITH claimed AS (INSERT INTO ingest.job_keys AS k (job_id, source_name, external_key, line_number, record_id) "
+    "SELECT :job_id, r.source_name, r.external_key, r.line_number, r.record_id FROM "
     + _records({"source_name": "text", "external_key": "text", "line_number": "bigint", "record_id": "text"})
-    + "), earlier AS (SELECT k.source_name, k.external_key, k.line_number, k.record_id FROM incoming r "
-    "JOIN ingest.job_keys k ON k.job_id = :job_id AND k.source_name = r.source_name "
-    "AND k.external_key = r.external_key), "
-    "claimed AS (INSERT INTO ingest.job_keys (job_id, source_name, external_key, line_number, record_id) "
-    "SELECT :job_id, r.source_name, r.external_key, r.line_number, r.record_id FROM incoming r "
-    "ON CONFLICT DO NOTHING) "
-    "SELECT * FROM earlier"
+    + " ON CONFLICT (job_id, source_name, external_key) DO UPDATE SET line_number = k.line_number "
+    "RETURNING k.source_name, k.external_key, k.line_number, k.record_id, k.xmax <> 0 AS earlier) "
+    "SELECT source_name, external_key, line_number, record_id FROM claimed WHERE earlier"
 )
 
 
