@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> None:
     if args.baseline:
         trees = {"baseline": args.baseline.resolve(), **trees}
     chosen = [key.strip() for key in args.queries.split(",")]
-    cluster = EmbeddedCluster(data_dir)
+    cluster = EmbeddedCluster(data_dir, allow_root=True)
     cluster.start()
     servers: dict[str, Server] = {}
     try:

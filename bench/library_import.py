@@ -22,8 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bench.ingest_run import backend_cpu_seconds, backend_pids, scratch_database
 from db.accounts import create_session
 from db.engine import PoolSettings, make_engine
-from db.library_import.jobs import create_job
-from db.library_import.run import run_job
+from db.library_import.run import claim_job, run_job
 from gql.app import create_app
 from gql.config import Limits, Settings
 from gql.relay import to_global_id
@@ -86,12 +85,11 @@ async def make_user(engine: AsyncEngine, name: str) -> tuple[uuid.UUID, str]:
 async def import_twice(engine: AsyncEngine, data: bytes, batch_size: int) -> None:
     user_id, _ = await make_user(engine, "importer")
     for label in ("first import (all new)", "second import (same file)"):
-        async with engine.begin() as conn:
-            job = await create_job(conn, user_id, "mal", "bench.xml", "newer")
+        claimed = await claim_job(engine, user_id, "mal", "bench.xml", "newer")
         before = {pid: backend_cpu_seconds([pid]) for pid in await backend_pids(engine)}
         started = time.perf_counter()
         cpu_started = time.process_time()
-        job = await run_job(engine, job, data, batch_size=batch_size)
+        job = await run_job(claimed, data, batch_size=batch_size)
         seconds = time.perf_counter() - started
         python_cpu = time.process_time() - cpu_started
         backend_cpu = sum(

@@ -179,6 +179,8 @@ async def bench(args: argparse.Namespace, found: dict[str, Any]) -> None:
         print(f"| {args.data_dir.name}: scenario | median ms | p95 ms |")
         print("|---|---|---|")
         for name, make_body in scenarios(found).items():
+            if args.only not in name:
+                continue
             result = await measure(http, url, make_body, args.requests)
             if result is None:
                 print(f"| {name} | n/a | n/a |")
@@ -222,11 +224,12 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=18510)
     parser.add_argument("--requests", type=int, default=60)
     parser.add_argument("--relevance", action="store_true")
+    parser.add_argument("--only", default="", help="measure only the scenarios whose name contains this")
     parser.add_argument(
         "--server-checkout", type=Path, help="serve from this checkout instead (an older build, side by side)"
     )
     args = parser.parse_args()
-    cluster = EmbeddedCluster(args.data_dir.resolve())
+    cluster = EmbeddedCluster(args.data_dir.resolve(), allow_root=True)
     cluster.start()
     try:
         found = asyncio.run(samples(cluster.socket_dir))

@@ -75,7 +75,7 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=Path(".data/bench"))
     parser.add_argument("--rows", type=int, default=10_000_000)
     args = parser.parse_args()
-    cluster = EmbeddedCluster(args.data_dir.resolve())
+    cluster = EmbeddedCluster(args.data_dir.resolve(), allow_root=True)
     cluster.start()
     try:
         asyncio.run(add_tracking(cluster.socket_dir, args.rows))

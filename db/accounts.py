@@ -7,10 +7,25 @@ import secrets
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, any_, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Interval,
+    LargeBinary,
+    Row,
+    Uuid,
+    and_,
+    any_,
+    bindparam,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -38,6 +53,9 @@ class Credential:
     scopes: frozenset[str]
     session_id: uuid.UUID | None
     token_id: uuid.UUID | None
+    # The user's row as `users_by_ids` reads it (and more columns): read with the credential, so a
+    # query's `viewer` costs no statement of its own.
+    user_row: Any = field(default=None, compare=False, repr=False)
 
 
 user_columns = (
@@ -98,50 +116,71 @@ async def create_session(
 LAST_USE_RESOLUTION = dt.timedelta(hours=1)
 
 
-def _stale(last_use: Any) -> ColumnElement[bool]:
-    return or_(last_use.is_(None), last_use < func.now() - LAST_USE_RESOLUTION)
+def _token_by_digest() -> Any:
+    return (
+        select(
+            *user_columns,
+            ApiToken.id.label("credential_id"),
+            ApiToken.scopes,
+            or_(
+                ApiToken.last_used_at.is_(None), ApiToken.last_used_at < func.now() - LAST_USE_RESOLUTION
+            ).label("stale"),
+        )
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == bindparam("digest", type_=LargeBinary), api_token_is_live())
+    )
+
+
+TOKEN_USED = (
+    update(ApiToken).where(ApiToken.id == bindparam("token_id", type_=Uuid)).values(last_used_at=func.now())
+)
+
+
+def _session_by_digest() -> Any:
+    idle = bindparam("session_idle", type_=Interval)
+    return (
+        select(
+            *user_columns,
+            Session.id.label("credential_id"),
+            or_(
+                Session.last_seen_at.is_(None), Session.last_seen_at < func.now() - LAST_USE_RESOLUTION
+            ).label("stale"),
+        )
+        .join(User, User.id == Session.user_id)
+        .where(Session.token_hash == bindparam("digest", type_=LargeBinary), session_is_live(idle))
+    )
+
+
+SESSION_SEEN = (
+    update(Session).where(Session.id == bindparam("session_id", type_=Uuid)).values(last_seen_at=func.now())
+)
 
 
 async def credential_for_secret(
     conn: AsyncConnection, secret: str, session_idle: dt.timedelta
 ) -> Credential | None:
     """Resolve a bearer secret to a live session or API token. Its last use is written at most once
-    per LAST_USE_RESOLUTION, so plain reads do not write (and could go to a replica)."""
+    per LAST_USE_RESOLUTION, so plain reads do not write (and could go to a replica). Every request
+    runs this: its statements are built once, at import."""
     digest = hash_secret(secret)
     if secret.startswith(API_TOKEN_PREFIX):
-        row = (
-            await conn.execute(
-                select(
-                    ApiToken.id,
-                    ApiToken.user_id,
-                    ApiToken.scopes,
-                    User.role,
-                    _stale(ApiToken.last_used_at).label("stale"),
-                )
-                .join(User, User.id == ApiToken.user_id)
-                .where(ApiToken.token_hash == digest, api_token_is_live())
-            )
-        ).first()
+        row = (await conn.execute(TOKEN_BY_DIGEST, {"digest": digest})).first()
         if row is None:
             return None
         if row.stale:
-            await conn.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=func.now()))
-        return Credential(row.user_id, row.role, frozenset(row.scopes), None, row.id)
+            await conn.execute(TOKEN_USED, {"token_id": row.credential_id})
+        return Credential(row.id, row.role, frozenset(row.scopes), None, row.credential_id, row)
     session_row = (
-        await conn.execute(
-            select(Session.id, Session.user_id, User.role, _stale(Session.last_seen_at).label("stale"))
-            .join(User, User.id == Session.user_id)
-            .where(Session.token_hash == digest, session_is_live(session_idle))
-        )
+        await conn.execute(SESSION_BY_DIGEST, {"digest": digest, "session_idle": session_idle})
     ).first()
     if session_row is None:
         return None
     if session_row.stale:
-        await conn.execute(
-            update(Session).where(Session.id == session_row.id).values(last_seen_at=func.now())
-        )
+        await conn.execute(SESSION_SEEN, {"session_id": session_row.credential_id})
     scopes = {"READ", "WRITE"} | ({"ADMIN"} if session_row.role == "admin" else set())
-    return Credential(session_row.user_id, session_row.role, frozenset(scopes), session_row.id, None)
+    return Credential(
+        session_row.id, session_row.role, frozenset(scopes), session_row.credential_id, None, session_row
+    )
 
 
 async def user_id_by_username(conn: AsyncConnection, username: str) -> uuid.UUID | None:
@@ -255,7 +294,7 @@ async def revoke_other_sessions(
     return len(result.all())
 
 
-def session_is_live(session_idle: dt.timedelta) -> ColumnElement[bool]:
+def session_is_live(session_idle: dt.timedelta | ColumnElement[dt.timedelta]) -> ColumnElement[bool]:
     """A session that still signs its owner in: not revoked, not past its absolute expiry, not idle
     longer than `session_idle`."""
     return and_(
@@ -386,3 +425,7 @@ PROFILE_VISIBILITY_PUBLIC = "public"
 def profile_is_public() -> ColumnElement[bool]:
     """PRIVATE is the default: only an explicit PUBLIC setting opens a profile."""
     return func.coalesce(User.settings[PROFILE_VISIBILITY_KEY].astext == PROFILE_VISIBILITY_PUBLIC, False)
+
+
+TOKEN_BY_DIGEST = _token_by_digest()
+SESSION_BY_DIGEST = _session_by_digest()

@@ -5,7 +5,7 @@ connection, where `IN (...)` expanded to a new text, compile and prepare per num
 
 from typing import Any
 
-from sqlalchemy import ARRAY, BindParameter, Text, Uuid, bindparam
+from sqlalchemy import ARRAY, BindParameter, Text, Uuid, bindparam, union_all
 
 
 def uuid_keys(name: str = "keys") -> BindParameter[Any]:
@@ -14,3 +14,10 @@ def uuid_keys(name: str = "keys") -> BindParameter[Any]:
 
 def text_keys(name: str = "keys") -> BindParameter[Any]:
     return bindparam(name, type_=ARRAY(Text))
+
+
+def union_of(parts: list[Any]) -> Any:
+    """One statement of the parts of a batch (UNION ALL when more than one); None when there are none."""
+    if len(parts) > 1:
+        return union_all(*parts)
+    return parts[0] if parts else None

@@ -76,6 +76,15 @@ def keys_after(keys: Sequence[SortKey], values: Sequence[Any]) -> ColumnElement[
     )
 
 
+def keyset_values(keys: Sequence[SortKey], kind: str, after: str) -> list[Any]:
+    """The typed sort values of a cursor of `kind`; InvalidCursor when it is not one."""
+    raw = decode_cursor(after, kind, len(keys))
+    try:
+        return [key.parse(value) for key, value in zip(keys, raw, strict=True)]
+    except (TypeError, ValueError) as exc:
+        raise InvalidCursor("The cursor is not valid") from exc
+
+
 def _label(index: int) -> str:
     return f"sort_key_{index}"
 
@@ -86,11 +95,7 @@ def keyset_select(
     """`query` ordered by `keys`, starting after the cursor, one row more than `first` (has-next probe)."""
     query = query.add_columns(*(key.expression.label(_label(i)) for i, key in enumerate(keys)))
     if after is not None:
-        raw = decode_cursor(after, kind, len(keys))
-        try:
-            values = [key.parse(value) for key, value in zip(keys, raw, strict=True)]
-        except (TypeError, ValueError) as exc:
-            raise InvalidCursor("The cursor is not valid") from exc
+        values = keyset_values(keys, kind, after)
         query = query.where(
             after_condition(
                 [(cast(ColumnElement[Any], key.expression), key.descending) for key in keys], values

@@ -1,6 +1,6 @@
 """A user's library as a file: every entry with its item's ids, every list (static with its items,
 smart with its definition) and the settings. The JSON is what db/library_import/omnimediatrak.py
-reads back; the CSV has one row per entry for spreadsheets."""
+reads back; the CSV has one row per entry for spreadsheets, its cells safe to open in one."""
 
 import csv
 import datetime as dt
@@ -15,6 +15,8 @@ from db.library_import.omnimediatrak import EXPORT_FORMAT
 from db.models import ExternalLink, ListItem, Media, User, UserList, UserMedia
 
 EXPORT_VERSION = 1
+# OWASP's CSV injection guidance: a spreadsheet runs a cell that starts with one of these as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CSV_COLUMNS = (
     "title",
     "media_type",
@@ -121,6 +123,18 @@ async def library_export(conn: AsyncConnection, user_id: uuid.UUID, now: dt.date
     }
 
 
+def spreadsheet_cell(value: object) -> str:
+    """A cell no spreadsheet reads as a formula: one that starts like one gets a leading `'`, and so
+    does one that already starts with `'`, so removing one leading `'` gives every value back."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith((*FORMULA_STARTS, "'")) else text
+
+
+def read_spreadsheet_cell(cell: str) -> str:
+    """The value `spreadsheet_cell` wrote."""
+    return cell.removeprefix("'")
+
+
 def export_csv(document: dict[str, Any]) -> str:
     """One row per entry of `library_export`'s document; `lists` names the static lists holding it."""
     lists_of: dict[tuple[str, ...], list[str]] = {}
@@ -128,12 +142,14 @@ def export_csv(document: dict[str, Any]) -> str:
         for item in found["items"]:
             lists_of.setdefault(tuple(item["media"]["externalIds"]), []).append(found["name"])
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    # RFC 4180's CRLF: the writer then quotes every cell holding a CR or LF, so none splits a row.
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for entry in document["entries"]:
         media = entry["media"]
         writer.writerow(
-            [
+            spreadsheet_cell(value)
+            for value in [
                 media["title"],
                 media["mediaType"],
                 media["releaseDate"] or "",

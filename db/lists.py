@@ -33,14 +33,13 @@ from sqlalchemy import (
     null,
     select,
     true,
-    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.accounts import profile_is_public
-from db.batch import uuid_keys
+from db.batch import union_of, uuid_keys
 from db.keyset import SortKey, keys_after, parse_datetime, parse_int, parse_uuid
 from db.media import media_read_columns
 from db.models import ListItem, Media, User, UserList
@@ -82,22 +81,37 @@ async def lists_by_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[
     return [rows.get(list_id) for list_id in ids]
 
 
-def _owner_condition(owner_id: uuid.UUID, include_private: bool) -> ColumnElement[bool]:
+def _owner_condition(owner_id: Any, include_private: bool) -> ColumnElement[bool]:
     return and_(UserList.user_id == owner_id, true() if include_private else UserList.is_public)
+
+
+@functools.lru_cache(maxsize=4)
+def _lists_of_owner_query(include_private: bool, with_cursor: bool) -> Any:
+    """Built once per variant (a viewer's lists are read on most requests of the apps): the owner,
+    the page size and the cursor are parameters."""
+    query = _lists_select().where(_owner_condition(bindparam("owner_id", type_=Uuid), include_private))
+    if with_cursor:
+        cursor = [
+            bindparam("after_created", type_=DateTime(timezone=True)),
+            bindparam("after_id", type_=Uuid),
+        ]
+        query = query.where(keys_after(LIST_KEYS, cursor))
+    return query.order_by(UserList.created_at, UserList.id).limit(bindparam("limit", type_=Integer))
 
 
 async def lists_of_owner(
     conn: AsyncConnection, owner_id: uuid.UUID, include_private: bool, first: int, after: str | None
 ) -> Page[Any]:
-    query = _lists_select().where(_owner_condition(owner_id, include_private))
+    parameters: dict[str, Any] = {"owner_id": owner_id, "limit": first + 1}
     if after is not None:
         created, list_id = decode_cursor(after, "lists", 2)
         try:
-            values = [parse_datetime(created), parse_uuid(list_id)]
+            parameters["after_created"] = parse_datetime(created)
+            parameters["after_id"] = parse_uuid(list_id)
         except (TypeError, ValueError) as exc:
             raise InvalidCursor("The cursor is not valid") from exc
-        query = query.where(keys_after(LIST_KEYS, values))
-    rows = list(await conn.execute(query.order_by(UserList.created_at, UserList.id).limit(first + 1)))
+    query = _lists_of_owner_query(include_private, after is not None)
+    rows = list(await conn.execute(query, parameters))
     kept = rows[:first]
     return Page(
         rows=kept,
@@ -111,6 +125,95 @@ async def lists_of_owner(
 async def count_lists(conn: AsyncConnection, owner_id: uuid.UUID, include_private: bool) -> int:
     query = select(func.count()).select_from(UserList).where(_owner_condition(owner_id, include_private))
     return int((await conn.execute(query)).scalar_one())
+
+
+@dataclass(frozen=True)
+class ListsRequest:
+    """One `lists(first, after)` of one owner; `include_private` for the owner themself. Check its
+    cursor (`check_lists_cursor`) before loading it."""
+
+    owner_id: uuid.UUID
+    include_private: bool
+    first: int
+    after: str | None = None
+
+
+def _lists_cursor_values(after: str) -> list[Any]:
+    created, list_id = decode_cursor(after, "lists", 2)
+    try:
+        return [parse_datetime(created), parse_uuid(list_id)]
+    except (TypeError, ValueError) as exc:
+        raise InvalidCursor("The cursor is not valid") from exc
+
+
+def check_lists_cursor(after: str | None) -> None:
+    if after is not None:
+        _lists_cursor_values(after)
+
+
+def _lists_part(part: int, include_private: bool, first: int, after: str | None) -> Any:
+    """A LATERAL page of lists per owner of `part{part}_owners`, for one (visibility, first, after)."""
+    owners = (
+        func.unnest(uuid_keys(f"part{part}_owners"))
+        .table_valued(column("owner_id", Uuid(as_uuid=True)))
+        .render_derived(name=f"owners{part}")
+    )
+    page = _lists_select().where(_owner_condition(owners.c.owner_id, include_private))
+    if after is not None:
+        page = page.where(keys_after(LIST_KEYS, _lists_cursor_values(after)))
+    lateral = page.order_by(UserList.created_at, UserList.id).limit(first + 1).lateral(f"page{part}")
+    return select(literal_column(str(part)).label("part"), lateral).select_from(owners).join(lateral, true())
+
+
+def _list_cursor(row: Any) -> str:
+    return encode_cursor("lists", [row.created_at.isoformat(), str(row.id)])
+
+
+async def list_pages_of_owners(conn: AsyncConnection, requests: Sequence[ListsRequest]) -> list[Page[Any]]:
+    """Pages of the lists of many owners in one statement, oldest first: one UNION ALL part per
+    distinct (visibility, first, after), its owners an array parameter."""
+    groups: dict[tuple[bool, int, str | None], list[uuid.UUID]] = {}
+    for request in requests:
+        groups.setdefault((request.include_private, request.first, request.after), []).append(
+            request.owner_id
+        )
+    parts = [_lists_part(number, *group) for number, group in enumerate(groups)]
+    parameters = {f"part{number}_owners": owners for number, owners in enumerate(groups.values())}
+    part_of = {group: number for number, group in enumerate(groups)}
+    found: dict[tuple[int, uuid.UUID], list[Any]] = {}
+    for row in await conn.execute(union_of(parts), parameters):
+        found.setdefault((row.part, row.user_id), []).append(row)
+    pages = []
+    for request in requests:
+        part = part_of[(request.include_private, request.first, request.after)]
+        rows = sorted(found.get((part, request.owner_id), []), key=lambda row: (row.created_at, row.id))
+        kept = rows[: request.first]
+        pages.append(
+            Page(rows=kept, has_next_page=len(rows) > request.first, cursors=LazyCursors(kept, _list_cursor))
+        )
+    return pages
+
+
+LIST_COUNTS = (
+    select(
+        UserList.user_id, func.count().label("lists"), func.count().filter(UserList.is_public).label("public")
+    )
+    .where(UserList.user_id == any_(uuid_keys()))
+    .group_by(UserList.user_id)
+)
+
+
+async def list_counts_of_owners(conn: AsyncConnection, requests: Sequence[ListsRequest]) -> list[int]:
+    """`totalCount` of many owners' lists in one statement."""
+    counts = {
+        row.user_id: row
+        for row in await conn.execute(LIST_COUNTS, {"keys": [request.owner_id for request in requests]})
+    }
+    totals = []
+    for request in requests:
+        row = counts.get(request.owner_id)
+        totals.append(0 if row is None else int(row.lists if request.include_private else row.public))
+    return totals
 
 
 # --- items of many lists in one statement ---------------------------------------------------------
@@ -255,13 +358,7 @@ def items_query(requests: Sequence[ItemsRequest]) -> tuple[Any, dict[str, Any], 
             parts.append(_smart_items(request).add_columns(literal(len(parts)).label("part")))
         else:
             part_of.append(None)
-    return _union(parts), parameters, part_of
-
-
-def _union(parts: list[Any]) -> Any:
-    if len(parts) > 1:
-        return union_all(*parts)
-    return parts[0] if parts else None
+    return union_of(parts), parameters, part_of
 
 
 @dataclass
@@ -321,7 +418,7 @@ def counts_query(requests: Sequence[ItemsRequest]) -> tuple[Any, dict[str, Any]]
                     func.count().label("items"),
                 )
             )
-    return _union(parts), {"static_ids": static_ids}
+    return union_of(parts), {"static_ids": static_ids}
 
 
 async def list_item_counts(conn: AsyncConnection, requests: Sequence[ItemsRequest]) -> list[int]:

@@ -6,7 +6,7 @@ import json
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import (
@@ -21,10 +21,10 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     true,
     tuple_,
     type_coerce,
-    union,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import NullType
@@ -42,6 +42,15 @@ SORT_FIELDS = ("title", "release_date", "created_at", "relevance", "popularity")
 RANK_WINDOW = 100
 # totalCount of searchMedia is exact up to this many items; above it the connection says "more than".
 COUNT_BOUND = 1000
+# ... and up to this many for a text search: counting reads every match up to the bound, and the
+# matches of a search are found by testing items one by one (17 ms for 1,000 of a common word at a
+# million items on a loaded machine, 6 ms for 100).
+SEARCH_COUNT_BOUND = 100
+
+
+def count_bound(media_filter: MediaFilter) -> int:
+    return SEARCH_COUNT_BOUND if media_filter.search else COUNT_BOUND
+
 
 media_columns = (
     Media.id,
@@ -333,11 +342,55 @@ async def search_media(
     query = _filtered(media_filter, extra_conditions).add_columns(
         *(key.expression.label(f"sort_{key.name}") for key in keys)
     )
-    if after is not None:
-        query = query.where(_after(keys, _decode_after(after, kind, keys)))
+    after_values = None if after is None else _decode_after(after, kind, keys)
+    if media_filter.search and keys[0].name in WALKABLE:
+        return _page(
+            await _walked_page(conn, media_filter, extra_conditions, keys, first, after_values),
+            first,
+            kind,
+            keys,
+        )
+    if after_values is not None:
+        query = query.where(_after(keys, after_values))
     query = query.order_by(*_order_by(keys)).limit(first + 1)
     rows: list[Any] = list((await conn.execute(query)).all())[: first + 1]
     return _page(rows, first, kind, keys)
+
+
+# Leading sort keys of a text search read by walking their index (`_first_matches`): an index on
+# (tracker_count, id), and one on release_date whose equal dates the id orders in a small sort.
+WALKABLE = ("popularity", "release_date")
+
+
+async def _walked_page(
+    conn: AsyncConnection,
+    media_filter: MediaFilter,
+    extra_conditions: Iterable[ColumnElement[bool]],
+    keys: list[_SortKey],
+    first: int,
+    after_values: list[Any] | None,
+) -> list[Any]:
+    """A text search's page sorted by a walkable key: dated items, then undated ones (NULLs last in
+    both directions, which no index order gives in one walk)."""
+    match = and_(filter_conditions(media_filter), *extra_conditions)
+    columns = (*media_read_columns, *(key.expression.label(f"sort_{key.name}") for key in keys))
+    leading = keys[0]
+    position = [] if after_values is None else [_after(keys, after_values)]
+    rows: list[Any] = []
+    if not leading.nullable:
+        return await _first_matches(conn, match, columns, position, keys, first + 1)
+    start = ... if after_values is None else after_values[0]
+    if start is not None:
+        bound: list[ColumnElement[bool]] = [leading.expression.is_not(None)]
+        if start is not ...:
+            bound.append(leading.expression <= start if leading.descending else leading.expression >= start)
+        dated = [replace(key, nullable=False) for key in keys]
+        rows = await _first_matches(conn, match, columns, [*bound, *position], dated, first + 1)
+    if len(rows) <= first:
+        undated = select(*columns).where(match, leading.expression.is_(None), *position)
+        undated = undated.order_by(*_order_by(keys[1:])).limit(first + 1 - len(rows))
+        rows += list((await conn.execute(undated)).all())
+    return rows
 
 
 def _page(rows: list[Any], first: int, kind: str, keys: Sequence[_SortKey]) -> Page[Row[Any]]:
@@ -386,10 +439,10 @@ async def _ranked_page(
 ) -> Page[Row[Any]]:
     """Relevance in two stages, so a page costs the same whether 50 or 500,000 items match.
 
-    The ranked window is the RANK_WINDOW most popular matches plus every exact-title match, found
-    through the indexes (the full-text GIN walked with the popularity index, the titles' GIN); only
-    they are scored precisely. Matches outside the window follow it, most popular first, paged by a
-    row comparison on the popularity index. A cursor says which of the two it continues.
+    The ranked window is the RANK_WINDOW most popular matches (`_first_matches`) plus every
+    exact-title match (the titles' GIN); only they are scored precisely. Matches outside the window
+    follow it, most popular first, paged by a row comparison on the popularity index. A cursor says
+    which of the two it continues.
     """
     search = media_filter.search or ""
     match = and_(filter_conditions(media_filter), *extra_conditions)
@@ -403,43 +456,33 @@ async def _ranked_page(
         except InvalidCursor:
             popular_after = _decode_after(after, popular_kind, POPULAR_KEYS)
 
+    window = await _first_matches(conn, match, POPULAR_COLUMNS, [], POPULAR_KEYS, RANK_WINDOW)
     rows: list[Any] = []
-    window_full = True
     if popular_after is None:
-        popular = _most_popular(match).cte("popular")
-        window = union(select(popular.c.id), select(Media.id).where(match, exact_title(search)))
+        # Exact titles are few: found through the titles' index, then tested (coalesce: not through
+        # the full-text index, which would read every match of the words again).
+        in_window = or_(
+            Media.id == any_(uuid_keys("window")), and_(exact_title(search), func.coalesce(match, false()))
+        )
         query = select(
-            *media_read_columns,
-            *(key.expression.label(f"sort_{key.name}") for key in ranked_keys),
-            (select(func.count()).select_from(popular).scalar_subquery() >= RANK_WINDOW).label("window_full"),
-        ).where(Media.id.in_(window.scalar_subquery()))
+            *media_read_columns, *(key.expression.label(f"sort_{key.name}") for key in ranked_keys)
+        ).where(in_window)
         if ranked_after is not None:
             query = query.where(_after(ranked_keys, ranked_after))
         query = query.order_by(*_order_by(ranked_keys)).limit(first + 1)
-        rows = list((await conn.execute(query)).all())
-        if len(rows) > first:
+        rows = list((await conn.execute(query, {"window": [row.sort_id for row in window]})).all())
+        if len(rows) > first or len(window) < RANK_WINDOW:
             return _page(rows, first, ranked_kind, ranked_keys)
-        window_full = rows[0].window_full if rows else ranked_after is not None
-    if not window_full:
-        return _page(rows, first, ranked_kind, ranked_keys)
-    window = _most_popular(match).subquery()
-    boundary = (
-        select(Media.tracker_count, Media.id)
-        .where(Media.id.in_(select(window.c.id)))
-        .order_by(Media.tracker_count, Media.id)
-        .limit(1)
-        .subquery()
-    )
-    position = tuple_(Media.tracker_count, Media.id)
-    beyond = [
-        ~exact_title(search),
-        position
-        < tuple_(select(boundary.c.tracker_count).scalar_subquery(), select(boundary.c.id).scalar_subquery()),
-    ]
-    if popular_after is not None:
-        beyond.append(position < tuple_(*popular_after))
-    rest = _popular_rows(match, beyond, first + 1 - len(rows))
-    more: list[Any] = list((await conn.execute(rest)).all())
+    more: list[Any] = []
+    if len(window) == RANK_WINDOW:
+        # Past the window: the other matches by popularity, from the window's least popular on.
+        position = tuple_(Media.tracker_count, Media.id)
+        beyond = [position < tuple_(window[-1].sort_popularity, window[-1].sort_id)]
+        if popular_after is not None:
+            beyond.append(position < tuple_(*popular_after))
+        columns = (*media_read_columns, *POPULAR_COLUMNS)
+        rest = and_(match, ~exact_title(search))
+        more = await _first_matches(conn, rest, columns, beyond, POPULAR_KEYS, first + 1 - len(rows))
     ranked_page = _page(rows, first, ranked_kind, ranked_keys)
     popular_page = _page(more, first - len(rows), popular_kind, POPULAR_KEYS)
     both = ranked_page.rows + popular_page.rows
@@ -457,19 +500,88 @@ async def _ranked_page(
     )
 
 
-def _popular_rows(match: ColumnElement[bool], conditions: list[ColumnElement[bool]], limit: int) -> Any:
-    """Matching rows meeting `conditions`, most popular first, `limit` of them."""
-    columns = (*media_read_columns, *(key.expression.label(f"sort_{key.name}") for key in POPULAR_KEYS))
-    order = (Media.tracker_count.desc(), Media.id.desc())
-    return select(*columns).where(match, *conditions).order_by(*order).limit(limit)
+POPULAR_COLUMNS = tuple(key.expression.label(f"sort_{key.name}") for key in POPULAR_KEYS)
+# How `_first_matches` reads: the first WALK_ROWS items of the sort's index, then MAX_WALK_ROWS at most.
+WALK_ROWS = 2_000
+MAX_WALK_ROWS = 20_000
+# The planner's count of catalog items (kept by VACUUM and ANALYZE).
+CATALOG_ROWS = text("SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = 'media.media'::regclass")
 
 
-def _most_popular(match: ColumnElement[bool]) -> Any:
-    """Ids of the RANK_WINDOW most popular matches. The planner reads them walking the popularity index
-    when many items match and sorts all matches when few do, from the search vector's statistics
-    (kept detailed: migration 0010 raises its statistics target so a rare word is known as rare)."""
+async def _first_matches(
+    conn: AsyncConnection,
+    match: ColumnElement[bool],
+    columns: Sequence[Any],
+    conditions: Sequence[ColumnElement[bool]],
+    keys: Sequence[_SortKey],
+    limit: int,
+) -> list[Any]:
+    """The first `limit` rows (`columns`, labelled `sort_<key>` for each key) in the order of
+    `keys` (non-null, an index's order) that match `match` and meet `conditions`.
+
+    How many rows a plan reads to find them depends on how common the matches are, which the
+    planner can only estimate (2x off for two common words together, and then it walked 46,000
+    rows for 100). Here the estimate only says whether there are few (then they are all read
+    through the full-text index and sorted); otherwise a first walk of the index tests
+    WALK_ROWS items and measures: common matches are found in that walk, rarer ones in a longer walk
+    sized from what the first found, or by sorting every match when the walks do not find enough.
+    """
+    estimate = await _estimated_rows(conn, select(Media.id).where(match, *conditions))
+    catalog = float((await conn.execute(CATALOG_ROWS)).scalar_one())
+    # A walk reads about limit * catalog / matches rows, sorting every match reads the matches.
+    if estimate * estimate > limit * catalog:
+        rows = list((await conn.execute(_walk(match, columns, conditions, keys, WALK_ROWS, limit))).all())
+        if len(rows) >= limit:
+            return rows
+        walk_rows = 0
+        if len(rows) * MAX_WALK_ROWS >= 2 * limit * WALK_ROWS:
+            walk_rows = 2 * limit * WALK_ROWS // len(rows)
+        elif not rows:
+            # None among the first items, yet many by the statistics: they sit further along the
+            # order (items of a kind cluster: the latest release dates are announced books and games).
+            walk_rows = MAX_WALK_ROWS
+        if walk_rows:
+            rows = list((await conn.execute(_walk(match, columns, conditions, keys, walk_rows, limit))).all())
+            if len(rows) >= limit:
+                return rows
+    # `+ 0`: not the index's order, so the plan starts from the matches.
+    leading, *others = keys
+    unindexed = _order_by([replace(leading, expression=leading.expression + 0), *others])
+    every_match = select(*columns).where(match, *conditions).order_by(*unindexed).limit(limit)
+    return list((await conn.execute(every_match)).all())
+
+
+async def _estimated_rows(conn: AsyncConnection, statement: Any) -> float:
+    """The planner's estimate of how many rows `statement` returns (EXPLAIN: nothing is read)."""
+    compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = tuple(compiled.params[name] for name in compiled.positiontup or ())
+    plan = (await conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", params)).scalar_one()
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    return float(plan[0]["Plan"]["Plan Rows"])
+
+
+def _walk(
+    match: ColumnElement[bool],
+    columns: Sequence[Any],
+    conditions: Sequence[ColumnElement[bool]],
+    keys: Sequence[_SortKey],
+    walk_rows: int,
+    limit: int,
+) -> Any:
+    """The matches among the first `walk_rows` rows meeting `conditions`, `limit` at most."""
+    walked = (
+        select(*columns, match.label("hit"))
+        .where(*conditions)
+        .order_by(*_order_by(keys))
+        .limit(walk_rows)
+        .subquery("walked")
+    )
+    order = [walked.c[f"sort_{key.name}"] for key in keys]
     return (
-        select(Media.id).where(match).order_by(Media.tracker_count.desc(), Media.id.desc()).limit(RANK_WINDOW)
+        select(*(column for column in walked.c if column.key != "hit"))
+        .where(walked.c.hit)
+        .order_by(*(c.desc() if key.descending else c.asc() for c, key in zip(order, keys, strict=True)))
+        .limit(limit)
     )
 
 

@@ -540,6 +540,13 @@ class LibraryImport(Base):
     __tablename__ = "library_imports"
     __table_args__ = (
         Index("idx_library_imports_user_created", "user_id", "created_at", "id"),
+        # One import at a time per user: two would lock the same entries in different orders.
+        Index(
+            "uq_library_imports_one_unfinished_per_user",
+            "user_id",
+            unique=True,
+            postgresql_where=text("status IN ('queued', 'running')"),
+        ),
         CheckConstraint(
             "status IN ('queued', 'running', 'succeeded', 'failed', 'interrupted')", name="status"
         ),
@@ -563,13 +570,16 @@ class LibraryImport(Base):
     unmatched: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     failed: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     lists_created: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    list_items_unmatched: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    list_items_failed: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[created_ts]
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class LibraryImportProblem(Base):
-    """A row of an import file that wrote nothing: no catalog item, several, or invalid values."""
+    """A row of an import file that wrote nothing: no catalog item, several, or invalid values. A list
+    item's row is numbered within its list (list_position counts the file's lists from 1; 0 = entries)."""
 
     __tablename__ = "library_import_problems"
     __table_args__ = (
@@ -580,7 +590,9 @@ class LibraryImportProblem(Base):
     job_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("interaction.library_imports.id", ondelete="CASCADE"), primary_key=True
     )
+    list_position: Mapped[int] = mapped_column(Integer, primary_key=True, server_default=text("0"))
     row_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    list_name: Mapped[str | None] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)
     message: Mapped[str] = mapped_column(Text)
     title: Mapped[str | None] = mapped_column(Text)

@@ -5,20 +5,41 @@ that user's single partition.
 """
 
 import datetime as dt
+import functools
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, any_, case, cast, delete, func, or_, select, true, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Text,
+    Uuid,
+    and_,
+    any_,
+    case,
+    cast,
+    column,
+    delete,
+    func,
+    literal_column,
+    or_,
+    select,
+    true,
+    tuple_,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from db.batch import uuid_keys
+from db.batch import union_of, uuid_keys
 from db.keyset import (
     SortKey,
+    keys_after,
     keyset_page,
     keyset_select,
+    keyset_values,
     parse_date,
     parse_datetime,
     parse_int32,
@@ -27,7 +48,7 @@ from db.keyset import (
 )
 from db.media import media_read_columns
 from db.models import TRACKING_STATUSES, Media, UserMedia
-from db.pagination import Page
+from db.pagination import LazyCursors, Page, encode_cursor
 from db.types import Ltree
 
 RATING_RANGE = (1, 10)
@@ -235,8 +256,11 @@ class LibraryFilter:
     media_types: tuple[str, ...] | None = None
     media_class: str | None = None
 
-    def conditions(self, user_id: uuid.UUID) -> ColumnElement[bool]:
-        conditions: list[ColumnElement[bool]] = [UserMedia.user_id == user_id]
+    def conditions(self, user_id: uuid.UUID | ColumnElement[uuid.UUID]) -> ColumnElement[bool]:
+        return and_(UserMedia.user_id == user_id, self.entry_conditions())
+
+    def entry_conditions(self) -> ColumnElement[bool]:
+        conditions: list[ColumnElement[bool]] = []
         if self.statuses is not None:
             conditions.append(UserMedia.status.in_(self.statuses))
         if self.media_types is not None:
@@ -288,6 +312,128 @@ async def library_page(
 ) -> Page[Row[Any]]:
     rows = list(await conn.execute(library_query(user_id, library_filter, sort, first, after)))
     return keyset_page(rows, library_sort_keys(sort), f"library:{sort}", first)
+
+
+@dataclass(frozen=True)
+class LibraryRequest:
+    """One `library(filter, sort, first, after)` of one user. Check its cursor (`check_library_cursor`)
+    before loading it: a batch serves many requests and must not fail for one."""
+
+    user_id: uuid.UUID
+    library_filter: LibraryFilter
+    sort: str
+    first: int
+    after: str | None = None
+
+
+def check_library_cursor(sort: str, after: str | None) -> None:
+    """Raises InvalidCursor unless `after` is a cursor of this sort's library."""
+    if after is not None:
+        keyset_values(library_sort_keys(sort), f"library:{sort}", after)
+
+
+def _library_part(part: int, library_filter: LibraryFilter, sort: str, first: int, after: str | None) -> Any:
+    """The pages of one (filter, sort, first, after) for the users of `part{part}_users`: a LATERAL page
+    per user, ranked in page order, the sort values as JSON text (parts of other sorts share the
+    UNION's columns)."""
+    users = (
+        func.unnest(uuid_keys(f"part{part}_users"))
+        .table_valued(column("user_id", Uuid(as_uuid=True)))
+        .render_derived(name=f"users{part}")
+    )
+    keys = library_sort_keys(sort)
+    order = [key.expression.desc() if key.descending else key.expression.asc() for key in keys]
+    base = (
+        select(
+            *entry_columns,
+            *media_read_columns,
+            func.row_number().over(order_by=order).label("rank"),
+            cast(func.jsonb_build_array(*(key.expression for key in keys)), Text).label("sort_values"),
+        )
+        .join(Media, Media.id == UserMedia.media_id)
+        .where(library_filter.conditions(users.c.user_id))
+    )
+    if after is not None:
+        base = base.where(keys_after(keys, keyset_values(keys, f"library:{sort}", after)))
+    page = base.order_by(*order).limit(first + 1).lateral(f"page{part}")
+    return select(literal_column(str(part)).label("part"), page).select_from(users).join(page, true())
+
+
+def library_pages_query(requests: Sequence[LibraryRequest]) -> tuple[Any, dict[str, Any], list[int]]:
+    """One UNION ALL part per distinct (filter, sort, first, after), its users an array parameter;
+    the part of each request."""
+    groups: dict[tuple[LibraryFilter, str, int, str | None], list[uuid.UUID]] = {}
+    for request in requests:
+        key = (request.library_filter, request.sort, request.first, request.after)
+        groups.setdefault(key, []).append(request.user_id)
+    parts: list[Any] = []
+    parameters: dict[str, Any] = {}
+    for number, ((library_filter, sort, first, after), user_ids) in enumerate(groups.items()):
+        parts.append(_library_part(number, library_filter, sort, first, after))
+        parameters[f"part{number}_users"] = user_ids
+    part_of = {key: number for number, key in enumerate(groups)}
+    query = union_of(parts)
+    return (
+        query,
+        parameters,
+        [part_of[(r.library_filter, r.sort, r.first, r.after)] for r in requests],
+    )
+
+
+def _library_cursor(sort: str, row: Any) -> str:
+    # sort_values is JSON text, decoded only for the cursors a client reads.
+    return encode_cursor(f"library:{sort}", json.loads(row.sort_values))
+
+
+async def library_pages(conn: AsyncConnection, requests: Sequence[LibraryRequest]) -> list[Page[Any]]:
+    """Library pages of many users (any filters and sorts) in one statement, each in its sort order."""
+    query, parameters, part_of = library_pages_query(requests)
+    found: dict[tuple[int, uuid.UUID], list[Any]] = {}
+    for row in await conn.execute(query, parameters):
+        found.setdefault((row.part, row.entry_user_id), []).append(row)
+    pages = []
+    for request, part in zip(requests, part_of, strict=True):
+        rows = sorted(found.get((part, request.user_id), []), key=lambda row: row.rank)
+        kept = rows[: request.first]
+        pages.append(
+            Page(
+                rows=kept,
+                has_next_page=len(rows) > request.first,
+                cursors=LazyCursors(kept, functools.partial(_library_cursor, request.sort)),
+            )
+        )
+    return pages
+
+
+def library_counts_query(requests: Sequence[LibraryRequest]) -> tuple[Any, dict[str, Any], list[int]]:
+    groups: dict[LibraryFilter, list[uuid.UUID]] = {}
+    for request in requests:
+        groups.setdefault(request.library_filter, []).append(request.user_id)
+    parts: list[Any] = [
+        select(
+            literal_column(str(number)).label("part"),
+            UserMedia.user_id,
+            func.count().label("entries"),
+        )
+        .join(Media, Media.id == UserMedia.media_id)
+        .where(
+            UserMedia.user_id == any_(uuid_keys(f"part{number}_users")),
+            library_filter.entry_conditions(),
+        )
+        .group_by(UserMedia.user_id)
+        for number, library_filter in enumerate(groups)
+    ]
+    parameters = {f"part{number}_users": user_ids for number, user_ids in enumerate(groups.values())}
+    part_of = {library_filter: number for number, library_filter in enumerate(groups)}
+    query = union_of(parts)
+    return query, parameters, [part_of[request.library_filter] for request in requests]
+
+
+async def library_counts(conn: AsyncConnection, requests: Sequence[LibraryRequest]) -> list[int]:
+    """`totalCount` of many library requests in one statement."""
+    query, parameters, part_of = library_counts_query(requests)
+    counts = {(row.part, row.user_id): row.entries for row in await conn.execute(query, parameters)}
+    return [int(counts.get((part, r.user_id), 0)) for r, part in zip(requests, part_of, strict=True)]
 
 
 async def count_library(conn: AsyncConnection, user_id: uuid.UUID, library_filter: LibraryFilter) -> int:

@@ -248,7 +248,13 @@ class AccountsQuery:
     @strawberry.field(description="The signed-in user; null when anonymous.")
     async def viewer(self, info: Info) -> User | None:
         viewer = info.context.viewer
-        return None if viewer is None else await user_by_raw_id(info, viewer.user_id)
+        if viewer is None:
+            return None
+        if viewer.user_row is not None:
+            # Read with the credential at the start of this request; a query writes nothing, so the
+            # row is current (mutations never reach this field, so they never see it stale).
+            info.context.loaders.user_by_id.prime(viewer.user_id, viewer.user_row)
+        return await user_by_raw_id(info, viewer.user_id)
 
     @strawberry.field(description="A public profile by username (case-insensitive); null when there is none.")
     async def user(self, info: Info, username: str) -> User | None:

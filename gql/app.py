@@ -35,6 +35,7 @@ from db.accounts import credential_for_secret
 from db.availability import is_database_unavailable
 from db.engine import PoolSettings, StatementStats, current_stats, make_engine, reads_of
 from db.housekeeping import prune_auth_history_unless_running
+from db.library_import.jobs import interrupt_abandoned as interrupt_abandoned_imports
 from db.migrate import head_revision
 from gql.auth import Viewer, bearer_secret
 from gql.config import Settings
@@ -363,10 +364,17 @@ HOUSEKEEPING_INTERVAL_SECONDS = 3600
 
 
 async def keep_house(engine: AsyncEngine, keep: dt.timedelta) -> None:
-    """At start and then hourly: sign-in history older than `keep` goes (db/housekeeping.py); every
-    worker process runs this loop, one at a time prunes."""
+    """At start and then hourly: the library imports of server processes that died are marked
+    interrupted, and sign-in history older than `keep` goes (db/housekeeping.py); every worker process
+    runs this loop, one at a time prunes."""
     while True:
         try:
+            async with engine.begin() as conn:
+                abandoned = await interrupt_abandoned_imports(conn)
+            if abandoned:
+                log.warning(
+                    "marked %d library imports of a stopped server process interrupted", len(abandoned)
+                )
             async with engine.begin() as conn:
                 pruned = await prune_auth_history_unless_running(conn, keep)
             if pruned and (pruned.login_events or pruned.sessions or pruned.api_tokens):
@@ -381,7 +389,7 @@ async def keep_house(engine: AsyncEngine, keep: dt.timedelta) -> None:
             if not is_database_unavailable(error) and not isinstance(error, SQLAlchemyError):
                 raise
             log.warning(
-                "could not prune sign-in history (%s); trying again in an hour",
+                "could not look for abandoned imports or prune sign-in history (%s); trying again in an hour",
                 describe(error),
                 exc_info=not is_database_unavailable(error),
             )

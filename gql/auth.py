@@ -1,7 +1,8 @@
 """Who is asking: the bearer credential of a request, resolved once in `get_context`."""
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from db.accounts import Credential
 
@@ -13,6 +14,7 @@ class Viewer:
     scopes: frozenset[str]
     session_id: uuid.UUID | None
     token_id: uuid.UUID | None
+    user_row: Any = field(default=None, compare=False, repr=False)
 
     @property
     def is_admin(self) -> bool:
@@ -24,7 +26,12 @@ class Viewer:
     @classmethod
     def from_credential(cls, credential: Credential) -> "Viewer":
         return cls(
-            credential.user_id, credential.role, credential.scopes, credential.session_id, credential.token_id
+            credential.user_id,
+            credential.role,
+            credential.scopes,
+            credential.session_id,
+            credential.token_id,
+            credential.user_row,
         )
 
 

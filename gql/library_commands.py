@@ -13,8 +13,8 @@ from db import accounts as account_queries
 from db.engine import make_engine
 from db.library_export import export_csv, library_export
 from db.library_import.entry import DEFAULT_MERGE_POLICY
-from db.library_import.jobs import create_job
-from db.library_import.run import run_job
+from db.library_import.jobs import ImportInProgress
+from db.library_import.run import claim_job, run_job
 
 BAR_WIDTH = 30
 
@@ -36,9 +36,13 @@ async def _import(url: str, username: str, file_format: str, path: Path, merge_p
             if user_id is None:
                 print(f"import-library: no user {username!r}", file=sys.stderr)
                 return 1
-            job = await create_job(conn, user_id, file_format, path.name, merge_policy)
+        try:
+            claimed = await claim_job(engine, user_id, file_format, path.name, merge_policy)
+        except ImportInProgress as exc:
+            print(f"import-library: {username}'s import {exc.job_id} is still running", file=sys.stderr)
+            return 1
         data = await asyncio.to_thread(path.read_bytes)
-        job = await run_job(engine, job, data, progress=progress_bar(sys.stderr))
+        job = await run_job(claimed, data, progress=progress_bar(sys.stderr))
     finally:
         await engine.dispose()
     print(file=sys.stderr)
@@ -46,6 +50,8 @@ async def _import(url: str, username: str, file_format: str, path: Path, merge_p
         f"import {job.id}: {job.status}; {job.total} rows: {job.matched} matched ({job.created} created, "
         f"{job.updated} updated, {job.unchanged} unchanged), {job.unmatched} unmatched, {job.failed} failed"
         + (f"; {job.lists_created} lists created" if job.lists_created else "")
+        + (f"; {job.list_items_unmatched} list items unmatched" if job.list_items_unmatched else "")
+        + (f"; {job.list_items_failed} list items failed" if job.list_items_failed else "")
         + (f"; {job.error}" if job.error else "")
     )
     return 0 if job.status == "succeeded" else 1

@@ -1,9 +1,11 @@
 """Library imports over GraphQL: `importLibrary` (a file through the GraphQL multipart request spec),
 the LibraryImportJob node the client polls, and `viewer.libraryImports`.
 
-The job runs as an asyncio task of the server process that took the upload (LibraryImportRunner):
-the file is held in memory until the job has read it; a server that stops marks its unfinished jobs
-`INTERRUPTED` (send the file again: a re-import changes only what it did not write yet)."""
+The job runs as an asyncio task of the server process that took the upload (LibraryImportRunner),
+on the connection that owns it (db/library_import/jobs.py): the file is held in memory until the job
+has read it; a server that stops marks its unfinished jobs `INTERRUPTED`, and the jobs of a server
+that died are marked so at the next start-up or import of their user (send the file again: a
+re-import changes only what it did not write yet). One import at a time per user."""
 
 import asyncio
 import contextlib
@@ -13,12 +15,12 @@ from enum import Enum
 from typing import Any
 
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from strawberry.file_uploads import Upload
 
 from db.library_import import jobs as job_queries
 from db.library_import.entry import DEFAULT_MERGE_POLICY
-from db.library_import.run import run_job
+from db.library_import.run import claim_job, run_job
 from db.pagination import InvalidCursor
 from gql.context import Info
 from gql.errors import UserError, UserErrorCode, user_error
@@ -76,7 +78,12 @@ class LibraryImportProblemReason(Enum):
 @strawberry.type(description="A row of an import file that wrote nothing, and why.")
 class LibraryImportProblem:
     row_number: int = strawberry.field(
-        description="Counted from 1, after the header; per format (docs/import.md)."
+        description="Counted from 1, after the header; per format (docs/import.md). A list item's: its row "
+        "in the file (Goodreads) or its position in the list (OmniMediaTrak); 0 for a whole list."
+    )
+    list_name: str | None = strawberry.field(
+        description="The list (a Goodreads shelf, a list of our export) the row is an item of; null for a "
+        "library row."
     )
     reason: LibraryImportProblemReason
     message: str
@@ -88,6 +95,7 @@ class LibraryImportProblem:
     def from_row(cls, row: Any) -> "LibraryImportProblem":
         return cls(
             row_number=row.row_number,
+            list_name=row.list_name,
             reason=LibraryImportProblemReason(row.reason),
             message=row.message,
             title=row.title,
@@ -96,7 +104,10 @@ class LibraryImportProblem:
         )
 
 
-@strawberry.type(description="total = matched + unmatched + failed; matched = created + updated + unchanged.")
+@strawberry.type(
+    description="Library rows: total = matched + unmatched + failed; matched = created + updated + "
+    "unchanged. List items are counted apart (listItemsUnmatched, listItemsFailed)."
+)
 class LibraryImportCounts:
     total: int
     processed: int
@@ -107,6 +118,8 @@ class LibraryImportCounts:
     unmatched: int
     failed: int
     lists_created: int
+    list_items_unmatched: int
+    list_items_failed: int
 
 
 LibraryImportProblemConnection = Connection[LibraryImportProblem]
@@ -144,6 +157,8 @@ class LibraryImportJob(Node):
                 unmatched=row.unmatched,
                 failed=row.failed,
                 lists_created=row.lists_created,
+                list_items_unmatched=row.list_items_unmatched,
+                list_items_failed=row.list_items_failed,
             ),
             created_at=row.created_at,
             finished_at=row.finished_at,
@@ -155,19 +170,24 @@ class LibraryImportJob(Node):
             return None
         return 100.0 if self.row.total == 0 else round(100 * self.row.processed / self.row.total, 1)
 
-    @strawberry.field(description="Rows no catalog item was found for (NOT_FOUND, AMBIGUOUS), in file order.")
+    @strawberry.field(
+        description="Rows no catalog item was found for (NOT_FOUND, AMBIGUOUS): the library's, then each "
+        "list's items, in file order. A later import of the file, once the catalog has them, matches them."
+    )
     async def unmatched(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> LibraryImportProblemConnection:
-        return await _problems(
-            info, self.row, job_queries.UNMATCHED_REASONS, self.row.unmatched, first, after
-        )
+        total = self.row.unmatched + self.row.list_items_unmatched
+        return await _problems(info, self.row, job_queries.UNMATCHED_REASONS, total, first, after)
 
-    @strawberry.field(description="Rows that could not be read or whose values were refused (INVALID).")
+    @strawberry.field(
+        description="Rows that could not be read or whose values were refused (INVALID), library rows first."
+    )
     async def failures(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> LibraryImportProblemConnection:
-        return await _problems(info, self.row, ("invalid",), self.row.failed, first, after)
+        total = self.row.failed + self.row.list_items_failed
+        return await _problems(info, self.row, ("invalid",), total, first, after)
 
 
 async def _problems(
@@ -227,11 +247,24 @@ class LibraryImportRunner:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.tasks: dict[uuid.UUID, asyncio.Task[Any]] = {}
+        self.connections: dict[uuid.UUID, AsyncConnection] = {}
 
-    def start(self, job: Any, data: bytes) -> None:
-        task = asyncio.create_task(run_job(self.engine, job, data), name=f"library-import-{job.id}")
+    async def start(
+        self, user_id: uuid.UUID, file_format: str, file_name: str, merge_policy: str, data: bytes
+    ) -> Any:
+        """The new job, running; raises ImportInProgress while the user's previous one runs."""
+        claimed = await claim_job(self.engine, user_id, file_format, file_name, merge_policy)
+        job = claimed.row
+        task = asyncio.create_task(run_job(claimed, data), name=f"library-import-{job.id}")
         self.tasks[job.id] = task
-        task.add_done_callback(lambda _: self.tasks.pop(job.id, None))
+        self.connections[job.id] = claimed.conn
+        task.add_done_callback(lambda _: self._forget(job.id))
+        return job
+
+    def _forget(self, job_id: uuid.UUID) -> None:
+        self.tasks.pop(job_id, None)
+        if self.connections[job_id].closed:
+            del self.connections[job_id]
 
     async def stop(self) -> None:
         unfinished = list(self.tasks)
@@ -240,6 +273,12 @@ class LibraryImportRunner:
         for task in list(self.tasks.values()):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        for conn in self.connections.values():
+            # A task cancelled before it started never closed its connection (nor released its lock).
+            if not conn.closed:
+                await conn.invalidate()
+                await conn.close()
+        self.connections.clear()
         if unfinished:
             async with self.engine.begin() as conn:
                 await job_queries.interrupt_unfinished(conn, unfinished)
@@ -282,10 +321,15 @@ class LibraryImportMutation:
                 job=None, user_errors=[user_error(UserErrorCode.INVALID, "The file is empty", "file")]
             )
         file_name = str(getattr(upload, "filename", None) or "upload")[:200]
-        async with info.context.engine.begin() as conn:
-            row = await job_queries.create_job(
-                conn, viewer.user_id, input.format.value, file_name, input.merge_policy.value
-            )
         runner: LibraryImportRunner = info.context.request.app.state.library_imports
-        runner.start(row, data)
+        try:
+            row = await runner.start(
+                viewer.user_id, input.format.value, file_name, input.merge_policy.value, data
+            )
+        except job_queries.ImportInProgress as exc:
+            message = (
+                f"Your import {to_global_id('LibraryImportJob', exc.job_id)} is still running: "
+                "send this file once it has finished"
+            )
+            return ImportLibraryPayload(job=None, user_errors=[user_error(UserErrorCode.CONFLICT, message)])
         return ImportLibraryPayload(job=LibraryImportJob.from_row(row), user_errors=[])

@@ -176,17 +176,16 @@ async def user_lists(
     if not profile_visible_to(viewer, owner_id, profile_public):
         # Not even a page query: its hasNextPage would tell that the hidden profile has public lists.
         return Connection(edges=[], page_info=page_info(Page([], False, []), after), count_total=_no_lists)
-    include_private = is_owner(viewer, owner_id)
-    engine = info.context.reads
+    request = list_queries.ListsRequest(owner_id, is_owner(viewer, owner_id), size, after)
     try:
-        async with engine.connect() as conn:
-            page = await list_queries.lists_of_owner(conn, owner_id, include_private, size, after)
+        list_queries.check_lists_cursor(after)
     except InvalidCursor as exc:
         raise bad_cursor(exc) from exc
+    loaders = info.context.loaders
+    page = await loaders.lists_page.load(request)
 
     async def count_total() -> int:
-        async with engine.connect() as conn:
-            return await list_queries.count_lists(conn, owner_id, include_private)
+        return await loaders.lists_count.load(request)
 
     return connection_from_page(page, after, UserList.from_row, count_total)
 

@@ -17,6 +17,7 @@ from db import lists as list_queries
 from db import media as media_queries
 from db import relations as relation_queries
 from db import tracking as tracking_queries
+from db.pagination import Page
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -86,6 +87,22 @@ class Loaders:
     @cached_property
     def library_stats_by_user(self) -> DataLoader[uuid.UUID, Any]:
         return batch_loader(self.engine, tracking_queries.stats_by_users)
+
+    @cached_property
+    def library_page(self) -> DataLoader[tracking_queries.LibraryRequest, Page[Any]]:
+        return batch_loader(self.engine, tracking_queries.library_pages)
+
+    @cached_property
+    def library_count(self) -> DataLoader[tracking_queries.LibraryRequest, int]:
+        return batch_loader(self.engine, tracking_queries.library_counts)
+
+    @cached_property
+    def lists_page(self) -> DataLoader[list_queries.ListsRequest, Page[Any]]:
+        return batch_loader(self.engine, list_queries.list_pages_of_owners)
+
+    @cached_property
+    def lists_count(self) -> DataLoader[list_queries.ListsRequest, int]:
+        return batch_loader(self.engine, list_queries.list_counts_of_owners)
 
     @cached_property
     def list_by_id(self) -> DataLoader[uuid.UUID, Any]:

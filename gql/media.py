@@ -5,13 +5,14 @@ import asyncio
 import datetime as dt
 import operator
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from enum import Enum
 from typing import Any
 
 import strawberry
 from sqlalchemy import Row
 from strawberry.scalars import JSON
+from strawberry.types.nodes import SelectedField, Selection
 
 from db import media as media_queries
 from db import relations as relation_queries
@@ -337,15 +338,16 @@ class MediaConnection(Connection[Media]):
 
     @strawberry.field(
         description=f"The number of items matching across all pages: exact up to "
-        f"{media_queries.COUNT_BOUND:,}; above that it is {media_queries.COUNT_BOUND:,} and "
-        '`totalCountIsExact` is false ("more than").'
+        f"{media_queries.COUNT_BOUND:,} ({media_queries.SEARCH_COUNT_BOUND:,} with a text `search`); "
+        'above that it is that bound and `totalCountIsExact` is false ("more than").'
     )
     async def total_count(self) -> int:
         return (await self.count_media()).count
 
     @strawberry.field(
-        description=f"False when more than {media_queries.COUNT_BOUND:,} items match and `totalCount` "
-        "is that bound rather than the exact number."
+        description=f"False when more than {media_queries.COUNT_BOUND:,} items match "
+        f"({media_queries.SEARCH_COUNT_BOUND:,} with a text `search`) and `totalCount` is that bound "
+        "rather than the exact number."
     )
     async def total_count_is_exact(self) -> bool:
         return (await self.count_media()).exact
@@ -361,20 +363,12 @@ async def media_connection(
 ) -> MediaConnection:
     size = page_size(first)
     engine = info.context.reads
-    try:
-        async with engine.connect() as conn:
-            if media_filter.search:
-                media_filter = await with_typo_corrections(conn, media_filter)
-            page = await media_queries.search_media(
-                conn, media_filter, sort, size, after, cursor_kind=cursor_kind
-            )
-    except InvalidCursor as exc:
-        raise bad_cursor(exc) from exc
     counted: asyncio.Future[media_queries.MediaCount] | None = None
 
     async def count() -> media_queries.MediaCount:
         async with engine.connect() as conn:
-            return await media_queries.count_media(conn, media_filter, bound=media_queries.COUNT_BOUND)
+            bound = media_queries.count_bound(media_filter)
+            return await media_queries.count_media(conn, media_filter, bound=bound)
 
     async def count_once() -> media_queries.MediaCount:
         # totalCount and totalCountIsExact share one statement.
@@ -383,6 +377,26 @@ async def media_connection(
             counted = asyncio.ensure_future(count())
         return await counted
 
+    try:
+        async with engine.connect() as conn:
+            if media_filter.search:
+                media_filter = await with_typo_corrections(conn, media_filter)
+            if _asks_for(info.selected_fields[0].selections, COUNT_FIELDS):
+                # The count reads on its own connection while this one reads the page. Its failure
+                # is reported by totalCount, or not at all when the page failed first (no second
+                # error, no "exception never retrieved" at exit).
+                counted = asyncio.ensure_future(count())
+                counted.add_done_callback(_retrieve_exception)
+            page = await media_queries.search_media(
+                conn, media_filter, sort, size, after, cursor_kind=cursor_kind
+            )
+    except BaseException as exc:
+        if counted is not None:
+            counted.cancel()
+        if isinstance(exc, InvalidCursor):
+            raise bad_cursor(exc) from exc
+        raise
+
     async def count_total() -> int:
         return (await count_once()).count
 
@@ -390,6 +404,25 @@ async def media_connection(
     return MediaConnection(
         edges=plain.edges, page_info=plain.page_info, count_total=count_total, count_media=count_once
     )
+
+
+COUNT_FIELDS = frozenset({"totalCount", "totalCountIsExact"})
+
+
+def _retrieve_exception(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+def _asks_for(selections: Sequence[Selection], names: frozenset[str]) -> bool:
+    """Whether `selections` select any of the fields `names` (through fragments too)."""
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            if selection.name in names:
+                return True
+        elif _asks_for(selection.selections, names):
+            return True
+    return False
 
 
 @strawberry.type

@@ -14,8 +14,11 @@ for supervising anything else the parent owns.
 import gc
 import logging
 import os
+import signal
 import socket
 import sys
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -49,11 +52,14 @@ class WorkerApp:
     settings: Settings
     database_url: str
     limiter: RateLimiter | None
+    parent_pid: int | None = None
 
     def __call__(self) -> "Starlette":
         from gql.app import create_app
 
         configure_logging(self.settings)
+        if self.parent_pid is not None:
+            stop_when_orphaned(self.parent_pid)
         set_read_timeouts(self.settings.header_timeout_seconds, self.settings.body_timeout_seconds)
         app = create_app(self.settings, self.database_url, limiter=self.limiter)
         # What exists now (modules, the schema, the app) lives as long as the process: keep it out of
@@ -65,6 +71,23 @@ class WorkerApp:
         gc.freeze()
         gc.set_threshold(20_000, 20, 20)
         return app
+
+
+PARENT_CHECK_SECONDS = 1.0
+
+
+def stop_when_orphaned(parent_pid: int) -> None:
+    """A worker whose parent is gone (killed with SIGKILL: no chance to stop its workers) stops as on
+    SIGTERM, draining its requests, rather than serving on without supervision and holding the port
+    and its database connections. The kernel re-parents an orphan, so its parent pid changes."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_CHECK_SECONDS)
+        log.warning("the parent process %s is gone; this worker stops", parent_pid)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 class Supervisor(Multiprocess):
@@ -180,7 +203,8 @@ def uvicorn_config(settings: Settings, app: WorkerApp, workers: int) -> uvicorn.
 def run_server(settings: Settings, database_url: str, checks: Sequence[Callable[[], None]] = ()) -> None:
     """Serve until SIGTERM/SIGINT; returns once every worker has drained and exited."""
     workers = settings.workers or available_cores()
-    app = WorkerApp(settings, database_url, rate_limiter(settings.limits.rate_limit_per_minute))
+    limiter = rate_limiter(settings.limits.rate_limit_per_minute)
+    app = WorkerApp(settings, database_url, limiter, parent_pid=os.getpid() if workers > 1 else None)
     config = uvicorn_config(settings, app, workers)
     log.info("GraphQL at http://%s:%d/graphql (%d worker processes)", settings.host, settings.port, workers)
     if workers == 1:

@@ -95,12 +95,23 @@ class Node:
     id: strawberry.ID
 
 
+def first_cursor(root: strawberry.Parent["PageInfo"]) -> str | None:
+    return root.cursors[0] if root.cursors else None
+
+
+def last_cursor(root: strawberry.Parent["PageInfo"]) -> str | None:
+    return root.cursors[-1] if root.cursors else None
+
+
 @strawberry.type
 class PageInfo:
+    """Its cursors are encoded only when a client asks for them (db.pagination.LazyCursors)."""
+
     has_next_page: bool
     has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
+    start_cursor: str | None = strawberry.field(resolver=first_cursor)
+    end_cursor: str | None = strawberry.field(resolver=last_cursor)
+    cursors: strawberry.Private[Sequence[str]]
 
 
 def edge_cursor(root: strawberry.Parent[Any]) -> str:
@@ -132,8 +143,7 @@ def page_info(page: Page[Any], after: str | None) -> PageInfo:
     return PageInfo(
         has_next_page=page.has_next_page,
         has_previous_page=after is not None,
-        start_cursor=page.cursors[0] if page.cursors else None,
-        end_cursor=page.cursors[-1] if page.cursors else None,
+        cursors=page.cursors,
     )
 
 

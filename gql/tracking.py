@@ -170,20 +170,18 @@ async def user_library(
     """User.library / viewer.library: null when the profile is not visible to the caller."""
     if not profile_visible_to(info.context.viewer, owner_id, profile_public):
         return None
-    size = page_size(first)
-    library_filter = (filter or LibraryFilter()).to_query()
-    engine = info.context.reads
+    request = tracking_queries.LibraryRequest(
+        owner_id, (filter or LibraryFilter()).to_query(), sort.value, page_size(first), after
+    )
     try:
-        async with engine.connect() as conn:
-            page = await tracking_queries.library_page(
-                conn, owner_id, library_filter, sort.value, size, after
-            )
+        tracking_queries.check_library_cursor(request.sort, after)
     except InvalidCursor as exc:
         raise bad_cursor(exc) from exc
+    loaders = info.context.loaders
+    page = await loaders.library_page.load(request)
 
     async def count_total() -> int:
-        async with engine.connect() as conn:
-            return await tracking_queries.count_library(conn, owner_id, library_filter)
+        return await loaders.library_count.load(request)
 
     return connection_from_page(
         page, after, lambda row: TrackingEntry.from_row(row, media_row=row), count_total

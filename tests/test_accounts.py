@@ -581,4 +581,5 @@ async def test_viewer_with_tokens_and_sessions_runs_a_fixed_number_of_statements
     result = await client(query, token=session)
     assert len(result.data["viewer"]["apiTokens"]) == 3
     assert [s["current"] for s in result.data["viewer"]["sessions"]] == [True]
-    assert result.queries == before == 4  # the credential, the user, its tokens, its sessions
+    assert result.queries == before
+    assert result.queries <= 3  # the credential (with the user), its tokens, its sessions

@@ -297,7 +297,7 @@ async def test_revisions_of_many_items_load_in_one_statement(
     assert [edge["node"]["revisions"] for edge in result.data["searchMedia"]["edges"]] == [
         [{"action": "CREATE"}]
     ] * 5
-    assert result.queries == 3  # page, totalCount is not asked, revisions in one batch (+ credential)
+    assert result.queries <= 3  # page, totalCount is not asked, revisions in one batch (+ credential)
 
 
 async def relation_rows(engine: AsyncEngine) -> list[tuple[uuid.UUID, uuid.UUID, str]]:

@@ -197,7 +197,7 @@ async def test_graphs_of_several_items_share_one_statement(client: GraphQLClient
     result = await client(query, {"a": gid(trilogy["One"]), "b": gid(trilogy["Film"])})
     assert {n["title"] for n in result.data["a"]["graph"]["nodes"]} == {"One", "Two"}
     assert len(result.data["b"]["graph"]["nodes"]) == 5
-    assert result.queries == 2
+    assert result.queries <= 2
 
 
 async def track(engine: AsyncEngine, media_id: uuid.UUID, status: str, rating: int | None) -> None:
@@ -317,7 +317,8 @@ async def test_catalog_screen_statements_do_not_grow_with_rows(client: GraphQLCl
     small = await client(query, {"first": 2})
     large = await client(query, {"first": 12})
     assert len(large.data["searchMedia"]["edges"]) == 12
-    assert small.queries == large.queries == 4
+    assert small.queries == large.queries
+    assert large.queries <= 4
 
 
 async def test_nodes_load_several_media_in_one_statement(client: GraphQLClient, engine) -> None:
@@ -325,4 +326,4 @@ async def test_nodes_load_several_media_in_one_statement(client: GraphQLClient, 
     query = "query($ids: [ID!]!) { nodes(ids: $ids) { ... on Media { title } } }"
     result = await client(query, {"ids": [*ids, "garbage"]})
     assert result.data["nodes"] == [{"title": "A"}, {"title": "B"}, {"title": "C"}, None]
-    assert result.queries == 1
+    assert result.queries <= 1

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import delete, event, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import db.media
@@ -132,13 +132,39 @@ async def test_readme_and_schema_examples_find_items_in_the_demo_catalog(
 async def test_total_count_is_exact_up_to_the_bound(
     client: GraphQLClient, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(db.media, "COUNT_BOUND", 3)
-    for n in range(4):
+    monkeypatch.setattr(db.media, "COUNT_BOUND", 5)
+    monkeypatch.setattr(db.media, "SEARCH_COUNT_BOUND", 3)
+    for n in range(6):
         await make_media(engine, title=f"Harbor {n}")
     over = (await client(SEARCH, {"filter": {"search": "harbor"}})).data["searchMedia"]
-    assert (over["totalCount"], over["totalCountIsExact"], len(over["edges"])) == (3, False, 4)
+    assert (over["totalCount"], over["totalCountIsExact"], len(over["edges"])) == (3, False, 6)
     exact = (await client(SEARCH, {"filter": {"search": "harbor 1"}})).data["searchMedia"]
     assert (exact["totalCount"], exact["totalCountIsExact"]) == (1, True)
+    # Without a text search the bound is COUNT_BOUND.
+    books = (await client(SEARCH, {"filter": {"mediaTypes": ["BOOK"]}})).data["searchMedia"]
+    assert (books["totalCount"], books["totalCountIsExact"]) == (5, False)
+
+
+async def test_the_count_is_read_only_when_asked_for(client: GraphQLClient, engine: AsyncEngine) -> None:
+    await make_media(engine, title="Harbor")
+    counts: list[str] = []
+
+    def note(*args: object) -> None:
+        if "count(" in str(args[2]):
+            counts.append(str(args[2]))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", note)
+    try:
+        page = "query($f: MediaFilter) { searchMedia(filter: $f) { edges { node { title } } } }"
+        await client(page, {"f": {"search": "harbor"}})
+        assert counts == []
+        counted = """query($f: MediaFilter) { searchMedia(filter: $f) {
+          ... on MediaConnection { totalCount } edges { node { title } } } }"""
+        result = await client(counted, {"f": {"search": "harbor"}})
+        assert result.data["searchMedia"]["totalCount"] == 1
+        assert len(counts) == 1
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", note)
 
 
 async def test_paging_past_the_ranked_window_visits_every_match_once(

@@ -67,3 +67,16 @@ async def test_import_library_refuses_an_unknown_user_and_reports_a_failed_file(
     assert status == 1
     assert "failed" in out
     assert "not a MyAnimeList XML export" in out
+
+
+async def test_import_library_reports_the_shelves_it_made_lists_of_and_their_unmatched_books(
+    engine: AsyncEngine, database_url: str
+) -> None:
+    await make_import_catalog(engine)
+    await make_user(engine, username="reader")
+    goodreads = str(FIXTURES / "goodreads_library_export.csv")
+    status, out, err = await command(
+        database_url, "import-library", "--user", "reader", "--format", "goodreads", goodreads
+    )
+    assert status == 0, err
+    assert "2 unmatched, 1 failed; 3 lists created; 2 list items unmatched" in out

@@ -7,9 +7,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from db.library_export import read_spreadsheet_cell
 from gql.relay import to_global_id
 from tests.client import GraphQLClient
-from tests.factories import make_user
+from tests.factories import make_media, make_user
 from tests.library_import_catalog import make_import_catalog
 from tests.test_library_import_api import import_and_wait
 
@@ -148,3 +149,42 @@ async def test_export_needs_a_credential_and_shows_only_the_callers_library(
     assert response.json()["entries"] == []
     assert response.json()["lists"] == []
     assert len((await export(client, owner)).json()["entries"]) == 6
+
+
+FORMULAS = ('=HYPERLINK("http://evil.test","x")', "+1+2", "-2+3", "@SUM(A1)", "\tTab", "\rCR", "'=already")
+
+
+async def test_csv_cells_never_start_a_formula_and_read_back_to_the_json_values(
+    client: GraphQLClient, engine: AsyncEngine
+) -> None:
+    _, token = await make_user(engine)
+    for index, formula in enumerate(FORMULAS):
+        media_id = await make_media(engine, title=formula, external_id=f"test:formula-{index}")
+        result = await client(
+            TRACK,
+            {"input": {"mediaId": to_global_id("Media", media_id), "status": "PLANNED", "notes": formula}},
+            token=token,
+        )
+        assert result.data["trackMedia"]["userErrors"] == []
+        created = await client(CREATE_LIST, {"input": {"name": f"{formula} list"}}, token=token)
+        list_id = created.data["createList"]["list"]["id"]
+        added = await client(
+            ADD_ITEM, {"input": {"listId": list_id, "mediaId": to_global_id("Media", media_id)}}, token=token
+        )
+        assert added.data["addListItem"]["userErrors"] == []
+    document = (await export(client, token)).json()
+    assert sorted(entry["notes"] for entry in document["entries"]) == sorted(FORMULAS)
+    rows = list(csv.reader(io.StringIO((await export(client, token, "csv")).text, newline="")))
+    cells = [cell for row in rows[1:] for cell in row]
+    assert not [cell for cell in cells if cell.startswith(("=", "+", "-", "@", "\t", "\r"))]
+    read_back = [
+        dict(zip(rows[0], (read_spreadsheet_cell(cell) for cell in row), strict=True)) for row in rows[1:]
+    ]
+    lists_of = {
+        item["media"]["title"]: found["name"] for found in document["lists"] for item in found["items"]
+    }
+    assert sorted((row["title"], row["notes"], row["lists"]) for row in read_back) == sorted(
+        (entry["media"]["title"], entry["notes"], lists_of[entry["media"]["title"]])
+        for entry in document["entries"]
+    )
+    assert {row["lists"] for row in read_back} >= {'=HYPERLINK("http://evil.test","x") list', "@SUM(A1) list"}

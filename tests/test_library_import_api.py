@@ -7,12 +7,14 @@ from typing import Any
 
 import pytest
 from httpx import ASGITransport, AsyncClient
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from db.library_import.jobs import ABANDONED_ERROR, OWNER_LOCK
 from db.models import LibraryImport, UserMedia
 from gql.app import create_app
 from gql.config import Limits, Settings
+from gql.relay import from_global_id, to_global_id
 from tests.client import GraphQLClient
 from tests.factories import make_user
 from tests.library_import_catalog import fixture_bytes, letterboxd_zip, make_import_catalog
@@ -26,10 +28,13 @@ query($id: ID!, $first: Int, $after: String) {
   node(id: $id) {
     ... on LibraryImportJob {
       status error progress format mergePolicy
-      counts { total processed matched created updated unchanged unmatched failed listsCreated }
+      counts {
+        total processed matched created updated unchanged unmatched failed
+        listsCreated listItemsUnmatched listItemsFailed
+      }
       unmatched(first: $first, after: $after) {
         totalCount pageInfo { hasNextPage endCursor }
-        edges { node { rowNumber reason message title year externalIds } }
+        edges { node { rowNumber listName reason message title year externalIds } }
       }
       failures(first: 10) { totalCount edges { node { rowNumber reason message } } }
     }
@@ -99,6 +104,7 @@ async def test_a_mal_export_imports_through_the_api_and_lists_its_unmatched_rows
     (unmatched,) = [edge["node"] for edge in job["unmatched"]["edges"]]
     assert unmatched == {
         "rowNumber": 4,
+        "listName": None,
         "reason": "NOT_FOUND",
         "message": unmatched["message"],
         "title": "A Show The Catalog Lacks",
@@ -123,12 +129,22 @@ async def test_unmatched_rows_page_with_cursors(client: GraphQLClient, engine: A
     seen, after = [], None
     while True:
         page = (await client(JOB, {"id": job_id, "first": 1, "after": after}, token=token)).data["node"]
-        seen += [(edge["node"]["rowNumber"], edge["node"]["reason"]) for edge in page["unmatched"]["edges"]]
+        seen += [
+            (edge["node"]["listName"], edge["node"]["rowNumber"], edge["node"]["reason"])
+            for edge in page["unmatched"]["edges"]
+        ]
+        assert page["unmatched"]["totalCount"] == 4
         if not page["unmatched"]["pageInfo"]["hasNextPage"]:
             break
         after = page["unmatched"]["pageInfo"]["endCursor"]
-    assert seen == [(3, "NOT_FOUND"), (6, "AMBIGUOUS")]
-    assert job["counts"]["unmatched"] == 2
+    # The library's rows, then the shelves' (each a list), in file order.
+    assert seen == [
+        (None, 3, "NOT_FOUND"),
+        (None, 6, "AMBIGUOUS"),
+        ("sci-fi", 3, "NOT_FOUND"),
+        ("classics", 6, "AMBIGUOUS"),
+    ]
+    assert (job["counts"]["unmatched"], job["counts"]["listItemsUnmatched"]) == (2, 2)
 
 
 @pytest.mark.parametrize(
@@ -237,3 +253,91 @@ async def test_an_empty_file_is_refused(client: GraphQLClient, engine: AsyncEngi
     response = await upload(client.http, token, "MAL", b"", "a.xml")
     errors = response.json()["data"]["importLibrary"]["userErrors"]
     assert [(error["field"], error["code"]) for error in errors] == [(["file"], "INVALID")]
+
+
+async def test_a_users_second_import_while_the_first_runs_is_refused_and_others_are_not(
+    client: GraphQLClient, engine: AsyncEngine
+) -> None:
+    await make_import_catalog(engine)
+    _, token = await make_user(engine)
+    _, other = await make_user(engine)
+    data = letterboxd_zip()
+    responses = await asyncio.gather(
+        *(upload(client.http, token, "LETTERBOXD", data, "letterboxd.zip") for _ in range(2)),
+        upload(client.http, other, "LETTERBOXD", data, "letterboxd.zip"),
+    )
+    payloads = [response.json()["data"]["importLibrary"] for response in responses]
+    mine = payloads[:2]
+    started = [payload["job"] for payload in mine if payload["job"] is not None]
+    assert len(started) == 1
+    (refused,) = [payload["userErrors"] for payload in mine if payload["job"] is None]
+    assert [error["code"] for error in refused] == ["CONFLICT"]
+    assert started[0]["id"] in refused[0]["message"]
+    assert payloads[2]["userErrors"] == []
+    job = await wait_for(client, token, started[0]["id"])
+    assert (job["status"], job["counts"]["created"]) == ("SUCCEEDED", 3)
+    assert (await wait_for(client, other, payloads[2]["job"]["id"]))["status"] == "SUCCEEDED"
+    again = await import_and_wait(client, token, "LETTERBOXD", data, "letterboxd.zip")
+    assert (again["counts"]["created"], again["counts"]["unchanged"]) == (0, 3)
+
+
+async def test_at_start_up_the_jobs_no_process_runs_any_more_are_marked_interrupted(
+    client: GraphQLClient, engine: AsyncEngine, settings: Settings, database_url: str
+) -> None:
+    user_id, token = await make_user(engine)
+    async with engine.begin() as conn:
+        abandoned = (
+            await conn.execute(
+                insert(LibraryImport)
+                .values(
+                    user_id=user_id, format="mal", file_name="a.xml", merge_policy="newer", status="running"
+                )
+                .returning(LibraryImport.id)
+            )
+        ).scalar_one()
+    job_id = to_global_id("LibraryImportJob", abandoned)
+    assert (await client(JOB, {"id": job_id}, token=token)).data["node"]["status"] == "RUNNING"
+    app = create_app(settings, database_url)
+    async with app.router.lifespan_context(app):
+        for _ in range(400):
+            job = (await client(JOB, {"id": job_id}, token=token)).data["node"]
+            if job["status"] != "RUNNING":
+                break
+            await asyncio.sleep(0.05)
+    assert (job["status"], job["error"]) == ("INTERRUPTED", ABANDONED_ERROR)
+
+
+async def test_a_server_that_stops_mid_import_marks_the_job_interrupted_and_releases_it(
+    engine: AsyncEngine, settings: Settings, database_url: str
+) -> None:
+    catalog = await make_import_catalog(engine)
+    user_id, token = await make_user(engine)
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(UserMedia).values(user_id=user_id, media_id=catalog["Heat"], status="planned")
+        )
+    app = create_app(settings, database_url, engine=engine)
+    async with (
+        engine.connect() as blocker,
+        AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as http,
+    ):
+        # The job's batch waits for this row lock: the server stops in the middle of a statement.
+        await blocker.begin()
+        await blocker.execute(select(UserMedia).where(UserMedia.user_id == user_id).with_for_update())
+        response = await upload(http, token, "LETTERBOXD", letterboxd_zip(), "letterboxd.zip")
+        job_id = response.json()["data"]["importLibrary"]["job"]["id"]
+        client = GraphQLClient(http)
+        for _ in range(400):
+            if (await client(JOB, {"id": job_id}, token=token)).data["node"]["status"] == "RUNNING":
+                break
+            await asyncio.sleep(0.05)
+        await app.state.library_imports.stop()
+        await blocker.rollback()
+        job = (await client(JOB, {"id": job_id}, token=token)).data["node"]
+    assert (job["status"], job["error"]) == ("INTERRUPTED", "the server stopped during the import")
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    async with engine.begin() as conn:
+        probe = text(f"SELECT pg_try_advisory_xact_lock({OWNER_LOCK.format(job_id=':job_id')})")
+        raw = from_global_id(job_id, "LibraryImportJob")
+        assert raw is not None
+        assert (await conn.execute(probe, {"job_id": raw[1]})).scalar() is True

@@ -3,6 +3,7 @@ that the counts add up, and that a second import of the same file changes no row
 
 import datetime as dt
 import gzip
+import json
 import uuid
 from typing import Any
 
@@ -10,19 +11,18 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from db.library_import.jobs import create_job, problems_of_job
-from db.library_import.run import run_job
-from db.models import UserMedia
-from tests.factories import make_user
+from db.library_import.jobs import problems_of_job
+from db.library_import.run import claim_job, run_job
+from db.models import ListItem, UserList, UserMedia
+from tests.factories import make_media, make_user
 from tests.library_import_catalog import fixture_bytes, letterboxd_zip, make_import_catalog
 
 
 async def import_file(
     engine: AsyncEngine, user_id: uuid.UUID, file_format: str, data: bytes, name: str, policy: str = "newer"
 ) -> Any:
-    async with engine.begin() as conn:
-        job = await create_job(conn, user_id, file_format, name, policy)
-    return await run_job(engine, job, data, batch_size=3)
+    claimed = await claim_job(engine, user_id, file_format, name, policy)
+    return await run_job(claimed, data, batch_size=3)
 
 
 async def entries(engine: AsyncEngine, user_id: uuid.UUID) -> dict[uuid.UUID, Any]:
@@ -32,9 +32,33 @@ async def entries(engine: AsyncEngine, user_id: uuid.UUID) -> dict[uuid.UUID, An
 
 
 async def problems(engine: AsyncEngine, job_id: uuid.UUID) -> list[tuple[int, str]]:
+    """The library rows'."""
     async with engine.connect() as conn:
         page = await problems_of_job(conn, job_id, ("not-found", "ambiguous", "invalid"), 100, None)
-    return [(row.row_number, row.reason) for row in page.rows]
+    return [(row.row_number, row.reason) for row in page.rows if row.list_name is None]
+
+
+async def list_problems(engine: AsyncEngine, job_id: uuid.UUID) -> list[tuple[str, int, str, str | None]]:
+    async with engine.connect() as conn:
+        page = await problems_of_job(conn, job_id, ("not-found", "ambiguous", "invalid"), 100, None)
+    return [(row.list_name, row.row_number, row.reason, row.title) for row in page.rows if row.list_name]
+
+
+async def user_lists(engine: AsyncEngine, user_id: uuid.UUID) -> dict[str, Any]:
+    """{name: (type, public, updated_at, [media ids in list order])}."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(UserList, ListItem.media_id)
+            .outerjoin(ListItem, ListItem.list_id == UserList.id)
+            .where(UserList.user_id == user_id)
+            .order_by(UserList.created_at, UserList.id, ListItem.position)
+        )
+        found: dict[str, Any] = {}
+        for row in rows:
+            _, _, _, items = found.setdefault(row.name, (row.list_type, row.is_public, row.updated_at, []))
+            if row.media_id is not None:
+                items.append(row.media_id)
+        return found
 
 
 def counts(job: Any) -> dict[str, int]:
@@ -235,7 +259,6 @@ async def test_unmatched_rows_match_on_a_later_import_once_the_catalog_has_them(
     data = fixture_bytes("mal_anime.xml")
     first = await import_file(engine, user_id, "mal", data, "animelist.xml")
     assert first.unmatched == 1
-    from tests.factories import make_media
 
     lacking = await make_media(
         engine,
@@ -247,3 +270,95 @@ async def test_unmatched_rows_match_on_a_later_import_once_the_catalog_has_them(
     second = await import_file(engine, user_id, "mal", data, "animelist.xml")
     assert (second.created, second.unmatched) == (1, 0)
     assert (await entries(engine, user_id))[lacking].status == "dropped"
+
+
+async def test_goodreads_shelves_become_private_lists_in_shelf_order_and_a_second_import_adds_none(
+    engine: AsyncEngine,
+) -> None:
+    catalog = await make_import_catalog(engine)
+    user_id, _ = await make_user(engine)
+    data = fixture_bytes("goodreads_library_export.csv")
+    job = await import_file(engine, user_id, "goodreads", data, "g.csv")
+    assert_adds_up(job)
+    assert (job.lists_created, job.list_items_unmatched, job.list_items_failed) == (3, 2, 0)
+    lists = await user_lists(engine, user_id)
+    assert {name: (kind, public, items) for name, (kind, public, _, items) in lists.items()} == {
+        "favorites": ("static", False, [catalog["Dune"]]),
+        "sci-fi": ("static", False, [catalog["Dune"], catalog["Dune Messiah"]]),
+        "classics": ("static", False, []),
+    }
+    assert list(lists) == ["favorites", "sci-fi", "classics"]  # in the file's order, as exported
+    assert await list_problems(engine, job.id) == [
+        ("sci-fi", 3, "not-found", "A Book Nobody Has"),
+        ("classics", 6, "ambiguous", "Emma"),
+    ]
+    again = await import_file(engine, user_id, "goodreads", data, "g.csv")
+    assert (again.lists_created, again.list_items_unmatched) == (0, 2)
+    assert await user_lists(engine, user_id) == lists
+
+
+OUR_LIST = {
+    "name": "Films to show Ana",
+    "description": None,
+    "isPublic": False,
+    "listType": "static",
+    "definition": None,
+    "items": [
+        {"media": {"title": "Heat", "mediaType": "film", "externalIds": ["imdb:tt0113277"]}},
+        {
+            "media": {
+                "title": "Thief",
+                "mediaType": "film",
+                "releaseDate": "1981-03-27",
+                "externalIds": ["imdb:tt0083190"],
+            }
+        },
+        {"media": {"title": "Alien", "mediaType": "film", "releaseDate": "1979-05-25", "externalIds": []}},
+    ],
+}
+
+
+async def test_list_items_the_catalog_lacks_are_kept_with_the_job_and_added_once_it_has_them(
+    engine: AsyncEngine,
+) -> None:
+    catalog = await make_import_catalog(engine)
+    user_id, _ = await make_user(engine)
+    data = json.dumps({"format": "omnimediatrak-library", "version": 1, "entries": [], "lists": [OUR_LIST]})
+    first = await import_file(engine, user_id, "omnimediatrak", data.encode(), "library.json")
+    assert (first.lists_created, first.list_items_unmatched) == (1, 1)
+    assert await list_problems(engine, first.id) == [("Films to show Ana", 2, "not-found", "Thief")]
+    async with engine.connect() as conn:
+        page = await problems_of_job(conn, first.id, ("not-found",), 10, None)
+    assert (page.rows[0].year, page.rows[0].external_ids) == (1981, ["imdb:tt0083190"])
+    lists = await user_lists(engine, user_id)
+    assert lists["Films to show Ana"][3] == [catalog["Heat"], catalog["Alien"]]
+
+    thief = await make_media(
+        engine, title="Thief", media_type="film", media_class="visual.film", external_id="imdb:tt0083190"
+    )
+    second = await import_file(engine, user_id, "omnimediatrak", data.encode(), "library.json")
+    assert (second.lists_created, second.list_items_unmatched) == (0, 0)
+    assert await list_problems(engine, second.id) == []
+    lists = await user_lists(engine, user_id)
+    assert lists["Films to show Ana"][3] == [catalog["Heat"], catalog["Alien"], thief]
+
+
+async def test_a_smart_list_whose_definition_is_refused_is_a_failure_of_the_job_not_dropped(
+    engine: AsyncEngine,
+) -> None:
+    user_id, _ = await make_user(engine)
+    smart = {
+        "name": "Broken",
+        "listType": "smart",
+        "definition": {"media": {"mediaTypes": ["NOT_A_TYPE"]}},
+        "items": [],
+    }
+    data = json.dumps({"format": "omnimediatrak-library", "version": 1, "entries": [], "lists": [smart]})
+    job = await import_file(engine, user_id, "omnimediatrak", data.encode(), "library.json")
+    assert (job.status, job.lists_created, job.list_items_failed) == ("succeeded", 0, 1)
+    async with engine.connect() as conn:
+        page = await problems_of_job(conn, job.id, ("invalid",), 10, None)
+    (row,) = page.rows
+    assert (row.list_name, row.row_number, row.reason) == ("Broken", 0, "invalid")
+    assert row.message.startswith("the smart list's definition was refused")
+    assert await user_lists(engine, user_id) == {}

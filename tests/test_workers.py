@@ -131,3 +131,45 @@ def test_two_workers_share_the_rate_limit_and_stop_cleanly(database_url: str) ->
     log.thread.join(timeout=5)
     assert log.pids_with("Finished server process") == workers
     assert log.pids_with("Stopping parent process") == {server.pid}
+
+
+def is_gone(pid: int) -> bool:
+    try:
+        state = next(
+            line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("State:")
+        )
+    except FileNotFoundError:
+        return True
+    return "Z" in state.split()[1]  # exited; whoever adopted it has not reaped it yet
+
+
+def test_workers_stop_when_the_parent_is_killed(database_url: str) -> None:
+    """SIGKILL gives the parent no chance to stop its workers: each notices and stops by itself,
+    instead of serving on unsupervised with the port and its database connections."""
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": database_url, "OMT_PORT": str(port), "OMT_LOG_FORMAT": "json"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gql.cli", "serve", "--no-demo", "--workers", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    assert server.stderr is not None
+    log = LogReader(server.stderr)
+    workers: set[object] = set()
+    try:
+        wait_until_healthy(port, server)
+        wait_for(lambda: len(log.pids_with("Application startup complete")) == 2, server)
+        workers = log.pids_with("Application startup complete")
+        server.kill()
+        server.wait()
+        deadline = time.monotonic() + 30
+        while not all(is_gone(int(str(pid))) for pid in workers):
+            assert time.monotonic() < deadline, "the workers outlived their parent"
+            time.sleep(0.1)
+    finally:
+        for pid in workers:
+            if not is_gone(int(str(pid))):
+                os.kill(int(str(pid)), signal.SIGKILL)
+    log.thread.join(timeout=5)
+    assert log.pids_with("is gone; this worker stops") == workers

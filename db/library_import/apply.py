@@ -39,13 +39,14 @@ UPSERT = text(
 )
 INSERT_PROBLEMS = text(
     """
-    INSERT INTO interaction.library_import_problems (job_id, row_number, reason, message, title, year,
-                                                     external_ids)
-    SELECT CAST(:job_id AS uuid), p.row_number, p.reason, p.message, p.title, p.year,
-           CASE WHEN p.ids = '' THEN '{}'::text[] ELSE string_to_array(p.ids, ' ') END
-    FROM unnest(CAST(:rows AS int[]), CAST(:reasons AS text[]), CAST(:messages AS text[]),
-                CAST(:titles AS text[]), CAST(:years AS int[]), CAST(:ids AS text[]))
-         AS p(row_number, reason, message, title, year, ids)
+    INSERT INTO interaction.library_import_problems (job_id, list_position, row_number, list_name, reason,
+                                                     message, title, year, external_ids)
+    SELECT CAST(:job_id AS uuid), p.list_position, p.row_number, p.list_name, p.reason, p.message, p.title,
+           p.year, CASE WHEN p.ids = '' THEN '{}'::text[] ELSE string_to_array(p.ids, ' ') END
+    FROM unnest(CAST(:list_positions AS int[]), CAST(:rows AS int[]), CAST(:list_names AS text[]),
+                CAST(:reasons AS text[]), CAST(:messages AS text[]), CAST(:titles AS text[]),
+                CAST(:years AS int[]), CAST(:ids AS text[]))
+         AS p(list_position, row_number, list_name, reason, message, title, year, ids)
     ON CONFLICT DO NOTHING
     """
 )
@@ -76,6 +77,9 @@ class Problem:
     title: str | None = None
     year: int | None = None
     external_ids: tuple[str, ...] = ()
+    # The file's n-th list (from 1) when the row is one of its items; 0 for a library row.
+    list_position: int = 0
+    list_name: str | None = None
 
 
 def changes_by_policy(
@@ -127,7 +131,9 @@ async def write_entries(
 ) -> None:
     if not merged:
         return
-    media_ids = list(merged)
+    # In media id order: the row triggers lock the items' counters (media_stats) in that order, so
+    # two imports of the same items (two users, two orders) wait for each other instead of deadlocking.
+    media_ids = sorted(merged)
     column = {name: [merged[media_id][name] for media_id in media_ids] for name in ENTRY_FIELDS}
     await conn.execute(
         UPSERT,
@@ -158,6 +164,8 @@ async def write_problems(conn: AsyncConnection, job_id: uuid.UUID, problems: Seq
         INSERT_PROBLEMS,
         {
             "job_id": job_id,
+            "list_positions": [problem.list_position for problem in problems],
+            "list_names": [problem.list_name for problem in problems],
             "rows": [problem.row for problem in problems],
             "reasons": [problem.reason for problem in problems],
             "messages": [problem.message for problem in problems],
@@ -172,8 +180,19 @@ def problem_of_row(row: RowProblem) -> Problem:
     return Problem(row.row, "invalid", row.message, row.title)
 
 
-def _problem(entry: ImportEntry, reason: str, message: str) -> Problem:
-    return Problem(entry.row, reason, message, entry.title, entry.year, tuple(entry.external_id_texts()))
+def entry_problem(
+    entry: ImportEntry, reason: str, message: str, list_position: int = 0, list_name: str | None = None
+) -> Problem:
+    return Problem(
+        entry.row,
+        reason,
+        message,
+        entry.title,
+        entry.year,
+        tuple(entry.external_id_texts()),
+        list_position,
+        list_name,
+    )
 
 
 async def apply_batch(
@@ -195,7 +214,7 @@ async def apply_batch(
     for entry, found in zip(entries, matches, strict=True):
         if isinstance(found, NoMatch):
             counts.unmatched += 1
-            problems.append(_problem(entry, found.reason, found.message))
+            problems.append(entry_problem(entry, found.reason, found.message))
             continue
         before = current.get(found.id)
         updated_at = now if found.id in pending else stored[found.id][1] if found.id in stored else None
@@ -204,7 +223,7 @@ async def apply_batch(
             after = merge_entry(before, changes, found.media_type, found.attributes, now)
         except InvalidEntry as exc:
             counts.failed += 1
-            problems.append(_problem(entry, "invalid", f"{exc.field}: {exc}"))
+            problems.append(entry_problem(entry, "invalid", f"{exc.field}: {exc}"))
             continue
         counts.matched += 1
         if before is None:

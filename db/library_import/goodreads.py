@@ -1,13 +1,19 @@
-"""Goodreads' library export (CSV, one book per row)."""
+"""Goodreads' library export (CSV, one book per row). The exclusive shelf gives the status; every
+other shelf (`Bookshelves`) becomes a private static list of the same name, its books in the shelf's
+order (`Bookshelves with positions`, else the file's)."""
+
+import re
 
 from db.library_import.csv_rows import csv_rows
 from db.library_import.entry import (
     ImportEntry,
+    ImportList,
     ParsedFile,
     RowProblem,
     latest,
     parse_day,
 )
+from db.lists import NAME_MAX_LENGTH
 
 BOOK_TYPES = ("book", "audiobook", "comic", "manga")
 STATUSES = {
@@ -20,6 +26,21 @@ STATUSES = {
     "on-hold": "paused",
 }
 REQUIRED = ("Book Id", "Title", "My Rating", "Exclusive Shelf")
+SHELF_POSITION = re.compile(r"^(?P<shelf>.+?)\s*\(#(?P<position>\d+)\)$")
+
+
+def _shelves(values: dict[str, str]) -> dict[str, int | None]:
+    """{shelf: the book's position on it, if given} of the row's shelves but those that give a status
+    (an exclusive shelf that gives none, like `owned`, becomes a list too)."""
+    positions: dict[str, int] = {}
+    for part in values.get("Bookshelves with positions", "").split(","):
+        found = SHELF_POSITION.match(part.strip())
+        if found:
+            positions[found["shelf"]] = int(found["position"])
+    names = (name.strip() for name in values.get("Bookshelves", "").split(","))
+    return {
+        name[:NAME_MAX_LENGTH]: positions.get(name) for name in names if name and name.lower() not in STATUSES
+    }
 
 
 def _isbn(text: str) -> str:
@@ -73,9 +94,28 @@ def _entry(row: int, values: dict[str, str]) -> ImportEntry:
 
 def parse(data: bytes) -> ParsedFile:
     parsed = ParsedFile()
+    shelved: dict[str, list[tuple[int | None, ImportEntry]]] = {}
     for row, values in csv_rows(data, REQUIRED, "the Goodreads CSV"):
         try:
-            parsed.entries.append(_entry(row, values))
+            entry = _entry(row, values)
         except ValueError as exc:
             parsed.problems.append(RowProblem(row, str(exc), values.get("Title") or None))
+            continue
+        parsed.entries.append(entry)
+        for shelf, position in _shelves(values).items():
+            shelved.setdefault(shelf, []).append((position, entry))
+    parsed.lists = [
+        ImportList(
+            name=shelf,
+            description=None,
+            is_public=False,
+            list_type="static",
+            definition=None,
+            items=tuple(
+                entry
+                for _, entry in sorted(books, key=lambda book: (book[0] is None, book[0] or 0, book[1].row))
+            ),
+        )
+        for shelf, books in shelved.items()
+    ]
     return parsed

@@ -1,10 +1,18 @@
-"""Import jobs and their problem rows: created, advanced batch by batch, read by their owner."""
+"""Import jobs and their problem rows: created, advanced batch by batch, read by their owner.
+
+Who runs a job: the process that created it holds a session advisory lock on the job (OWNER_LOCK) on
+the connection the job runs on, from before its row is visible until it finishes. PostgreSQL drops
+the lock when that process dies, however it dies, so a queued or running job whose lock is free has
+no owner any more: `interrupt_abandoned` marks it interrupted (at start-up, and before a new job of
+the same user is created). A user has at most one unfinished job (a partial unique index), so two
+imports never lock the same entries in different orders."""
 
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.keyset import SortKey, keyset_page, keyset_select, parse_datetime, parse_int, parse_uuid
@@ -16,20 +24,80 @@ JOB_KEYS = (
     SortKey(LibraryImport.created_at, True, parse_datetime),
     SortKey(LibraryImport.id, True, parse_uuid),
 )
-PROBLEM_KEYS = (SortKey(LibraryImportProblem.row_number, False, parse_int),)
+PROBLEM_KEYS = (
+    SortKey(LibraryImportProblem.list_position, False, parse_int),
+    SortKey(LibraryImportProblem.row_number, False, parse_int),
+)
 UNMATCHED_REASONS = ("not-found", "ambiguous")
 FINISHED_STATUSES = ("succeeded", "failed", "interrupted")
+UNFINISHED_STATUSES = ("queued", "running")
+UNFINISHED = "status IN ('queued', 'running')"  # the predicate of uq_library_imports_one_unfinished_per_user
+ABANDONED_ERROR = "the server process running the import stopped; send the file again"
+
+OWNER_LOCK = "hashtextextended('library-import:' || CAST(CAST({job_id} AS uuid) AS text), 0)"
+TAKE_OWNER_LOCK = text(f"SELECT pg_advisory_lock({OWNER_LOCK.format(job_id=':job_id')})")
+RELEASE_OWNER_LOCK = text(f"SELECT pg_advisory_unlock({OWNER_LOCK.format(job_id=':job_id')})")
+# MATERIALIZED: the lock is tried on unfinished jobs only, never on another row the planner meets first.
+INTERRUPT_ABANDONED = text(
+    f"""
+    WITH unfinished AS MATERIALIZED (
+        SELECT id FROM interaction.library_imports
+        WHERE {UNFINISHED}
+          AND (CAST(:user_id AS uuid) IS NULL OR user_id = CAST(:user_id AS uuid))
+    )
+    UPDATE interaction.library_imports AS job
+    SET status = 'interrupted', error = :error, finished_at = now()
+    FROM unfinished
+    WHERE job.id = unfinished.id AND pg_try_advisory_xact_lock({OWNER_LOCK.format(job_id="unfinished.id")})
+    RETURNING job.id
+    """
+)
+
+
+class ImportInProgress(Exception):
+    """The user already has a queued or running import: one at a time per user."""
+
+    def __init__(self, job_id: uuid.UUID) -> None:
+        super().__init__(f"import {job_id} is still running")
+        self.job_id = job_id
+
+
+async def interrupt_abandoned(conn: AsyncConnection, user_id: uuid.UUID | None = None) -> list[uuid.UUID]:
+    """Marks interrupted the unfinished jobs (of `user_id`, or everyone's) whose owner process is gone."""
+    rows = await conn.execute(INTERRUPT_ABANDONED, {"user_id": user_id, "error": ABANDONED_ERROR})
+    return [row.id for row in rows]
 
 
 async def create_job(
     conn: AsyncConnection, user_id: uuid.UUID, file_format: str, file_name: str, merge_policy: str
 ) -> Any:
+    """The new job, owned by `conn`'s session until `release_job`; ImportInProgress when the user has
+    an unfinished job whose owner is alive."""
+    await interrupt_abandoned(conn, user_id)
     statement = (
         insert(LibraryImport)
         .values(user_id=user_id, format=file_format, file_name=file_name, merge_policy=merge_policy)
+        .on_conflict_do_nothing(
+            index_elements=[LibraryImport.user_id],
+            index_where=text(UNFINISHED),
+        )
         .returning(*LibraryImport.__table__.columns)
     )
-    return (await conn.execute(statement)).one()
+    running = select(LibraryImport.id).where(
+        LibraryImport.user_id == user_id, LibraryImport.status.in_(UNFINISHED_STATUSES)
+    )
+    while True:
+        job = (await conn.execute(statement)).one_or_none()
+        if job is not None:
+            await conn.execute(TAKE_OWNER_LOCK, {"job_id": job.id})
+            return job
+        other = (await conn.execute(running)).scalar()
+        if other is not None:  # else it finished since: try again
+            raise ImportInProgress(other)
+
+
+async def release_job(conn: AsyncConnection, job_id: uuid.UUID) -> None:
+    await conn.execute(RELEASE_OWNER_LOCK, {"job_id": job_id})
 
 
 async def start_job(conn: AsyncConnection, job_id: uuid.UUID, total: int) -> None:
@@ -51,8 +119,14 @@ async def record_batch(conn: AsyncConnection, job_id: uuid.UUID, counts: ImportC
     )
 
 
-async def record_lists(conn: AsyncConnection, job_id: uuid.UUID, created: int) -> None:
-    await conn.execute(update(LibraryImport).where(LibraryImport.id == job_id).values(lists_created=created))
+async def record_lists(
+    conn: AsyncConnection, job_id: uuid.UUID, created: int, items_unmatched: int, items_failed: int
+) -> None:
+    await conn.execute(
+        update(LibraryImport)
+        .where(LibraryImport.id == job_id)
+        .values(lists_created=created, list_items_unmatched=items_unmatched, list_items_failed=items_failed)
+    )
 
 
 async def finish_job(conn: AsyncConnection, job_id: uuid.UUID, status: str, error: str | None = None) -> Any:
@@ -89,7 +163,7 @@ async def jobs_of_user(conn: AsyncConnection, user_id: uuid.UUID, first: int, af
 async def problems_of_job(
     conn: AsyncConnection, job_id: uuid.UUID, reasons: Sequence[str], first: int, after: str | None
 ) -> Page[Any]:
-    """In file order."""
+    """In file order: the library's rows, then each list's."""
     query = select(*LibraryImportProblem.__table__.columns).where(
         LibraryImportProblem.job_id == job_id, LibraryImportProblem.reason.in_(reasons)
     )

@@ -1,0 +1,99 @@
+"""The ranked window of a search: the most popular matches, found by walking the popularity index
+when they are common among popular items and by sorting every match when they are rare there."""
+
+from typing import Any
+
+import pytest
+from sqlalchemy import event, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+import db.media
+from db.media import POPULAR_COLUMNS, POPULAR_KEYS, _first_matches
+from db.media_filters import MediaFilter, filter_conditions
+from db.models import Media
+from tests.client import GraphQLClient
+from tests.factories import make_media
+
+# (catalog size the planner believes, WALK_ROWS, MAX_WALK_ROWS) and the statements each way takes
+# after the two that ask the planner (its estimate of the matches, the catalog size): 30 popular
+# items that do not match come first in the walk, then the matches.
+WAYS = {
+    "one walk finds them": ((0, 1000, 1000), 1),
+    "a longer walk sized from the first": ((0, 32, 1000), 2),
+    "every match sorted after a walk": ((0, 32, 33), 2),
+    "few matches by the estimate: sorted at once": ((10**9, 1000, 1000), 1),
+}
+
+
+def read_this_way(monkeypatch: pytest.MonkeyPatch, way: str) -> int:
+    (catalog, walk_rows, max_walk_rows), statements = WAYS[way]
+    monkeypatch.setattr(db.media, "CATALOG_ROWS", text(f"SELECT {catalog}"))
+    monkeypatch.setattr(db.media, "WALK_ROWS", walk_rows)
+    monkeypatch.setattr(db.media, "MAX_WALK_ROWS", max_walk_rows)
+    return 2 + statements
+
+
+@pytest.mark.parametrize("way", WAYS)
+async def test_the_window_is_the_most_popular_matches_whichever_way_it_is_read(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch, way: str
+) -> None:
+    statements = read_this_way(monkeypatch, way)
+    popularity: dict[Any, int] = {}
+    for n in range(30):
+        popularity[await make_media(engine, title=f"Ember {n}")] = 100 + n
+        popularity[await make_media(engine, title=f"Tide {n}")] = (n * 7) % 30
+    async with engine.begin() as conn:
+        for media_id, trackers in popularity.items():
+            await conn.execute(update(Media).where(Media.id == media_id).values(tracker_count=trackers))
+    executed: list[str] = []
+
+    def count(*args: Any) -> None:
+        executed.append(args[2])
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        async with engine.connect() as conn:
+            match = filter_conditions(MediaFilter(search="tide"))
+            window = await _first_matches(conn, match, POPULAR_COLUMNS, [], POPULAR_KEYS, 5)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+    assert [row.sort_popularity for row in window] == [29, 28, 27, 26, 25]
+    assert len(executed) == statements
+
+
+PAGE = """query($filter: MediaFilter, $sort: [MediaSort!], $first: Int, $after: String) {
+  searchMedia(filter: $filter, sort: $sort, first: $first, after: $after) {
+    pageInfo { hasNextPage endCursor } edges { node { title releaseDate } } } }"""
+
+
+@pytest.mark.parametrize("way", WAYS)
+@pytest.mark.parametrize("direction", ["DESC", "ASC"])
+async def test_pages_by_release_date_are_exact_whichever_way_they_are_read(
+    client: GraphQLClient, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch, way: str, direction: str
+) -> None:
+    read_this_way(monkeypatch, way)
+    for n in range(40):
+        # Items that do not match come first in either direction; a few matches are undated.
+        await make_media(
+            engine, title=f"Ember {n}", release_date=f"{1900 if n % 2 else 2100}-01-0{1 + n % 9}"
+        )
+    expected = []
+    for n in range(13):
+        release = None if n % 5 == 0 else f"20{n % 7:02d}-03-01"
+        await make_media(engine, title=f"Tide {n}", release_date=release)
+        expected.append((release, f"Tide {n}"))
+    sort = [{"field": "RELEASE_DATE", "direction": direction}]
+    seen: list[tuple[str | None, str]] = []
+    after = None
+    while True:
+        variables = {"filter": {"search": "tide"}, "sort": sort, "first": 4, "after": after}
+        page = (await client(PAGE, variables)).data["searchMedia"]
+        seen += [(edge["node"]["releaseDate"], edge["node"]["title"]) for edge in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    dated = sorted(
+        (item for item in expected if item[0]), key=lambda item: item[0] or "", reverse=direction == "DESC"
+    )
+    assert [release for release, _ in seen] == [release for release, _ in dated] + [None] * 3
+    assert sorted(title for _, title in seen) == sorted(title for _, title in expected)
