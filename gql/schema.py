@@ -19,7 +19,9 @@ from gql.media import Media, MediaQuery
 from gql.observability import DatabaseStats
 from gql.relay import NodeQuery
 from gql.scalars import SCALAR_OVERRIDES
+from gql.subscriptions import Subscription
 from gql.tracking import TrackingMutation
+from gql.websocket import OperationsByTransport
 
 Query = merge_types("Query", (NodeQuery, MediaQuery, AccountsQuery, ListQuery, ConflictQuery))
 Mutation = merge_types(
@@ -49,6 +51,7 @@ def build_schema(
         # Parsing (token limit included), validation (depth and alias limits) and the cost estimate,
         # once per query text: clients send the same few documents over and over (gql/documents.py).
         documents.extension,
+        OperationsByTransport,
         InputGuard,
     ]
     if expose_db_stats:
@@ -58,6 +61,7 @@ def build_schema(
     return ClassifiedErrorsSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[Media, User],
         extensions=extensions,  # type: ignore[arg-type]
         scalar_overrides=SCALAR_OVERRIDES,
