@@ -2,7 +2,7 @@
 each import job's records gave (ingest.job_keys); an index of open conflicts
 
 Revision ID: 0021
-Revises: 0022
+Revises: 0020
 
 Every media row computes search_vector and search_titles through media.fold, media.item_titles and
 media.title_keys. As SQL functions they could not be inlined (unaccent is only STABLE), so each call
@@ -38,7 +38,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0021"
-down_revision: str | None = "0022"
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
