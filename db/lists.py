@@ -11,7 +11,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     BigInteger,
@@ -69,6 +69,31 @@ list_columns = (
 )
 
 
+class UserListRow(Protocol):
+    """A list as `list_columns` reads it."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def user_id(self) -> uuid.UUID: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def description(self) -> str | None: ...
+    @property
+    def is_public(self) -> bool: ...
+    @property
+    def list_type(self) -> str: ...
+    @property
+    def filter_definition(self) -> dict[str, Any] | None: ...
+    @property
+    def created_at(self) -> dt.datetime: ...
+    @property
+    def updated_at(self) -> dt.datetime: ...
+    @property
+    def owner_profile_public(self) -> bool: ...
+
+
 def _lists_select() -> Any:
     return select(*list_columns).join(User, User.id == UserList.user_id)
 
@@ -76,7 +101,7 @@ def _lists_select() -> Any:
 LISTS_BY_IDS = _lists_select().where(UserList.id == any_(uuid_keys()))
 
 
-async def lists_by_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[Any]:
+async def lists_by_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[UserListRow | None]:
     rows = {row.id: row for row in await conn.execute(LISTS_BY_IDS, {"keys": list(ids)})}
     return [rows.get(list_id) for list_id in ids]
 

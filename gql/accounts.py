@@ -13,7 +13,7 @@ from typing import Any
 
 import strawberry
 
-from db.accounts import PROFILE_VISIBILITY_KEY, AnyRow
+from db.accounts import PROFILE_VISIBILITY_KEY, ApiTokenRow, SessionRow, UserRow
 from db.passwords import USERNAME_PATTERN
 from gql.context import Info
 from gql.library_import import LibraryImportJobConnection, user_library_imports
@@ -78,7 +78,7 @@ class ApiToken(Node):
     last_used_at: dt.datetime | None
 
     @classmethod
-    def from_row(cls, row: AnyRow) -> "ApiToken":
+    def from_row(cls, row: ApiTokenRow) -> "ApiToken":
         return cls(
             id=to_global_id("ApiToken", row.id),
             raw_id=row.id,
@@ -100,7 +100,7 @@ class SignInSession(Node):
     current: bool = strawberry.field(description="Whether this request uses this session.")
 
     @classmethod
-    def from_row(cls, row: AnyRow, current_session_id: uuid.UUID | None) -> "SignInSession":
+    def from_row(cls, row: SessionRow, current_session_id: uuid.UUID | None) -> "SignInSession":
         return cls(
             id=to_global_id("Session", row.id),
             created_at=row.created_at,
@@ -123,7 +123,7 @@ class User(Node):
     settings_json: strawberry.Private[dict[str, Any]]
 
     @classmethod
-    def from_row(cls, row: AnyRow) -> "User":
+    def from_row(cls, row: UserRow) -> "User":
         return cls(
             id=to_global_id("User", row.id),
             raw_id=row.id,

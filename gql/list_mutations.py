@@ -141,7 +141,10 @@ def _check_writer(info: Info) -> uuid.UUID:
 
 
 async def _reread(conn: Any, list_id: uuid.UUID) -> UserList:
-    return UserList.from_row((await list_queries.lists_by_ids(conn, [list_id]))[0])
+    """The list as just written in this transaction (so it exists)."""
+    (row,) = await list_queries.lists_by_ids(conn, [list_id])
+    assert row is not None
+    return UserList.from_row(row)
 
 
 @strawberry.type

@@ -7,7 +7,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.scalars import JSON
@@ -73,7 +73,7 @@ class ListItemConnection:
 @strawberry.type(description="A user's list: STATIC (hand-ordered) or SMART (a saved query).")
 class UserList(Node):
     raw_id: strawberry.Private[uuid.UUID]
-    row: strawberry.Private[Any]
+    row: strawberry.Private[list_queries.UserListRow]
     name: str
     description: str | None
     is_public: bool
@@ -86,7 +86,7 @@ class UserList(Node):
     updated_at: dt.datetime
 
     @classmethod
-    def from_row(cls, row: Any) -> "UserList":
+    def from_row(cls, row: list_queries.UserListRow) -> "UserList":
         return cls(
             id=to_global_id("UserList", row.id),
             raw_id=row.id,
@@ -95,7 +95,7 @@ class UserList(Node):
             description=row.description,
             is_public=row.is_public,
             list_type=ListType(row.list_type),
-            definition=row.filter_definition,
+            definition=None if row.filter_definition is None else JSON(row.filter_definition),
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
