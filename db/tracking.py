@@ -67,7 +67,6 @@ TOTAL_UNIT_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "podcast": ("episodes",),
     "music": ("track_count",),
 }
-LIBRARY_SORTS = ("UPDATED_AT", "RATING", "TITLE", "RELEASE_DATE", "STATUS", "COMPLETED_AT", "STARTED_AT")
 # Undated entries sort after every dated one (dates sort latest first).
 UNDATED = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
 # STATUS sorts what is being consumed first, then what is waiting, then what is done.

@@ -19,14 +19,13 @@ mutations turn them into a `userErrors` entry with `user_error_for`.
 import uuid
 
 from db.lists import UserListRow
+from db.vocabulary import TOKEN_SCOPES
 from gql.auth import Viewer
 from gql.context import Info
 from gql.errors import Forbidden, Unauthenticated, UserError, UserErrorCode, user_error
 
-READ = "READ"
-WRITE = "WRITE"
-ADMIN = "ADMIN"
-SCOPES = (READ, WRITE, ADMIN)
+SCOPES = TOKEN_SCOPES
+READ, WRITE, ADMIN = TOKEN_SCOPES
 SCOPES_IMPLIED = {READ: {READ}, WRITE: {READ, WRITE}, ADMIN: {READ, WRITE, ADMIN}}
 # With one tracker the "mean rating" is that user's rating; five keeps any one entry out of sight.
 STATS_BREAKDOWN_MIN_TRACKERS = 5

@@ -6,15 +6,20 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from db import relations as relation_queries
+from db.vocabulary import INVERSE_RELATION, NON_CANONICAL_RELATIONS, RELATION_TYPES, graphql_name
 
 if TYPE_CHECKING:
     from gql.media import Media
 
 
 @strawberry.enum(
-    description="How two items relate. Each label has its inverse on the other side: a SEQUEL edge "
-    "shows as PREQUEL from the sequel, ADAPTATION as SOURCE, SIDE_STORY as PARENT_STORY; "
-    "the other types read the same from both sides."
+    description="How two items relate. Each label has its inverse on the other side: "
+    + ", ".join(
+        f"{graphql_name(label)} shows as {graphql_name(INVERSE_RELATION[label])}"
+        for label in RELATION_TYPES
+        if label in INVERSE_RELATION and label not in NON_CANONICAL_RELATIONS
+    )
+    + " from the other item; the other types read the same from both sides."
 )
 class RelationType(Enum):
     SEQUEL = "sequel"
