@@ -2,6 +2,7 @@
 
 from strawberry.extensions import DisableIntrospection
 from strawberry.tools import merge_types
+from strawberry.types.base import get_object_definition
 
 from gql.account_mutations import AccountMutation
 from gql.accounts import AccountsQuery, User
@@ -20,9 +21,22 @@ from gql.relay import NodeQuery
 from gql.scalars import SCALAR_OVERRIDES
 from gql.tracking import TrackingMutation
 
-Query = merge_types("Query", (NodeQuery, MediaQuery, AccountsQuery, ListQuery))
-Mutation = merge_types(
-    "Mutation", (AccountMutation, TrackingMutation, ListMutation, AdminMutation, LibraryImportMutation)
+
+def described(root: type, description: str) -> type:
+    """merge_types takes no description."""
+    get_object_definition(root, strict=True).description = description
+    return root
+
+
+Query = described(
+    merge_types("Query", (NodeQuery, MediaQuery, AccountsQuery, ListQuery)),
+    "What can be read: the catalog, users, their lists and libraries, any node.",
+)
+Mutation = described(
+    merge_types(
+        "Mutation", (AccountMutation, TrackingMutation, ListMutation, AdminMutation, LibraryImportMutation)
+    ),
+    "What can be changed; a refused input changes nothing and is answered in `userErrors`.",
 )
 
 
