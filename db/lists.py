@@ -110,48 +110,6 @@ def _owner_condition(owner_id: Any, include_private: bool) -> ColumnElement[bool
     return and_(UserList.user_id == owner_id, true() if include_private else UserList.is_public)
 
 
-@functools.lru_cache(maxsize=4)
-def _lists_of_owner_query(include_private: bool, with_cursor: bool) -> Any:
-    """Built once per variant (a viewer's lists are read on most requests of the apps): the owner,
-    the page size and the cursor are parameters."""
-    query = _lists_select().where(_owner_condition(bindparam("owner_id", type_=Uuid), include_private))
-    if with_cursor:
-        cursor = [
-            bindparam("after_created", type_=DateTime(timezone=True)),
-            bindparam("after_id", type_=Uuid),
-        ]
-        query = query.where(keys_after(LIST_KEYS, cursor))
-    return query.order_by(UserList.created_at, UserList.id).limit(bindparam("limit", type_=Integer))
-
-
-async def lists_of_owner(
-    conn: AsyncConnection, owner_id: uuid.UUID, include_private: bool, first: int, after: str | None
-) -> Page[Any]:
-    parameters: dict[str, Any] = {"owner_id": owner_id, "limit": first + 1}
-    if after is not None:
-        created, list_id = decode_cursor(after, "lists", 2)
-        try:
-            parameters["after_created"] = parse_datetime(created)
-            parameters["after_id"] = parse_uuid(list_id)
-        except (TypeError, ValueError) as exc:
-            raise InvalidCursor("The cursor is not valid") from exc
-    query = _lists_of_owner_query(include_private, after is not None)
-    rows = list(await conn.execute(query, parameters))
-    kept = rows[:first]
-    return Page(
-        rows=kept,
-        has_next_page=len(rows) > first,
-        cursors=LazyCursors(
-            kept, lambda row: encode_cursor("lists", [row.created_at.isoformat(), str(row.id)])
-        ),
-    )
-
-
-async def count_lists(conn: AsyncConnection, owner_id: uuid.UUID, include_private: bool) -> int:
-    query = select(func.count()).select_from(UserList).where(_owner_condition(owner_id, include_private))
-    return int((await conn.execute(query)).scalar_one())
-
-
 @dataclass(frozen=True)
 class ListsRequest:
     """One `lists(first, after)` of one owner; `include_private` for the owner themself. Check its
@@ -176,18 +134,40 @@ def check_lists_cursor(after: str | None) -> None:
         _lists_cursor_values(after)
 
 
-def _lists_part(part: int, include_private: bool, first: int, after: str | None) -> Any:
-    """A LATERAL page of lists per owner of `part{part}_owners`, for one (visibility, first, after)."""
+@functools.lru_cache(maxsize=64)
+def _lists_part(part: int, include_private: bool, with_cursor: bool) -> Any:
+    """A LATERAL page of lists per owner of `part{part}_owners`, for one visibility. Built once per
+    variant (a viewer's lists are read on most requests of the apps): the owners, the page size and the
+    cursor are parameters (`_lists_parameters`)."""
     owners = (
         func.unnest(uuid_keys(f"part{part}_owners"))
         .table_valued(column("owner_id", Uuid(as_uuid=True)))
         .render_derived(name=f"owners{part}")
     )
     page = _lists_select().where(_owner_condition(owners.c.owner_id, include_private))
-    if after is not None:
-        page = page.where(keys_after(LIST_KEYS, _lists_cursor_values(after)))
-    lateral = page.order_by(UserList.created_at, UserList.id).limit(first + 1).lateral(f"page{part}")
+    if with_cursor:
+        cursor = [
+            bindparam(f"part{part}_after_created", type_=DateTime(timezone=True)),
+            bindparam(f"part{part}_after_id", type_=Uuid),
+        ]
+        page = page.where(keys_after(LIST_KEYS, cursor))
+    limit = bindparam(f"part{part}_limit", type_=Integer)
+    lateral = page.order_by(UserList.created_at, UserList.id).limit(limit).lateral(f"page{part}")
     return select(literal_column(str(part)).label("part"), lateral).select_from(owners).join(lateral, true())
+
+
+@functools.lru_cache(maxsize=64)
+def _lists_query(variants: tuple[tuple[bool, bool], ...]) -> Any:
+    return union_of([_lists_part(number, *variant) for number, variant in enumerate(variants)])
+
+
+def _lists_parameters(part: int, owners: list[uuid.UUID], first: int, after: str | None) -> dict[str, Any]:
+    parameters: dict[str, Any] = {f"part{part}_owners": owners, f"part{part}_limit": first + 1}
+    if after is not None:
+        created, list_id = _lists_cursor_values(after)
+        parameters[f"part{part}_after_created"] = created
+        parameters[f"part{part}_after_id"] = list_id
+    return parameters
 
 
 def _list_cursor(row: Any) -> str:
@@ -202,11 +182,13 @@ async def list_pages_of_owners(conn: AsyncConnection, requests: Sequence[ListsRe
         groups.setdefault((request.include_private, request.first, request.after), []).append(
             request.owner_id
         )
-    parts = [_lists_part(number, *group) for number, group in enumerate(groups)]
-    parameters = {f"part{number}_owners": owners for number, owners in enumerate(groups.values())}
+    query = _lists_query(tuple((include_private, after is not None) for include_private, _, after in groups))
+    parameters: dict[str, Any] = {}
+    for number, ((_, first, after), owners) in enumerate(groups.items()):
+        parameters.update(_lists_parameters(number, owners, first, after))
     part_of = {group: number for number, group in enumerate(groups)}
     found: dict[tuple[int, uuid.UUID], list[Any]] = {}
-    for row in await conn.execute(union_of(parts), parameters):
+    for row in await conn.execute(query, parameters):
         found.setdefault((row.part, row.user_id), []).append(row)
     pages = []
     for request in requests:

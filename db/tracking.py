@@ -37,8 +37,6 @@ from db.batch import union_of, uuid_keys
 from db.keyset import (
     SortKey,
     keys_after,
-    keyset_page,
-    keyset_select,
     keyset_values,
     parse_date,
     parse_datetime,
@@ -290,29 +288,6 @@ def library_sort_keys(sort: str) -> list[SortKey]:
     return [SortKey(UserMedia.updated_at, True, parse_datetime), by_media]
 
 
-def library_query(
-    user_id: uuid.UUID, library_filter: LibraryFilter, sort: str, first: int, after: str | None
-) -> Any:
-    base = (
-        select(*entry_columns, *media_read_columns)
-        .join(Media, Media.id == UserMedia.media_id)
-        .where(library_filter.conditions(user_id))
-    )
-    return keyset_select(base, library_sort_keys(sort), f"library:{sort}", first, after)
-
-
-async def library_page(
-    conn: AsyncConnection,
-    user_id: uuid.UUID,
-    library_filter: LibraryFilter,
-    sort: str,
-    first: int,
-    after: str | None,
-) -> Page[Row[Any]]:
-    rows = list(await conn.execute(library_query(user_id, library_filter, sort, first, after)))
-    return keyset_page(rows, library_sort_keys(sort), f"library:{sort}", first)
-
-
 @dataclass(frozen=True)
 class LibraryRequest:
     """One `library(filter, sort, first, after)` of one user. Check its cursor (`check_library_cursor`)
@@ -433,16 +408,6 @@ async def library_counts(conn: AsyncConnection, requests: Sequence[LibraryReques
     query, parameters, part_of = library_counts_query(requests)
     counts = {(row.part, row.user_id): row.entries for row in await conn.execute(query, parameters)}
     return [int(counts.get((part, r.user_id), 0)) for r, part in zip(requests, part_of, strict=True)]
-
-
-async def count_library(conn: AsyncConnection, user_id: uuid.UUID, library_filter: LibraryFilter) -> int:
-    query = (
-        select(func.count())
-        .select_from(UserMedia)
-        .join(Media, Media.id == UserMedia.media_id)
-        .where(library_filter.conditions(user_id))
-    )
-    return int((await conn.execute(query)).scalar_one())
 
 
 @dataclass
