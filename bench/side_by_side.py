@@ -46,7 +46,7 @@ import psutil  # type: ignore[import-untyped]
 from bench.generate import ADJECTIVES, NOUNS
 from db.accounts import hash_secret
 from db.cluster import DATABASE_NAME, EmbeddedCluster
-from db.media import COUNT_BOUND
+from db.media import COUNT_BOUND, SEARCH_COUNT_BOUND
 from db.migrate import upgrade
 from db.models import TRACKING_STATUSES
 from gql.relay import from_global_id, to_global_id
@@ -206,12 +206,12 @@ CATALOG = Query(
 SEARCH = Query(
     "search page of 20, two words + totalCount",
     """query($q: String!) { searchMedia(filter: {search: $q}, first: 20) {
-  totalCount edges { node { id title mediaType releaseDate } } } }""",
+  totalCount totalCountIsExact edges { node { id title mediaType releaseDate } } } }""",
     """query($q: String!) { searchMedia(q: $q, first: 20) {
   totalCount nodes { id title mediaType releaseDate } } }""",
     lambda rng, f: (lambda q: Request({"q": q}, {"q": q}))(rng.choice(f.searches)),
     lambda data: [
-        data["searchMedia"]["totalCount"],
+        _bounded_count(data["searchMedia"]["totalCount"], data["searchMedia"]["totalCountIsExact"]),
         [
             [
                 _uuid(e["node"]["id"]),
@@ -223,7 +223,10 @@ SEARCH = Query(
         ],
     ],
     lambda data: [
-        data["searchMedia"]["totalCount"],
+        _bounded_count(
+            min(data["searchMedia"]["totalCount"], SEARCH_COUNT_BOUND),
+            data["searchMedia"]["totalCount"] < SEARCH_COUNT_BOUND,
+        ),
         [[n["id"], n["title"], n["mediaType"], n["releaseDate"]] for n in data["searchMedia"]["nodes"]],
     ],
 )

@@ -7,6 +7,7 @@ that user's single partition.
 import datetime as dt
 import functools
 import json
+import typing
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -14,11 +15,13 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Row,
     Text,
     Uuid,
     and_,
     any_,
+    bindparam,
     case,
     cast,
     column,
@@ -267,6 +270,11 @@ class LibraryFilter:
         return and_(true(), *conditions)
 
 
+def _parse_dated(value: Any) -> dt.datetime:
+    # asyncpg sends UNDATED (datetime.min) as -infinity, so an undated entry's cursor holds that.
+    return UNDATED if value == "-infinity" else parse_datetime(value)
+
+
 def library_sort_keys(sort: str) -> list[SortKey]:
     by_media = SortKey(UserMedia.media_id, False, parse_uuid)
     if sort == "RATING":
@@ -277,7 +285,7 @@ def library_sort_keys(sort: str) -> list[SortKey]:
         return [SortKey(func.coalesce(Media.release_date, dt.date.max), False, parse_date), by_media]
     if sort in ("COMPLETED_AT", "STARTED_AT"):
         date = UserMedia.completed_at if sort == "COMPLETED_AT" else UserMedia.started_at
-        return [SortKey(func.coalesce(date, UNDATED), True, parse_datetime), by_media]
+        return [SortKey(func.coalesce(date, UNDATED), True, _parse_dated), by_media]
     if sort == "STATUS":
         rank = case(STATUS_RANK, value=UserMedia.status, else_=len(STATUS_RANK))
         return [
@@ -306,10 +314,13 @@ def check_library_cursor(sort: str, after: str | None) -> None:
         keyset_values(library_sort_keys(sort), f"library:{sort}", after)
 
 
-def _library_part(part: int, library_filter: LibraryFilter, sort: str, first: int, after: str | None) -> Any:
+# Filters are a small vocabulary (statuses, media types, a class): parts are kept per filter value.
+@functools.lru_cache(maxsize=256)
+def _library_part(part: int, library_filter: LibraryFilter, sort: str, with_cursor: bool) -> Any:
     """The pages of one (filter, sort, first, after) for the users of `part{part}_users`: a LATERAL page
     per user, ranked in page order, the sort values as JSON text (parts of other sorts share the
-    UNION's columns)."""
+    UNION's columns). Built once per part number, filter, sort and cursor presence: page size and
+    cursor are parameters (`_library_parameters`)."""
     users = (
         func.unnest(uuid_keys(f"part{part}_users"))
         .table_valued(column("user_id", Uuid(as_uuid=True)))
@@ -327,10 +338,25 @@ def _library_part(part: int, library_filter: LibraryFilter, sort: str, first: in
         .join(Media, Media.id == UserMedia.media_id)
         .where(library_filter.conditions(users.c.user_id))
     )
-    if after is not None:
-        base = base.where(keys_after(keys, keyset_values(keys, f"library:{sort}", after)))
-    page = base.order_by(*order).limit(first + 1).lateral(f"page{part}")
+    if with_cursor:
+        cursor = [
+            bindparam(f"part{part}_after{i}", type_=typing.cast(ColumnElement[Any], key.expression).type)
+            for i, key in enumerate(keys)
+        ]
+        base = base.where(keys_after(keys, cursor))
+    limit = bindparam(f"part{part}_limit", type_=Integer)
+    page = base.order_by(*order).limit(limit).lateral(f"page{part}")
     return select(literal_column(str(part)).label("part"), page).select_from(users).join(page, true())
+
+
+def _library_parameters(
+    part: int, user_ids: list[uuid.UUID], sort: str, first: int, after: str | None
+) -> dict[str, Any]:
+    parameters: dict[str, Any] = {f"part{part}_users": user_ids, f"part{part}_limit": first + 1}
+    if after is not None:
+        values = keyset_values(library_sort_keys(sort), f"library:{sort}", after)
+        parameters.update({f"part{part}_after{i}": value for i, value in enumerate(values)})
+    return parameters
 
 
 def library_pages_query(requests: Sequence[LibraryRequest]) -> tuple[Any, dict[str, Any], list[int]]:
@@ -343,8 +369,8 @@ def library_pages_query(requests: Sequence[LibraryRequest]) -> tuple[Any, dict[s
     parts: list[Any] = []
     parameters: dict[str, Any] = {}
     for number, ((library_filter, sort, first, after), user_ids) in enumerate(groups.items()):
-        parts.append(_library_part(number, library_filter, sort, first, after))
-        parameters[f"part{number}_users"] = user_ids
+        parts.append(_library_part(number, library_filter, sort, after is not None))
+        parameters.update(_library_parameters(number, user_ids, sort, first, after))
     part_of = {key: number for number, key in enumerate(groups)}
     query = union_of(parts)
     return (

@@ -19,13 +19,14 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import BaseRoute, Mount, Route, request_response
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute, request_response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.unset import UNSET
@@ -33,6 +34,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from db.accounts import credential_for_secret
 from db.availability import is_database_unavailable
+from db.change_feed import ChangeListener
 from db.engine import PoolSettings, StatementStats, current_stats, make_engine, reads_of
 from db.housekeeping import prune_auth_history_unless_running
 from db.library_import.jobs import interrupt_abandoned as interrupt_abandoned_imports
@@ -44,10 +46,12 @@ from gql.errors import present_all
 from gql.library_export import export_library
 from gql.library_import import LibraryImportRunner
 from gql.limits import BodySizeLimit, RateLimit, RateLimiter, rate_limiter
+from gql.live import ChangeHub
 from gql.loaders import Loaders
 from gql.outage import RETRY_AFTER_SECONDS, DatabaseAvailability, describe, service_unavailable_body
 from gql.request_state import current_request_id
 from gql.schema import build_schema, document_cache
+from gql.websocket import LiveTransportHandler
 
 log = logging.getLogger("omnimediatrak")
 
@@ -163,10 +167,14 @@ class RequestIdMiddleware:
 
 class GraphQLView(GraphQL[Context, None]):
     """GraphQL over HTTP: POST application/json, GET for queries only, application/graphql-response+json
-    (400 when the operation could not start) or application/json (200), errors as JSON bodies."""
+    (400 when the operation could not start) or application/json (200), errors as JSON bodies.
+    Subscriptions over a WebSocket (graphql-transport-ws) at the same path (gql/websocket.py)."""
 
-    def __init__(self, settings: Settings, engine: AsyncEngine, availability: DatabaseAvailability) -> None:
+    def __init__(
+        self, settings: Settings, engine: AsyncEngine, availability: DatabaseAvailability, hub: ChangeHub
+    ) -> None:
         self.documents = document_cache(settings.limits)
+        limits = settings.limits
         super().__init__(
             build_schema(
                 settings.limits,
@@ -177,7 +185,15 @@ class GraphQLView(GraphQL[Context, None]):
             graphql_ide=None if settings.is_production else "graphiql",
             allow_queries_via_get=True,
             multipart_uploads_enabled=True,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            connection_init_wait_timeout=dt.timedelta(seconds=limits.ws_init_timeout_seconds),
+            max_subscriptions_per_connection=limits.ws_subscriptions_per_connection,
+            # Browsers apply no CORS to WebSockets: the same origins as the HTTP CORS configuration.
+            allowed_origins=settings.cors_origins,
         )
+        self.hub = hub
+        handler = type("Handler", (LiveTransportHandler,), {"authenticate": staticmethod(self.authenticate)})
+        self.graphql_transport_ws_handler_class = handler
         self.settings = settings
         self.engine = engine
         self.availability = availability
@@ -226,6 +242,8 @@ class GraphQLView(GraphQL[Context, None]):
         await response(scope, receive, send)
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        if request.scope["type"] == "websocket":
+            return await super().run(request, context, root_value)
         if request.method == "POST":
             content_type, _ = parse_content_type(request.headers.get("content-type", ""))
             if content_type == "multipart/form-data":
@@ -332,11 +350,30 @@ class GraphQLView(GraphQL[Context, None]):
             json.dumps({"errors": [error]}), status_code=status_code, media_type=media_type, headers=headers
         )
 
+    async def authenticate(self, secret: str) -> Viewer | None:
+        """The viewer of a bearer secret, or None when it does not work (any more)."""
+        session_idle = dt.timedelta(days=self.settings.session_idle_days)
+        async with self.reads.connect() as conn:
+            credential = await credential_for_secret(conn, secret, session_idle)
+        return None if credential is None else Viewer.from_credential(credential)
+
     async def get_context(self, request: Any, response: Any) -> Context:
+        session_idle = dt.timedelta(days=self.settings.session_idle_days)
+        if request.scope["type"] == "websocket":
+            # Signed in by connection_init (gql/websocket.py); loaders renewed for every event.
+            return Context(
+                request=request,
+                response=None,
+                engine=self.engine,
+                reads=self.reads,
+                settings=self.settings,
+                viewer=None,
+                loaders=Loaders(self.reads, session_idle),
+                hub=self.hub,
+            )
         if not self.settings.is_production:
             current_stats.set(StatementStats())
         viewer = None
-        session_idle = dt.timedelta(days=self.settings.session_idle_days)
         authorization = request.headers.get("authorization")
         if authorization:
             secret = bearer_secret(authorization)
@@ -413,7 +450,23 @@ def create_app(
         ),
     )
     availability = DatabaseAvailability(engine)
-    graphql = GraphQLView(settings, engine, availability)
+    reads = reads_of(engine)
+    session_idle = dt.timedelta(days=settings.session_idle_days)
+
+    async def credential_works(secret: str) -> bool:
+        async with reads.connect() as conn:
+            return await credential_for_secret(conn, secret, session_idle) is not None
+
+    hub = ChangeHub(
+        settings.limits.ws_connections_per_client,
+        settings.limits.ws_queue_size,
+        credential_works,
+        settings.ws_credential_recheck_seconds,
+    )
+    # The engine's URL: a test may pass an engine of its own beside a placeholder database_url.
+    listener = ChangeListener(engine.url.render_as_string(hide_password=False), hub.publish, hub.gap)
+    hub.listening = listener.listening
+    graphql = GraphQLView(settings, engine, availability, hub)
     expected_revision = head_revision()
 
     async def healthz(request: Request) -> Response:
@@ -443,7 +496,13 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         housekeeping = asyncio.create_task(keep_house(engine, dt.timedelta(days=settings.auth_history_days)))
+        hub.start()
+        listener.start()
         yield
+        # uvicorn has closed the WebSockets it serves by now (1012, service restart); any left go too.
+        hub.close_all(1001, "Server shutting down; reconnect")
+        await listener.stop()
+        await hub.stop()
         await library_imports.stop()
         housekeeping.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -473,6 +532,7 @@ def create_app(
     library_imports = LibraryImportRunner(engine)
     routes: list[BaseRoute] = [
         Route("/graphql", limited_graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
         Route(
             "/export/library.{format:str}",
             RateLimit(request_response(export_library), limiter),
@@ -497,4 +557,6 @@ def create_app(
     app.state.documents = graphql.documents
     app.state.settings = settings
     app.state.library_imports = library_imports
+    app.state.hub = hub
+    app.state.change_listener = listener
     return app

@@ -42,6 +42,11 @@ class Limits:
     login_failure_window_seconds: int = 900
     login_backoff_seconds: float = 1.0
     api_tokens_per_user: int = 50
+    # WebSocket subscriptions (gql/websocket.py, gql/live.py); connections count per server process.
+    ws_connections_per_client: int = 20
+    ws_subscriptions_per_connection: int = 50
+    ws_queue_size: int = 64
+    ws_init_timeout_seconds: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,8 @@ class Settings:
     body_timeout_seconds: float = 10.0
     introspection: bool | None = None
     embedded_as_root: bool = False
+    ws_ping_interval_seconds: float = 20.0
+    ws_credential_recheck_seconds: float = 60.0
     limits: Limits = field(default_factory=Limits)
 
     @property
@@ -119,6 +126,8 @@ class Settings:
             body_timeout_seconds=_float("OMT_BODY_TIMEOUT_SECONDS", 10.0),
             embedded_as_root=_bool("OMT_EMBEDDED_AS_ROOT", False),
             introspection=_bool("OMT_INTROSPECTION", environment != "production"),
+            ws_ping_interval_seconds=_float("OMT_WS_PING_INTERVAL_SECONDS", 20.0),
+            ws_credential_recheck_seconds=_float("OMT_WS_CREDENTIAL_RECHECK_SECONDS", 60.0),
             limits=Limits(
                 max_depth=_int("OMT_MAX_DEPTH", 12),
                 max_aliases=_int("OMT_MAX_ALIASES", 30),
@@ -132,5 +141,9 @@ class Settings:
                 login_failure_window_seconds=_int("OMT_LOGIN_FAILURE_WINDOW_SECONDS", 900),
                 login_backoff_seconds=_float("OMT_LOGIN_BACKOFF_SECONDS", 1.0),
                 api_tokens_per_user=_int("OMT_API_TOKENS_PER_USER", 50),
+                ws_connections_per_client=_int("OMT_WS_CONNECTIONS_PER_CLIENT", 20),
+                ws_subscriptions_per_connection=_int("OMT_WS_SUBSCRIPTIONS_PER_CONNECTION", 50),
+                ws_queue_size=_int("OMT_WS_QUEUE_SIZE", 64),
+                ws_init_timeout_seconds=_float("OMT_WS_INIT_TIMEOUT_SECONDS", 10.0),
             ),
         )

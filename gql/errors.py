@@ -11,12 +11,13 @@ import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError, GraphQLSyntaxError, ValueNode, VariableDefinitionNode
 from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.extensions import SchemaExtension
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
 
 from db.availability import is_database_unavailable
 from gql.outage import service_unavailable
@@ -73,6 +74,13 @@ class BadUserInput(GraphQLError):
 class Forbidden(GraphQLError):
     def __init__(self, message: str = "You are not allowed to do this") -> None:
         super().__init__(message, extensions={"code": "FORBIDDEN"})
+
+
+class NotFound(GraphQLError):
+    """An object that does not exist or that the caller may not read: the two look the same."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"No such {what}", extensions={"code": "NOT_FOUND"})
 
 
 class Unauthenticated(GraphQLError):
@@ -206,6 +214,12 @@ class MaskUnexpectedErrors(SchemaExtension):
         result = self.execution_context.result
         if result is not None and result.errors:
             result.errors = [self._present(error) for error in result.errors]
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        """Each event of a subscription, masked like a query's result."""
+        if isinstance(result, ExecutionResult) and result.errors:
+            result.errors = [self._present(error) for error in result.errors]
+        yield
 
     def _present(self, error: GraphQLError) -> GraphQLError:
         if is_database_unavailable(error.original_error):

@@ -197,6 +197,13 @@ def uvicorn_config(settings: Settings, app: WorkerApp, workers: int) -> uvicorn.
         log_config=None,
         proxy_headers=False,  # the app applies OMT_TRUSTED_PROXIES itself (gql/app.py)
         timeout_graceful_shutdown=10,
+        # Keep-alive: a peer that does not answer a ping in the interval is dropped. No permessage-deflate:
+        # its zlib state was half the memory of an idle connection (bench/README.md), for small events.
+        ws="websockets-sansio",
+        ws_per_message_deflate=False,
+        ws_ping_interval=settings.ws_ping_interval_seconds,
+        ws_ping_timeout=settings.ws_ping_interval_seconds,
+        ws_max_size=settings.limits.max_body_bytes,
     )
 
 

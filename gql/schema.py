@@ -8,6 +8,7 @@ from gql.account_mutations import AccountMutation
 from gql.accounts import AccountsQuery, User
 from gql.admin import AdminMutation
 from gql.config import Limits
+from gql.conflicts import ConflictQuery
 from gql.documents import DocumentCache
 from gql.errors import ClassifiedErrorsSchema, MaskUnexpectedErrors
 from gql.input_guard import InputGuard
@@ -19,7 +20,9 @@ from gql.media import Media, MediaQuery
 from gql.observability import DatabaseStats
 from gql.relay import NodeQuery
 from gql.scalars import SCALAR_OVERRIDES
+from gql.subscriptions import Subscription
 from gql.tracking import TrackingMutation
+from gql.websocket import OperationsByTransport
 
 
 def described(root: type, description: str) -> type:
@@ -29,7 +32,7 @@ def described(root: type, description: str) -> type:
 
 
 Query = described(
-    merge_types("Query", (NodeQuery, MediaQuery, AccountsQuery, ListQuery)),
+    merge_types("Query", (NodeQuery, MediaQuery, AccountsQuery, ListQuery, ConflictQuery)),
     "What can be read: the catalog, users, their lists and libraries, any node.",
 )
 Mutation = described(
@@ -62,6 +65,7 @@ def build_schema(
         # Parsing (token limit included), validation (depth and alias limits) and the cost estimate,
         # once per query text: clients send the same few documents over and over (gql/documents.py).
         documents.extension,
+        OperationsByTransport,
         InputGuard,
     ]
     if expose_db_stats:
@@ -71,6 +75,7 @@ def build_schema(
     return ClassifiedErrorsSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[Media, User],
         extensions=extensions,  # type: ignore[arg-type]
         scalar_overrides=SCALAR_OVERRIDES,

@@ -283,6 +283,7 @@ async def test_a_deep_catalog_page_starts_inside_the_index(engine: AsyncEngine) 
         plan = (await conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}")).scalar_one()
         found = list((await conn.execute(query)).scalars())
     plan = json.loads(plan) if isinstance(plan, str) else plan
+    assert "Plans" in plan[0]["Plan"], plan
     scan = plan[0]["Plan"]["Plans"][0]
     assert scan["Index Name"] == "idx_media_type_title"
     assert "ROW(title, id) >" in scan["Index Cond"]

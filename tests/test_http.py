@@ -131,6 +131,7 @@ async def test_graphiql_assets_are_served(client: GraphQLClient) -> None:
     startup = (await client.http.get("/graphiql-assets/omnimediatrak-graphiql.js")).text
     assert "Authorization" in startup  # the headers editor hint
     assert "://" not in startup  # it talks only to the page's own origin
+    assert "subscriptionUrl" in startup  # subscriptions over the same path's WebSocket
 
 
 async def test_production_serves_neither_graphiql_nor_its_assets(

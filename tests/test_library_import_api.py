@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 from httpx import ASGITransport, AsyncClient
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from db.library_import.jobs import ABANDONED_ERROR
+from db.library_import.jobs import ABANDONED_ERROR, OWNER_LOCK
 from db.models import LibraryImport, UserMedia
 from gql.app import create_app
 from gql.config import Limits, Settings
-from gql.relay import to_global_id
+from gql.relay import from_global_id, to_global_id
 from tests.client import GraphQLClient
 from tests.factories import make_user
 from tests.library_import_catalog import fixture_bytes, letterboxd_zip, make_import_catalog
@@ -305,3 +305,39 @@ async def test_at_start_up_the_jobs_no_process_runs_any_more_are_marked_interrup
                 break
             await asyncio.sleep(0.05)
     assert (job["status"], job["error"]) == ("INTERRUPTED", ABANDONED_ERROR)
+
+
+async def test_a_server_that_stops_mid_import_marks_the_job_interrupted_and_releases_it(
+    engine: AsyncEngine, settings: Settings, database_url: str
+) -> None:
+    catalog = await make_import_catalog(engine)
+    user_id, token = await make_user(engine)
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(UserMedia).values(user_id=user_id, media_id=catalog["Heat"], status="planned")
+        )
+    app = create_app(settings, database_url, engine=engine)
+    async with (
+        engine.connect() as blocker,
+        AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as http,
+    ):
+        # The job's batch waits for this row lock: the server stops in the middle of a statement.
+        await blocker.begin()
+        await blocker.execute(select(UserMedia).where(UserMedia.user_id == user_id).with_for_update())
+        response = await upload(http, token, "LETTERBOXD", letterboxd_zip(), "letterboxd.zip")
+        job_id = response.json()["data"]["importLibrary"]["job"]["id"]
+        client = GraphQLClient(http)
+        for _ in range(400):
+            if (await client(JOB, {"id": job_id}, token=token)).data["node"]["status"] == "RUNNING":
+                break
+            await asyncio.sleep(0.05)
+        await app.state.library_imports.stop()
+        await blocker.rollback()
+        job = (await client(JOB, {"id": job_id}, token=token)).data["node"]
+    assert (job["status"], job["error"]) == ("INTERRUPTED", "the server stopped during the import")
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    async with engine.begin() as conn:
+        probe = text(f"SELECT pg_try_advisory_xact_lock({OWNER_LOCK.format(job_id=':job_id')})")
+        raw = from_global_id(job_id, "LibraryImportJob")
+        assert raw is not None
+        assert (await conn.execute(probe, {"job_id": raw[1]})).scalar() is True

@@ -341,3 +341,24 @@ async def test_list_items_the_catalog_lacks_are_kept_with_the_job_and_added_once
     assert await list_problems(engine, second.id) == []
     lists = await user_lists(engine, user_id)
     assert lists["Films to show Ana"][3] == [catalog["Heat"], catalog["Alien"], thief]
+
+
+async def test_a_smart_list_whose_definition_is_refused_is_a_failure_of_the_job_not_dropped(
+    engine: AsyncEngine,
+) -> None:
+    user_id, _ = await make_user(engine)
+    smart = {
+        "name": "Broken",
+        "listType": "smart",
+        "definition": {"media": {"mediaTypes": ["NOT_A_TYPE"]}},
+        "items": [],
+    }
+    data = json.dumps({"format": "omnimediatrak-library", "version": 1, "entries": [], "lists": [smart]})
+    job = await import_file(engine, user_id, "omnimediatrak", data.encode(), "library.json")
+    assert (job.status, job.lists_created, job.list_items_failed) == ("succeeded", 0, 1)
+    async with engine.connect() as conn:
+        page = await problems_of_job(conn, job.id, ("invalid",), 10, None)
+    (row,) = page.rows
+    assert (row.list_name, row.row_number, row.reason) == ("Broken", 0, "invalid")
+    assert row.message.startswith("the smart list's definition was refused")
+    assert await user_lists(engine, user_id) == {}

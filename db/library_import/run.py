@@ -78,13 +78,11 @@ async def run_job(
     finally:
         try:
             await release_job(conn, job.id)
-        except BaseException:
+        except Exception:
             # A cancelled statement can leave the connection unusable: drop it, and the lock with it.
             with contextlib.suppress(Exception):
                 await conn.invalidate()
-            raise
-        finally:
-            await conn.close()
+        await conn.close()
 
 
 async def _run(

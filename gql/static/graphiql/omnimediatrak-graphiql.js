@@ -16,8 +16,12 @@
     "}",
     "",
   ].join("\n");
+  // Subscriptions go over a WebSocket to the same path (graphql-transport-ws); the Headers tab's
+  // entries become connection_init's payload, so {"Authorization": "Bearer ..."} signs in there too.
+  var wsScheme = window.location.protocol === "https:" ? "wss:" : "ws:";
   var fetcher = GraphiQL.createFetcher({
     url: window.location.pathname,
+    subscriptionUrl: wsScheme + "//" + window.location.host + window.location.pathname,
     headers: { Accept: "application/graphql-response+json, application/json" },
   });
   var root = ReactDOM.createRoot(document.getElementById("graphiql"));
