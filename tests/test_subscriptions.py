@@ -4,8 +4,10 @@ nothing, revoked credentials close the connection, and two server processes on o
 deliver. Timeouts are failure bounds only."""
 
 import asyncio
+import base64
 import datetime as dt
 import json
+import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -603,15 +605,42 @@ async def test_library_import_progress_reports_each_batch_until_it_finishes(
     assert last == {"status": "SUCCEEDED", "counts": {"processed": 4, "created": 4}}
 
 
-async def test_shutting_down_closes_subscriptions_so_clients_reconnect(
+def close_code_of_silent_peer(port: int) -> int:
+    """Open a WebSocket with a raw socket and never answer: the close code the server sends."""
+    with socket.create_connection(("127.0.0.1", port), timeout=EVENT_TIMEOUT) as sock:
+        key = base64.b64encode(os.urandom(16)).decode()
+        sock.sendall(
+            (
+                f"GET /graphql HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                "Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n"
+            ).encode()
+        )
+        received = b""
+        while chunk := sock.recv(4096):
+            received += chunk
+    frames = received.split(b"\r\n\r\n", 1)[1]
+    while frames:  # server frames are unmasked; ours are small: a 1-byte length
+        opcode, length = frames[0] & 0x0F, frames[1] & 0x7F
+        if opcode == 0x8:
+            return int.from_bytes(frames[2:4], "big")
+        frames = frames[2 + length :]
+    raise AssertionError("no close frame")
+
+
+async def test_a_peer_that_stops_answering_pings_is_dropped_and_shutdown_closes_with_1012(
     database_url: str, engine: AsyncEngine, tmp_path: Path
 ) -> None:
     _, token = await make_user(engine)
-    with running_server(tmp_path / "server.log", {"DATABASE_URL": database_url}, "--workers", "1") as server:
+    env = {"DATABASE_URL": database_url, "OMT_WS_PING_INTERVAL_SECONDS": "1"}
+    with running_server(tmp_path / "server.log", env, "--workers", "1") as server:
+        # 1011 (keep-alive ping timeout) well before connection_init's 10 s would close it with 4408.
+        assert await asyncio.to_thread(close_code_of_silent_peer, server.port) == 1011
         async with ws_client(server, token) as client:
             await client.subscribe(LIBRARY_CHANGED)
             await client.live()
             server.process.terminate()
+            # Service restart: graphql-ws clients reconnect (and refetch).
             assert await client.close_code() == 1012
         assert await asyncio.to_thread(server.process.wait, 30) == 0
 
