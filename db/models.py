@@ -97,7 +97,7 @@ class Base(DeclarativeBase):
 class Media(Base):
     __tablename__ = "media"
     __table_args__ = (
-        Index("idx_media_title", "title"),
+        Index("idx_media_title", "title", "id"),
         Index("idx_media_external_id_unique", "external_id", unique=True),
         Index("idx_media_attributes", "attributes", postgresql_using="gin"),
         Index("idx_media_attr_isbn", text("(attributes ->> 'isbn')")),
@@ -108,13 +108,11 @@ class Media(Base):
         Index("idx_media_collection_path", "collection_path", postgresql_using="gist"),
         Index("idx_media_search_vector", "search_vector", postgresql_using="gin"),
         Index("idx_media_search_titles", "search_titles", postgresql_using="gin"),
-        Index("idx_media_title_id", "title", "id"),
         Index("idx_media_type_title", "media_type", "title", "id"),
         Index("idx_media_type_tracker_count", "media_type", "tracker_count", "id"),
         Index(
             "idx_media_title_trgm", "title", postgresql_using="gin", postgresql_ops={"title": "gin_trgm_ops"}
         ),
-        Index("idx_media_media_type", "media_type"),
         Index("idx_media_release_date", "release_date", "id"),
         Index("idx_media_created_at", "created_at", "id"),
         Index("idx_media_tracker_count", "tracker_count", "id"),
@@ -476,7 +474,11 @@ class ImportLog(Base):
 
 class Conflict(Base):
     __tablename__ = "conflicts"
-    __table_args__ = (Index("idx_conflicts_job_id", "job_id"), {"schema": "ingest"})
+    __table_args__ = (
+        Index("idx_conflicts_job_id", "job_id"),
+        Index("idx_conflicts_open", "id", postgresql_where=text("resolved_at IS NULL")),
+        {"schema": "ingest"},
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
     job_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("ingest.import_jobs.id", ondelete="CASCADE"))
@@ -489,6 +491,23 @@ class Conflict(Base):
     details: Mapped[jsonb_object]
     created_at: Mapped[created_ts]
     resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class JobKey(Base):
+    """Every key a record of an import job gave, with the first record that gave it: two records
+    of one run sharing a key are a conflict even when their batches are far apart (db/ingest_batch.py)."""
+
+    __tablename__ = "job_keys"
+    __table_args__ = {"schema": "ingest"}
+
+    # No foreign key: its check would cost more than the insert itself, for rows that live only as
+    # long as their run (deleted when it succeeds).
+    job_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    source_name: Mapped[str] = mapped_column(Text, primary_key=True)
+    external_key: Mapped[str] = mapped_column(Text, primary_key=True)
+    line_number: Mapped[int] = mapped_column(BigInteger)
+    # The "source:key" external id of the record that gave the key first.
+    record_id: Mapped[str] = mapped_column(Text)
 
 
 class PendingRelation(Base):

@@ -23,7 +23,7 @@ from gql.context import Info
 from gql.enums import TrackingStatus
 from gql.errors import BadUserInput
 from gql.media_filters import MediaFilterInput, MediaSortInput, to_sorts
-from gql.permissions import STATS_BREAKDOWN_MIN_TRACKERS, stats_breakdown_visible
+from gql.permissions import STATS_BREAKDOWN_MIN_TRACKERS, is_admin, stats_breakdown_visible
 from gql.relations import GraphEdge, MediaGraph, MediaRelation, RelationDirection, RelationType
 from gql.relay import (
     Connection,
@@ -138,7 +138,10 @@ def decoded_alternative_titles(root: strawberry.Parent[Any]) -> list[Alternative
     ]
 
 
-def decoded_field_sources(root: strawberry.Parent[Any]) -> list[FieldSource]:
+def decoded_field_sources(root: strawberry.Parent[Any], info: Info) -> list[FieldSource] | None:
+    """Null for everyone but admins: provenance names the internal feeds."""
+    if not is_admin(info.context.viewer):
+        return None
     sources = media_queries.decode_json(root.raw_field_sources)
     return [FieldSource(field=name, source=source) for name, source in sorted(sources.items())]
 
@@ -167,9 +170,10 @@ class Media(Node):
     collection_path: str | None = strawberry.field(
         description="Franchise / universe path, e.g. `dune.novels`."
     )
-    field_sources: list[FieldSource] = strawberry.field(
+    field_sources: list[FieldSource] | None = strawberry.field(
         resolver=decoded_field_sources,
-        description="Who set each field (docs/ingestion.md, Provenance); fields not listed fall under `*`.",
+        description="Who set each field (docs/ingestion.md, Provenance); fields not listed fall under `*`. "
+        "Null unless the viewer is an admin (feed names are internal).",
     )
     created_at: dt.datetime
     updated_at: dt.datetime

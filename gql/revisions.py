@@ -38,8 +38,9 @@ MEDIA_ID_KEYS = frozenset({"id", "media_id", "related_media_id", "merged_into", 
 NESTED_KEYS = frozenset({"merged", "moved"})
 
 
-def _as_api(values: dict[str, Any] | None) -> Any:
-    """A stored revision as the API spells things: camelCase keys, global IDs, enum names."""
+def as_api(values: dict[str, Any] | None) -> Any:
+    """Stored values (a revision's, a conflict's details) as the API spells things: camelCase keys,
+    global IDs, enum names."""
     if values is None:
         return None
     from gql.media import MediaType  # gql.media imports this module
@@ -49,7 +50,7 @@ def _as_api(values: dict[str, Any] | None) -> Any:
         if name in MEDIA_ID_KEYS and isinstance(value, str):
             value = to_global_id("Media", uuid.UUID(value))
         elif name in NESTED_KEYS and isinstance(value, dict):
-            value = _as_api(value)
+            value = as_api(value)
         elif name == "relation_type" and value is not None:
             value = RelationType(value).name
         elif name == "media_type" and value is not None:
@@ -84,8 +85,8 @@ class MediaRevision:
             actor_id=None if row.actor_id is None else to_global_id("User", row.actor_id),
             import_job_id=row.job_id,
             source=row.source,
-            before=_as_api(row.changes.get("before")),
-            after=_as_api(row.changes.get("after")),
+            before=as_api(row.changes.get("before")),
+            after=as_api(row.changes.get("after")),
             created_at=row.created_at,
         )
 

@@ -7,6 +7,7 @@ from gql.account_mutations import AccountMutation
 from gql.accounts import AccountsQuery, User
 from gql.admin import AdminMutation
 from gql.config import Limits
+from gql.conflicts import ConflictQuery
 from gql.documents import DocumentCache
 from gql.errors import ClassifiedErrorsSchema, MaskUnexpectedErrors
 from gql.input_guard import InputGuard
@@ -22,7 +23,7 @@ from gql.subscriptions import Subscription
 from gql.tracking import TrackingMutation
 from gql.websocket import OperationsByTransport
 
-Query = merge_types("Query", (NodeQuery, MediaQuery, AccountsQuery, ListQuery))
+Query = merge_types("Query", (NodeQuery, MediaQuery, AccountsQuery, ListQuery, ConflictQuery))
 Mutation = merge_types(
     "Mutation", (AccountMutation, TrackingMutation, ListMutation, AdminMutation, LibraryImportMutation)
 )
