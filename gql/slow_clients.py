@@ -12,8 +12,6 @@ import logging
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from gql.http_writes import write_responses_whole
-
 log = logging.getLogger("omnimediatrak.slow_clients")
 
 _BODY = json.dumps(
@@ -79,7 +77,6 @@ class TimedHttpToolsProtocol(ReadTimeouts, HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()
-        write_responses_whole(self)
         self._expect("body")
 
     def on_message_complete(self) -> None:
