@@ -514,3 +514,29 @@ async def test_the_relations_of_items_a_feed_creates_are_revisions_of_its_job(
         )
         for media_id, related, relation_type in stored
     )
+
+
+async def test_the_dry_run_command_prints_its_conflicts_without_items_it_did_not_create(
+    engine: AsyncEngine, tmp_path: Path, database_url: str
+) -> None:
+    first = _film("tmdb:100", "Solaris", ("imdb", "tt0069293"))
+    second = _film("wikidata:Q1", "Solaris (2002)", ("imdb", "tt0069293"))
+    path = write_jsonl(tmp_path / "mixed.jsonl", first, second)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gql.cli",
+        "ingest",
+        str(path),
+        "--dry-run",
+        env={**os.environ, "DATABASE_URL": database_url},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out = (await process.communicate())[0].decode()
+    assert process.returncode == 1
+    assert (
+        "line 2: conflict (key_shared_in_run) on imdb:tt0069293: line 1 (tmdb:100) of this run has the same "
+        "key; the record was applied without it\n"
+    ) in out
+    assert "None" not in out
