@@ -29,6 +29,15 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from db.types import Ltree, TsVector
+from db.vocabulary import (
+    DATE_PRECISIONS,
+    INVERSE_RELATION,
+    LIST_TYPES,
+    NON_CANONICAL_RELATIONS,
+    RELATION_TYPES,
+    TRACKING_STATUSES,
+    USER_ROLES,
+)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -38,37 +47,14 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-RELATION_TYPES = (
-    "sequel",
-    "prequel",
-    "adaptation",
-    "source",
-    "spin-off",
-    "shared-universe",
-    "side-story",
-    "parent-story",
-    "alternative-version",
-    "remake",
-    "summary",
-    "compilation",
-    "crossover",
-    "character",
-    "other",
-)
-# Inverse-labelled types are stored only in their canonical form, so one fact is one row.
-INVERSE_RELATION = {
-    "sequel": "prequel",
-    "prequel": "sequel",
-    "adaptation": "source",
-    "source": "adaptation",
-    "side-story": "parent-story",
-    "parent-story": "side-story",
-}
-NON_CANONICAL_RELATIONS = ("prequel", "source", "parent-story")
-
-TRACKING_STATUSES = ("planned", "in-progress", "completed", "dropped", "paused")
-# How much of media.release_date is known; the stored date is the first day of that period.
-DATE_PRECISIONS = ("year", "month", "day")
+# Re-exported for the modules that import them from here; defined in db/vocabulary.py.
+__all__ = [
+    "DATE_PRECISIONS",
+    "INVERSE_RELATION",
+    "NON_CANONICAL_RELATIONS",
+    "RELATION_TYPES",
+    "TRACKING_STATUSES",
+]
 
 uuid_pk = Annotated[
     uuid.UUID, mapped_column(UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()"))
@@ -206,7 +192,8 @@ class Relationship(Base):
         ),
         CheckConstraint("media_id <> related_media_id", name="no_self_loop"),
         CheckConstraint(
-            "relation_type NOT IN ('prequel', 'source', 'parent-story')", name="canonical_direction"
+            f"relation_type NOT IN ({', '.join(repr(label) for label in NON_CANONICAL_RELATIONS)})",
+            name="canonical_direction",
         ),
         {"schema": "media"},
     )
@@ -261,7 +248,7 @@ class User(Base):
     __tablename__ = "users"
     __table_args__ = (
         Index("idx_users_username_lower", text("lower(username)"), unique=True),
-        CheckConstraint("role IN ('user', 'admin')", name="role"),
+        CheckConstraint(f"role IN ({', '.join(repr(role) for role in USER_ROLES)})", name="role"),
         {"schema": "users"},
     )
 
@@ -340,7 +327,7 @@ class UserMedia(Base):
         Index("idx_user_media_status", "status"),
         Index("idx_user_media_user_updated", "user_id", "updated_at", "media_id"),
         CheckConstraint(
-            "status IN ('planned', 'in-progress', 'completed', 'dropped', 'paused')", name="status"
+            f"status IN ({', '.join(repr(status) for status in TRACKING_STATUSES)})", name="status"
         ),
         CheckConstraint("rating >= 1 AND rating <= 10", name="rating"),
         CheckConstraint("progress >= 0", name="progress"),
@@ -388,7 +375,7 @@ class UserList(Base):
     __tablename__ = "user_lists"
     __table_args__ = (
         Index("idx_user_lists_user_id", "user_id", "created_at"),
-        CheckConstraint("list_type IN ('static', 'smart')", name="list_type"),
+        CheckConstraint(f"list_type IN ({', '.join(repr(kind) for kind in LIST_TYPES)})", name="list_type"),
         {"schema": "interaction"},
     )
 

@@ -3,7 +3,7 @@ with mergeMedia (two items that are one) or moveExternalLink (a key that belongs
 
 import datetime as dt
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from sqlalchemy import Row
@@ -15,7 +15,7 @@ from gql.context import Info
 from gql.errors import Forbidden
 from gql.media import Media, media_by_raw_id
 from gql.permissions import is_admin
-from gql.relay import Connection, bad_cursor, connection_from_page, page_size
+from gql.relay import After, Connection, First, bad_cursor, connection_from_page, page_size
 from gql.revisions import as_api
 
 
@@ -33,7 +33,7 @@ class IngestConflictKind(Enum):
     KEY_SHARED_IN_RUN = conflict_queries.KEY_SHARED_IN_RUN
 
 
-@strawberry.enum
+@strawberry.enum(description="OPEN until an admin settles the conflict; RESOLVED after.")
 class IngestConflictStatus(Enum):
     OPEN = "open"
     RESOLVED = "resolved"
@@ -46,7 +46,7 @@ class IngestConflictStatus(Enum):
     "marks the conflict resolved."
 )
 class IngestConflict:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="The conflict's number.")
     import_job_id: int = strawberry.field(description="The import job (ingest.import_jobs) that met it.")
     source: str = strawberry.field(description="The feed the job ingested.")
     line_number: int | None = strawberry.field(description="The line of the record in the job's file.")
@@ -57,13 +57,13 @@ class IngestConflict:
     external_key: str = strawberry.field(description="...and its key.")
     external_id: str | None = strawberry.field(description="The record's own external id.")
     title: str | None = strawberry.field(description="The record's title.")
-    reason: str | None
+    reason: str | None = strawberry.field(description="Why the key is in dispute, for people.")
     details: JSON = strawberry.field(
         description="Everything recorded (camelCase keys): e.g. earlierLine and earlierExternalId of "
         "KEY_SHARED_IN_RUN, keys of KEYS_OF_TWO_ITEMS, holder of SECONDARY_KEY_OF_ANOTHER_ITEM."
     )
-    created_at: dt.datetime
-    resolved_at: dt.datetime | None
+    created_at: dt.datetime = strawberry.field(description="When the run met it.")
+    resolved_at: dt.datetime | None = strawberry.field(description="When it was settled; null while OPEN.")
     existing_media_raw_id: strawberry.Private[Any]
     incoming_media_raw_id: strawberry.Private[Any]
 
@@ -116,9 +116,11 @@ class ConflictQuery:
     async def ingest_conflicts(
         self,
         info: Info,
-        status: IngestConflictStatus = IngestConflictStatus.OPEN,
-        first: int | None = None,
-        after: str | None = None,
+        status: Annotated[
+            IngestConflictStatus, strawberry.argument(description="OPEN (the default) or RESOLVED ones.")
+        ] = IngestConflictStatus.OPEN,
+        first: First = None,
+        after: After = None,
     ) -> IngestConflictConnection:
         if not is_admin(info.context.viewer):
             raise Forbidden("Only admins can list ingestion conflicts")

@@ -15,7 +15,7 @@ from gql.relations import RelationType
 from gql.relay import to_global_id
 
 
-@strawberry.enum
+@strawberry.enum(description="What a revision did to the item.")
 class RevisionAction(Enum):
     CREATE = "create"
     UPDATE = "update"
@@ -64,8 +64,8 @@ def as_api(values: dict[str, Any] | None) -> Any:
     "when, and the values before/after."
 )
 class MediaRevision:
-    id: strawberry.ID
-    action: RevisionAction
+    id: strawberry.ID = strawberry.field(description="The revision's number, in order of changes.")
+    action: RevisionAction = strawberry.field(description="What the change did.")
     actor_id: strawberry.ID | None = strawberry.field(description="Global ID of the admin (User).")
     import_job_id: int | None = strawberry.field(
         description="The import job (ingest.import_jobs) that made a feed's change."
@@ -74,8 +74,8 @@ class MediaRevision:
     before: JSON | None = strawberry.field(
         description="The values before (camelCase keys, global IDs, enum names as elsewhere in the API)."
     )
-    after: JSON | None
-    created_at: dt.datetime
+    after: JSON | None = strawberry.field(description="The values after, spelt as `before`.")
+    created_at: dt.datetime = strawberry.field(description="When the change was made.")
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> "MediaRevision":
