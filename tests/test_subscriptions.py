@@ -4,6 +4,7 @@ nothing, revoked credentials close the connection, and two server processes on o
 deliver. Timeouts are failure bounds only."""
 
 import asyncio
+import datetime as dt
 import json
 import socket
 import uuid
@@ -18,12 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from db.accounts import create_session
 from db.library_import import jobs as job_queries
 from db.library_import.apply import ImportCounts
 from db.models import UserMedia
 from gql.relay import to_global_id
 from tests.client import GraphQLClient
-from tests.factories import link_media, make_media, make_user
+from tests.factories import FIXTURE_PASSWORD, link_media, make_media, make_user
 from tests.server_process import ServerProcess, running_server
 
 EVENT_TIMEOUT = 10.0
@@ -59,6 +61,9 @@ DELETE_LIST = """
 mutation ($input: DeleteListInput!) { deleteList(input: $input) { userErrors { code } } }
 """
 LOGOUT = "mutation { logout { ok userErrors { code } } }"
+CHANGE_PASSWORD = """
+mutation ($input: ChangePasswordInput!) { changePassword(input: $input) { userErrors { code } } }
+"""
 CREATE_TOKEN = """
 mutation ($input: CreateApiTokenInput!) {
   createApiToken(input: $input) { token apiToken { id } userErrors { code } }
@@ -79,6 +84,7 @@ def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         "OMT_CORS_ORIGINS": "https://app.example",
         "OMT_WS_SUBSCRIPTIONS_PER_CONNECTION": str(SUBSCRIPTIONS_PER_CONNECTION),
         "OMT_WS_INIT_TIMEOUT_SECONDS": "3",
+        "OMT_WS_CREDENTIAL_RECHECK_SECONDS": "1",
     }
     with running_server(log, env, "--workers", "1") as process:
         yield process
@@ -286,6 +292,37 @@ async def test_a_private_list_is_watched_by_its_owner_only(
         assert await other.refusal(again) == "NOT_FOUND"
 
 
+async def test_a_smart_list_signals_when_its_result_may_have_changed(
+    server: ServerProcess, engine: AsyncEngine
+) -> None:
+    media_id = await make_media(engine, title="Before")
+    _, owner_token = await make_user(engine)
+    _, other_token = await make_user(engine)
+    smart = {
+        "name": "Books",
+        "isPublic": True,
+        "listType": "SMART",
+        "definition": {"media": {"mediaTypes": ["BOOK"]}},
+    }
+    created = await http(server, CREATE_LIST, {"input": smart}, owner_token)
+    list_id = created["createList"]["list"]["id"]
+    async with ws_client(server, other_token) as other:
+        watching = await other.subscribe(LIST_CHANGED, {"id": list_id})
+        await other.live()
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("UPDATE media.media SET title = 'After', updated_at = now() WHERE id = :id"),
+                {"id": media_id},
+            )
+        signal = (await other.next_event(watching))["listChanged"]
+    assert signal == {
+        "kind": "RESULT_MAY_HAVE_CHANGED",
+        "listId": list_id,
+        "mediaIds": [],
+        "list": {"name": "Books", "isPublic": True},
+    }
+
+
 async def test_deleting_a_list_ends_its_subscription(server: ServerProcess, engine: AsyncEngine) -> None:
     media_id = await make_media(engine)
     _, owner_token = await make_user(engine)
@@ -354,6 +391,40 @@ async def test_a_revoked_api_token_closes_its_subscriptions(
         media_id = await make_media(engine)
         await track(server, session, media_id)
         assert (await untouched.next_event(kept))["libraryChanged"]["mediaId"] == media_gid(media_id)
+
+
+async def test_a_password_change_closes_the_other_sessions_subscriptions(
+    server: ServerProcess, engine: AsyncEngine
+) -> None:
+    user_id, here = await make_user(engine)
+    async with engine.begin() as conn:
+        there, _ = await create_session(conn, user_id, dt.timedelta(days=1))
+    async with ws_client(server, there) as elsewhere, ws_client(server, here) as this_device:
+        await elsewhere.subscribe(LIBRARY_CHANGED)
+        await elsewhere.live()
+        kept = await this_device.subscribe(LIBRARY_CHANGED)
+        await this_device.live()
+        change = {"currentPassword": FIXTURE_PASSWORD, "newPassword": "an entirely new passphrase 42"}
+        await http(server, CHANGE_PASSWORD, {"input": change}, here)
+        assert await elsewhere.close_code() == 4403
+        media_id = await make_media(engine)
+        await track(server, here, media_id)
+        assert (await this_device.next_event(kept))["libraryChanged"]["mediaId"] == media_gid(media_id)
+
+
+async def test_an_expired_api_token_closes_its_subscriptions(
+    server: ServerProcess, engine: AsyncEngine
+) -> None:
+    _, session = await make_user(engine)
+    created = await http(server, CREATE_TOKEN, {"input": {"name": "tv", "scopes": ["READ"]}}, session)
+    token = created["createApiToken"]["token"]
+    async with ws_client(server, token) as client:
+        await client.subscribe(LIBRARY_CHANGED)
+        await client.live()
+        # Expiry writes nothing a trigger could tell: the periodic check (every second here) finds it.
+        async with engine.begin() as conn:
+            await conn.execute(text("UPDATE auth.tokens SET expires_at = now() - interval '1 second'"))
+        assert await client.close_code() == 4403
 
 
 async def test_an_invalid_token_is_refused_with_4403(server: ServerProcess) -> None:
