@@ -214,8 +214,7 @@ async def _problems(
 
 async def job_by_raw_id(info: Info, job_id: uuid.UUID) -> LibraryImportJob | None:
     """node(id): the owner's only; for anyone else (admins too) it does not exist."""
-    async with info.context.engine.connect() as conn:
-        (row,) = await job_queries.jobs_by_ids(conn, [job_id])
+    row = await info.context.loaders.library_import_job_by_id.load(job_id)
     if row is None or not is_owner(info.context.viewer, row.user_id):
         return None
     return LibraryImportJob.from_row(row)

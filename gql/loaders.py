@@ -19,6 +19,7 @@ from db import media as media_queries
 from db import relations as relation_queries
 from db import tracking as tracking_queries
 from db.accounts import ApiTokenRow, SessionRow, UserRow
+from db.library_import import jobs as library_import_jobs
 from db.pagination import Page
 
 K = TypeVar("K")
@@ -134,6 +135,11 @@ class Loaders:
     @cached_property
     def graph_by_key(self) -> DataLoader[relation_queries.GraphKey, relation_queries.Graph]:
         return batch_loader(self.engine, relation_queries.graphs_by_keys)
+
+    # library imports
+    @cached_property
+    def library_import_job_by_id(self) -> DataLoader[uuid.UUID, Any]:
+        return batch_loader(self.engine, library_import_jobs.jobs_by_ids)
 
     # curation
     @cached_property
