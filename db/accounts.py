@@ -8,7 +8,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     ColumnElement,
@@ -36,6 +36,65 @@ SESSION_PREFIX = "omts_"
 API_TOKEN_PREFIX = "omtk_"
 
 AnyRow = Row[*tuple[Any, ...]]
+
+
+class UserRow(Protocol):
+    """A user as `user_columns` reads it (the batch functions' rows have these attributes)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def email(self) -> str: ...
+    @property
+    def username(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def settings(self) -> dict[str, Any]: ...
+    @property
+    def created_at(self) -> dt.datetime: ...
+    @property
+    def updated_at(self) -> dt.datetime: ...
+
+
+class SessionRow(Protocol):
+    """A sign-in session as `session_columns` reads it."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def user_id(self) -> uuid.UUID: ...
+    @property
+    def created_at(self) -> dt.datetime: ...
+    @property
+    def last_seen_at(self) -> dt.datetime: ...
+    @property
+    def expires_at(self) -> dt.datetime: ...
+    @property
+    def ip(self) -> str | None: ...
+    @property
+    def user_agent(self) -> str | None: ...
+
+
+class ApiTokenRow(Protocol):
+    """An API token as `api_token_columns` reads it."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def user_id(self) -> uuid.UUID: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def scopes(self) -> list[str]: ...
+    @property
+    def created_at(self) -> dt.datetime: ...
+    @property
+    def expires_at(self) -> dt.datetime | None: ...
+    @property
+    def last_used_at(self) -> dt.datetime | None: ...
+    @property
+    def revoked_at(self) -> dt.datetime | None: ...
 
 
 def new_secret(prefix: str) -> str:
@@ -193,13 +252,13 @@ USERS_BY_IDS = select(*user_columns).where(User.id == any_(uuid_keys()))
 USERS_BY_FOLDED_NAMES = select(*user_columns).where(func.lower(User.username) == any_(text_keys()))
 
 
-async def users_by_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[AnyRow | None]:
+async def users_by_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[UserRow | None]:
     rows = (await conn.execute(USERS_BY_IDS, {"keys": list(ids)})).all()
     by_id = {row.id: row for row in rows}
     return [by_id.get(user_id) for user_id in ids]
 
 
-async def users_by_usernames(conn: AsyncConnection, usernames: Sequence[str]) -> list[AnyRow | None]:
+async def users_by_usernames(conn: AsyncConnection, usernames: Sequence[str]) -> list[UserRow | None]:
     """Users by case-insensitive username, in key order."""
     folded = [username.lower() for username in usernames]
     rows = (await conn.execute(USERS_BY_FOLDED_NAMES, {"keys": folded})).all()
@@ -306,7 +365,7 @@ def session_is_live(session_idle: dt.timedelta | ColumnElement[dt.timedelta]) ->
 
 async def sessions_by_user_ids(
     conn: AsyncConnection, user_ids: Sequence[uuid.UUID], session_idle: dt.timedelta
-) -> list[list[AnyRow]]:
+) -> list[list[SessionRow]]:
     """Each user's live sessions, most recent use first."""
     rows = (
         await conn.execute(
@@ -315,7 +374,7 @@ async def sessions_by_user_ids(
             .order_by(Session.last_seen_at.desc(), Session.id)
         )
     ).all()
-    grouped: dict[uuid.UUID, list[AnyRow]] = defaultdict(list)
+    grouped: dict[uuid.UUID, list[SessionRow]] = defaultdict(list)
     for row in rows:
         grouped[row.user_id].append(row)
     return [grouped[user_id] for user_id in user_ids]
@@ -323,7 +382,7 @@ async def sessions_by_user_ids(
 
 async def sessions_by_ids(
     conn: AsyncConnection, ids: Sequence[uuid.UUID], session_idle: dt.timedelta
-) -> list[AnyRow | None]:
+) -> list[SessionRow | None]:
     """Live sessions by id, in key order: exactly those `sessions_by_user_ids` lists."""
     rows = (
         await conn.execute(select(*session_columns).where(Session.id.in_(ids), session_is_live(session_idle)))
@@ -394,7 +453,9 @@ async def revoke_all_api_tokens(conn: AsyncConnection, user_id: uuid.UUID) -> in
     return len(result.all())
 
 
-async def api_tokens_by_user_ids(conn: AsyncConnection, user_ids: Sequence[uuid.UUID]) -> list[list[AnyRow]]:
+async def api_tokens_by_user_ids(
+    conn: AsyncConnection, user_ids: Sequence[uuid.UUID]
+) -> list[list[ApiTokenRow]]:
     """Each user's tokens that still work, newest first."""
     rows = (
         await conn.execute(
@@ -403,13 +464,13 @@ async def api_tokens_by_user_ids(conn: AsyncConnection, user_ids: Sequence[uuid.
             .order_by(ApiToken.created_at.desc(), ApiToken.id)
         )
     ).all()
-    grouped: dict[uuid.UUID, list[AnyRow]] = defaultdict(list)
+    grouped: dict[uuid.UUID, list[ApiTokenRow]] = defaultdict(list)
     for row in rows:
         grouped[row.user_id].append(row)
     return [grouped[user_id] for user_id in user_ids]
 
 
-async def api_tokens_by_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[AnyRow | None]:
+async def api_tokens_by_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[ApiTokenRow | None]:
     """Working tokens by id, in key order: exactly those `api_tokens_by_user_ids` lists."""
     rows = (
         await conn.execute(select(*api_token_columns).where(ApiToken.id.in_(ids), api_token_is_live()))

@@ -324,12 +324,15 @@ def _relation_json(row: str, notes: str = "notes", weight: str = "weight") -> st
     )
 
 
-# A feed's relation changes between items that existed before its batch are revisions too (the
-# relations of a new item come with its creation).
+# A feed's relation changes are revisions too, those of the items it creates included.
 FEED_LINK_REVISIONS = (
     "INSERT INTO media.revisions (media_id, action, changes, job_id, source) "
     "SELECT c.media_id, 'link', jsonb_build_object('before', {before}, 'after', {after}), :job_id, :source "
     "FROM changed c"
+)
+INSERT_NEW_RELATIONS_BY_FEED = text(
+    f"WITH changed AS ({INSERT_NEW_RELATIONS.text} RETURNING media_id, related_media_id, relation_type, notes, weight) "
+    + FEED_LINK_REVISIONS.format(before="NULL", after=_relation_json("c"))
 )
 INSERT_RELATIONS_BY_FEED = text(
     f"WITH changed AS ({INSERT_RELATIONS.text} RETURNING media_id, related_media_id, relation_type, notes, weight) "
@@ -418,7 +421,8 @@ async def store_relations(
     ]
     inserted = 0
     if fresh:
-        inserted += (await conn.execute(INSERT_NEW_RELATIONS, _relation_params(fresh))).rowcount
+        statement = INSERT_NEW_RELATIONS if feed_job is None else INSERT_NEW_RELATIONS_BY_FEED
+        inserted += (await conn.execute(statement, {**revision, **_relation_params(fresh)})).rowcount
     if known:
         statement = INSERT_RELATIONS if feed_job is None else INSERT_RELATIONS_BY_FEED
         inserted += (await conn.execute(statement, {**revision, **_relation_params(known)})).rowcount

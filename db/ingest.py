@@ -27,7 +27,15 @@ import orjson
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from db.ingest_batch import ADVANCE_JOB, Counts, Feed, apply_batch, log_bad_lines
+from db.ingest_batch import (
+    ADVANCE_JOB,
+    Counts,
+    Feed,
+    apply_batch,
+    claim_keys,
+    log_bad_lines,
+    record_conflicts,
+)
 from db.ingest_format import Batch, read_batches, scan_file
 from db.models import Media
 from db.provenance import Precedence
@@ -187,13 +195,16 @@ async def _release_source_lock(conn: AsyncConnection, source: str) -> None:
 
 
 async def _finish_job(conn: AsyncConnection, job_id: int, status: str) -> None:
-    """Best effort: after a lost connection the job simply stays `running`, which resume accepts."""
+    """Best effort: after a lost connection the job simply stays `running`, which resume accepts.
+    The run's key claims are kept until it succeeds: a resumed run needs them."""
     try:
         async with conn.begin():
             await conn.execute(
                 text("UPDATE ingest.import_jobs SET status = :status, finished_at = now() WHERE id = :id"),
                 {"status": status, "id": job_id},
             )
+            if status == "succeeded":
+                await conn.execute(text("DELETE FROM ingest.job_keys WHERE job_id = :id"), {"id": job_id})
     except Exception:
         log.warning("could not record the end of job %d (status %s)", job_id, status, exc_info=True)
 
@@ -418,15 +429,18 @@ async def _write_batch(
     async with conn.begin():
         await conn.execute(BATCH_SETTINGS)
         if feed_run.dry_run:
+            shared = await claim_keys(conn, feed_run.job_id, batch)
             savepoint = await conn.begin_nested()
-            outcome = await apply_batch(conn, feed_run, batch, wait_for_earlier_batches)
+            outcome = await apply_batch(conn, feed_run, batch, wait_for_earlier_batches, shared)
             await savepoint.rollback()
-            # What would have changed survives the rollback, with the bad lines.
+            # What would have changed survives the rollback, with the bad lines and the conflicts.
             await log_bad_lines(
                 conn,
                 feed_run.job_id,
                 sorted(batch.bad_lines + outcome.field_notes, key=lambda note: note.line),
             )
+            if outcome.conflicts:
+                await record_conflicts(conn, feed_run.job_id, outcome.conflicts_without_new_items())
         else:
             outcome = await apply_batch(conn, feed_run, batch, wait_for_earlier_batches)
         counts = outcome.counts

@@ -3,6 +3,7 @@ transaction: matching records to items (identity conflicts are recorded, never m
 precedence (db/provenance.py) and the revisions a feed leaves. Values are compared before writing,
 so a batch already applied changes no row."""
 
+import dataclasses
 import os
 import time
 import uuid
@@ -16,6 +17,12 @@ from sqlalchemy import any_, bindparam, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from db.conflicts import (
+    KEY_OF_ANOTHER_ITEM,
+    KEY_SHARED_IN_RUN,
+    KEYS_OF_TWO_ITEMS,
+    SECONDARY_KEY_OF_ANOTHER_ITEM,
+)
 from db.curation import RelationFact, store_relations, take_pending_relations
 from db.ingest_format import BadLine, Batch, Key, Record, Relation
 from db.media_validation import MEDIA_FIELDS
@@ -73,6 +80,28 @@ class BatchOutcome:
     counts: Counts
     # In a dry run: what each record would change or may not change, for ingest.import_logs.
     field_notes: list[BadLine]
+    # Rows for ingest.conflicts: written by apply_batch, or in a dry run by the caller after the rollback.
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    new_media_ids: set[uuid.UUID] = field(default_factory=set)
+
+    def conflicts_without_new_items(self) -> list[dict[str, Any]]:
+        """The conflicts as a dry run reports them: the items it would have created do not exist."""
+        return [
+            {
+                **conflict,
+                "existing": None if conflict["existing"] in self.new_media_ids else conflict["existing"],
+                "incoming": None if conflict["incoming"] in self.new_media_ids else conflict["incoming"],
+            }
+            for conflict in self.conflicts
+        ]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The first record of a run that gave a key."""
+
+    line: int
+    record_id: str
 
 
 def _records(columns: dict[str, str]) -> str:
@@ -212,6 +241,61 @@ KEYS_IN_NAMESPACES = text(
 )
 
 
+# The run's earlier claims of the batch's keys, read before the batch's own are added (one snapshot).
+# The batch's keys become the run's; a key the run already has is returned with its first record.
+# The upsert finds earlier claims through the primary key whatever the planner thinks of the table's
+# size (a join planned while the table was small scanned all of it for every batch); the no-op
+# update of an earlier claim happens only for keys records share.
+CLAIM_KEYS = text(
+    "WITH claimed AS (INSERT INTO ingest.job_keys AS k (job_id, source_name, external_key, line_number, record_id) "
+    "SELECT :job_id, r.source_name, r.external_key, r.line_number, r.record_id FROM "
+    + _records({"source_name": "text", "external_key": "text", "line_number": "bigint", "record_id": "text"})
+    + " ON CONFLICT (job_id, source_name, external_key) DO UPDATE SET line_number = k.line_number "
+    "RETURNING k.source_name, k.external_key, k.line_number, k.record_id, k.xmax <> 0 AS earlier) "
+    "SELECT source_name, external_key, line_number, record_id FROM claimed WHERE earlier"
+)
+
+
+SharedKeys = dict[int, dict[Key, Claim]]
+
+
+async def claim_keys(conn: AsyncConnection, job_id: int, batch: Batch) -> SharedKeys:
+    """Record the keys of the batch's records as the run's, and return, per line, the keys that
+    line shares with earlier records of the run (other external ids), with the record that gave
+    each first. Called outside a dry run's rollback, so the claims hold across batches."""
+    first: dict[Key, Claim] = {}
+    for record in batch.records:
+        for key in record.keys:
+            first.setdefault(key, Claim(record.line, record.external_id_text))
+    if not first:
+        return {}
+    rows = await conn.execute(
+        CLAIM_KEYS,
+        {
+            "job_id": job_id,
+            **as_rows(
+                [
+                    {
+                        "source_name": source,
+                        "external_key": key,
+                        "line_number": claim.line,
+                        "record_id": claim.record_id,
+                    }
+                    for (source, key), claim in first.items()
+                ]
+            ),
+        },
+    )
+    earlier = {(row.source_name, row.external_key): Claim(row.line_number, row.record_id) for row in rows}
+    shared: SharedKeys = {}
+    for record in batch.records:
+        for key in record.keys:
+            claim = earlier.get(key) or first[key]
+            if claim.record_id != record.external_id_text:
+                shared.setdefault(record.line, {})[key] = claim
+    return shared
+
+
 def _media_rows(rows: list[tuple[uuid.UUID, str | None, dict[str, Any]]]) -> dict[str, str]:
     return as_rows(
         [{"id": media_id, "external_id": external_id, **values} for media_id, external_id, values in rows]
@@ -283,8 +367,26 @@ def _conflict(
     }
 
 
+def _shared_key_conflict(
+    record: Record, key: Key, claim: Claim, holder: uuid.UUID | None, incoming: uuid.UUID | None, outcome: str
+) -> dict[str, Any]:
+    return _conflict(
+        record,
+        KEY_SHARED_IN_RUN,
+        key,
+        holder,
+        incoming,
+        f"line {claim.line} ({claim.record_id}) of this run has the same key; the record {outcome}",
+        earlier_line=claim.line,
+        earlier_external_id=claim.record_id,
+    )
+
+
 async def _match(
-    conn: AsyncConnection, batch: Batch, owners: dict[Key, uuid.UUID]
+    conn: AsyncConnection,
+    batch: Batch,
+    owners: dict[Key, uuid.UUID],
+    shared: SharedKeys,
 ) -> tuple[list[tuple[Record, uuid.UUID | None]], list[dict[str, Any]]]:
     """The item each record is (None: a new one), leaving out the records whose identity is in
     conflict. A record is the item holding its own external_id; failing that, the one item its
@@ -294,6 +396,23 @@ async def _match(
     matched: list[tuple[Record, uuid.UUID | None]] = []
     through_secondary: list[tuple[Record, uuid.UUID]] = []
     for record in batch.records:
+        claims = shared.get(record.line)
+        if claims is not None:
+            if record.external_id in claims:
+                claim = claims[record.external_id]
+                conflicts.append(
+                    _shared_key_conflict(
+                        record,
+                        record.external_id,
+                        claim,
+                        owners.get(record.external_id),
+                        None,
+                        "was not applied",
+                    )
+                )
+                continue
+            # The record is applied without the keys an earlier record of the run gave.
+            record = dataclasses.replace(record, keys=[key for key in record.keys if key not in claims])
         own = owners.get(record.external_id)
         if own is not None:
             matched.append((record, own))
@@ -307,7 +426,7 @@ async def _match(
                     conflicts.append(
                         _conflict(
                             record,
-                            "keys_of_two_items",
+                            KEYS_OF_TWO_ITEMS,
                             key,
                             first,
                             owner,
@@ -350,7 +469,7 @@ async def _match(
                 conflicts.append(
                     _conflict(
                         record,
-                        "secondary_key_of_another_item",
+                        SECONDARY_KEY_OF_ANOTHER_ITEM,
                         key,
                         item,
                         None,
@@ -372,6 +491,7 @@ async def apply_batch(
     feed_run: Feed,
     batch: Batch,
     wait_for_earlier_batches: Callable[[], Awaitable[None]] = _nothing_to_wait_for,
+    shared: SharedKeys | None = None,
 ) -> BatchOutcome:
     """Write one batch inside the caller's transaction, with a fixed number of statements.
 
@@ -390,7 +510,9 @@ async def apply_batch(
         await wait_for_earlier_batches()
         owners, linked = await _lookup(conn, batch)
 
-    matched, conflicts = await _match(conn, batch, owners)
+    if shared is None:
+        shared = await claim_keys(conn, feed_run.job_id, batch)
+    matched, conflicts = await _match(conn, batch, owners, shared)
     targets: dict[uuid.UUID, _Target] = {}
     for record, item in matched:
         target = targets.get(item) if item is not None else None
@@ -398,13 +520,19 @@ async def apply_batch(
             target = _Target(item or time_ordered_uuid(), item is None)
             targets[target.media_id] = target
         target.records.append(record)
+        for key, claim in shared.get(record.line, {}).items():
+            conflicts.append(
+                _shared_key_conflict(
+                    record, key, claim, owners.get(key), target.media_id, "was applied without it"
+                )
+            )
         for key in record.keys:
             owner = owners.get(key)
             if owner is not None and owner != target.media_id:
                 conflicts.append(
                     _conflict(
                         record,
-                        "key_of_another_item",
+                        KEY_OF_ANOTHER_ITEM,
                         key,
                         owner,
                         target.media_id,
@@ -512,8 +640,8 @@ async def apply_batch(
         )
     if revisions:
         await conn.execute(INSERT_REVISIONS, {**job, **as_rows(revisions)})
-    if conflicts:
-        await conn.execute(INSERT_CONFLICTS, {"job_id": feed_run.job_id, **as_rows(conflicts)})
+    if conflicts and not feed_run.dry_run:
+        await record_conflicts(conn, feed_run.job_id, conflicts)
 
     if not own_keys_found:
         await wait_for_earlier_batches()
@@ -568,7 +696,7 @@ async def apply_batch(
         await store_relations(conn, facts, new_media_ids, (feed_run.job_id, feed_run.source))
 
     await log_bad_lines(conn, feed_run.job_id, notes)
-    return BatchOutcome(counts, field_notes)
+    return BatchOutcome(counts, field_notes, conflicts, new_media_ids)
 
 
 def _shown(value: Any) -> str:
@@ -583,6 +711,10 @@ def _field_note(line: int, event: FieldEvent) -> BadLine:
             f"{event.name} kept at {_shown(event.before)} (set by {event.owner}), not {_shown(event.after)}"
         )
     return BadLine(line, message, None, event.outcome)
+
+
+async def record_conflicts(conn: AsyncConnection, job_id: int, conflicts: list[dict[str, Any]]) -> None:
+    await conn.execute(INSERT_CONFLICTS, {"job_id": job_id, **as_rows(conflicts)})
 
 
 async def log_bad_lines(conn: AsyncConnection, job_id: int, notes: list[BadLine]) -> None:

@@ -11,7 +11,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     BigInteger,
@@ -69,6 +69,31 @@ list_columns = (
 )
 
 
+class UserListRow(Protocol):
+    """A list as `list_columns` reads it."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def user_id(self) -> uuid.UUID: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def description(self) -> str | None: ...
+    @property
+    def is_public(self) -> bool: ...
+    @property
+    def list_type(self) -> str: ...
+    @property
+    def filter_definition(self) -> dict[str, Any] | None: ...
+    @property
+    def created_at(self) -> dt.datetime: ...
+    @property
+    def updated_at(self) -> dt.datetime: ...
+    @property
+    def owner_profile_public(self) -> bool: ...
+
+
 def _lists_select() -> Any:
     return select(*list_columns).join(User, User.id == UserList.user_id)
 
@@ -76,18 +101,13 @@ def _lists_select() -> Any:
 LISTS_BY_IDS = _lists_select().where(UserList.id == any_(uuid_keys()))
 
 
-async def lists_by_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[Any]:
+async def lists_by_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[UserListRow | None]:
     rows = {row.id: row for row in await conn.execute(LISTS_BY_IDS, {"keys": list(ids)})}
     return [rows.get(list_id) for list_id in ids]
 
 
 def _owner_condition(owner_id: Any, include_private: bool) -> ColumnElement[bool]:
     return and_(UserList.user_id == owner_id, true() if include_private else UserList.is_public)
-
-
-async def count_lists(conn: AsyncConnection, owner_id: uuid.UUID, include_private: bool) -> int:
-    query = select(func.count()).select_from(UserList).where(_owner_condition(owner_id, include_private))
-    return int((await conn.execute(query)).scalar_one())
 
 
 @dataclass(frozen=True)
@@ -116,9 +136,9 @@ def check_lists_cursor(after: str | None) -> None:
 
 @functools.lru_cache(maxsize=64)
 def _lists_part(part: int, include_private: bool, with_cursor: bool) -> Any:
-    """A LATERAL page of lists per owner of `part{part}_owners`, for one (visibility, first, after).
-    Built once per part number, visibility and cursor presence (a viewer's lists are read on most
-    requests of the apps): page size and cursor are parameters (`_lists_parameters`)."""
+    """A LATERAL page of lists per owner of `part{part}_owners`, for one visibility. Built once per
+    variant (a viewer's lists are read on most requests of the apps): the owners, the page size and the
+    cursor are parameters (`_lists_parameters`)."""
     owners = (
         func.unnest(uuid_keys(f"part{part}_owners"))
         .table_valued(column("owner_id", Uuid(as_uuid=True)))
@@ -127,8 +147,8 @@ def _lists_part(part: int, include_private: bool, with_cursor: bool) -> Any:
     page = _lists_select().where(_owner_condition(owners.c.owner_id, include_private))
     if with_cursor:
         cursor = [
-            bindparam(f"part{part}_created", type_=DateTime(timezone=True)),
-            bindparam(f"part{part}_id", type_=Uuid),
+            bindparam(f"part{part}_after_created", type_=DateTime(timezone=True)),
+            bindparam(f"part{part}_after_id", type_=Uuid),
         ]
         page = page.where(keys_after(LIST_KEYS, cursor))
     limit = bindparam(f"part{part}_limit", type_=Integer)
@@ -136,12 +156,17 @@ def _lists_part(part: int, include_private: bool, with_cursor: bool) -> Any:
     return select(literal_column(str(part)).label("part"), lateral).select_from(owners).join(lateral, true())
 
 
+@functools.lru_cache(maxsize=64)
+def _lists_query(variants: tuple[tuple[bool, bool], ...]) -> Any:
+    return union_of([_lists_part(number, *variant) for number, variant in enumerate(variants)])
+
+
 def _lists_parameters(part: int, owners: list[uuid.UUID], first: int, after: str | None) -> dict[str, Any]:
     parameters: dict[str, Any] = {f"part{part}_owners": owners, f"part{part}_limit": first + 1}
     if after is not None:
         created, list_id = _lists_cursor_values(after)
-        parameters[f"part{part}_created"] = created
-        parameters[f"part{part}_id"] = list_id
+        parameters[f"part{part}_after_created"] = created
+        parameters[f"part{part}_after_id"] = list_id
     return parameters
 
 
@@ -157,14 +182,13 @@ async def list_pages_of_owners(conn: AsyncConnection, requests: Sequence[ListsRe
         groups.setdefault((request.include_private, request.first, request.after), []).append(
             request.owner_id
         )
-    parts = []
+    query = _lists_query(tuple((include_private, after is not None) for include_private, _, after in groups))
     parameters: dict[str, Any] = {}
-    for number, ((include_private, first, after), owners) in enumerate(groups.items()):
-        parts.append(_lists_part(number, include_private, after is not None))
+    for number, ((_, first, after), owners) in enumerate(groups.items()):
         parameters.update(_lists_parameters(number, owners, first, after))
     part_of = {group: number for number, group in enumerate(groups)}
     found: dict[tuple[int, uuid.UUID], list[Any]] = {}
-    for row in await conn.execute(union_of(parts), parameters):
+    for row in await conn.execute(query, parameters):
         found.setdefault((row.part, row.user_id), []).append(row)
     pages = []
     for request in requests:

@@ -1,8 +1,10 @@
 """Catalog reads: batch functions (one SQL statement each, results in key order) and searches."""
 
 import datetime as dt
+import functools
 import hashlib
 import json
+import typing
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -10,11 +12,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
+    Integer,
     Row,
     Text,
     and_,
     any_,
+    bindparam,
     cast,
     false,
     func,
@@ -258,7 +263,10 @@ def _after(keys: Sequence[_SortKey], values: Sequence[Any]) -> ColumnElement[boo
     ):
         position = tuple_(*(key.expression for key in keys))
         bound = tuple_(
-            *(literal(value, type_=key.expression.type) for key, value in zip(keys, values, strict=True))
+            *(
+                value if isinstance(value, BindParameter) else literal(value, type_=_key_type(key))
+                for key, value in zip(keys, values, strict=True)
+            )
         )
         return position < bound if keys[0].descending else position > bound
     condition: ColumnElement[bool] = false()
@@ -345,10 +353,8 @@ async def search_media(
         return await _ranked_page(conn, media_filter, list(extra_conditions), first, after, cursor_kind)
     keys = _sort_keys(media_filter, sort)
     kind = _cursor_kind(cursor_kind, media_filter, keys)
-    query = _filtered(media_filter, extra_conditions).add_columns(
-        *(key.expression.label(f"sort_{key.name}") for key in keys)
-    )
     after_values = None if after is None else _decode_after(after, kind, keys)
+    extra_conditions = list(extra_conditions)
     if media_filter.search and keys[0].name in WALKABLE:
         return _page(
             await _walked_page(conn, media_filter, extra_conditions, keys, first, after_values),
@@ -356,11 +362,53 @@ async def search_media(
             kind,
             keys,
         )
+    if _is_catalog_filter(media_filter, extra_conditions):
+        cursor_nulls = None if after_values is None else tuple(value is None for value in after_values)
+        parameters: dict[str, Any] = {"limit": first + 1}
+        for number, value in enumerate(after_values or ()):
+            if value is not None:
+                parameters[f"after_{number}"] = value
+        page_query = _catalog_page_query(media_filter, tuple(sort), cursor_nulls)
+        return _page(list((await conn.execute(page_query, parameters)).all()), first, kind, keys)
+    query = _filtered(media_filter, extra_conditions).add_columns(
+        *(key.expression.label(f"sort_{key.name}") for key in keys)
+    )
     if after_values is not None:
         query = query.where(_after(keys, after_values))
     query = query.order_by(*_order_by(keys)).limit(first + 1)
     rows: list[Any] = list((await conn.execute(query)).all())[: first + 1]
     return _page(rows, first, kind, keys)
+
+
+def _is_catalog_filter(media_filter: MediaFilter, extra_conditions: Sequence[ColumnElement[bool]]) -> bool:
+    """Filters whose statements `_catalog_page_query` and `_count_query` keep: no search text (its
+    statement carries its typo corrections, which the filter's equality ignores), no attributes (a
+    dict: not hashable), nothing added by the caller."""
+    return not media_filter.search and media_filter.attributes is None and not extra_conditions
+
+
+# The catalog screens ask for a few filters over and over, page after page: their statements are built
+# once per filter, sort and cursor shape (which keys of the cursor are NULL), the page size and the
+# cursor's values parameters. Hashable filters only (not the attributes' JSON).
+@functools.lru_cache(maxsize=512)
+def _catalog_page_query(
+    media_filter: MediaFilter, sort: tuple[MediaSort, ...], cursor_nulls: tuple[bool, ...] | None
+) -> Any:
+    keys = _sort_keys(media_filter, sort)
+    query = _filtered(media_filter, ()).add_columns(
+        *(key.expression.label(f"sort_{key.name}") for key in keys)
+    )
+    if cursor_nulls is not None:
+        placeholders = [
+            None if is_null else bindparam(f"after_{number}", type_=_key_type(key))
+            for number, (key, is_null) in enumerate(zip(keys, cursor_nulls, strict=True))
+        ]
+        query = query.where(_after(keys, placeholders))
+    return query.order_by(*_order_by(keys)).limit(bindparam("limit", type_=Integer))
+
+
+def _key_type(key: "_SortKey") -> Any:
+    return typing.cast(ColumnElement[Any], key.expression).type
 
 
 # Leading sort keys of a text search read by walking their index (`_first_matches`): an index on
@@ -605,11 +653,28 @@ async def count_media(
     bound: int | None = None,
 ) -> MediaCount:
     """The number of matching items, counted up to `bound` (exact below it, `exact` False above)."""
-    matching = select(Media.id).where(filter_conditions(media_filter or MediaFilter()), *extra_conditions)
-    if bound is not None:
-        matching = matching.limit(bound + 1)
-    query = select(func.count()).select_from(matching.subquery())
+    media_filter = media_filter or MediaFilter()
+    extra_conditions = list(extra_conditions)
+    if _is_catalog_filter(media_filter, extra_conditions):
+        query = _count_query(media_filter, bound)
+    else:
+        query = _count_statement(media_filter, extra_conditions, bound)
     count = int((await conn.execute(query)).scalar_one())
     if bound is not None and count > bound:
         return MediaCount(bound, False)
     return MediaCount(count, True)
+
+
+def _count_statement(
+    media_filter: MediaFilter, extra_conditions: Iterable[ColumnElement[bool]], bound: int | None
+) -> Any:
+    matching = select(Media.id).where(filter_conditions(media_filter), *extra_conditions)
+    if bound is not None:
+        matching = matching.limit(bound + 1)
+    return select(func.count()).select_from(matching.subquery())
+
+
+@functools.lru_cache(maxsize=512)
+def _count_query(media_filter: MediaFilter, bound: int | None) -> Any:
+    """Built once per (hashable) filter, as `_catalog_page_query`."""
+    return _count_statement(media_filter, (), bound)

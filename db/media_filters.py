@@ -41,20 +41,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from db.genres import normalize_genres
 from db.models import Media, title_words
 from db.types import Ltree
+from db.vocabulary import MEDIA_TYPES as MEDIA_TYPES
 
-MEDIA_TYPES = (
-    "book",
-    "comic",
-    "manga",
-    "anime",
-    "film",
-    "series",
-    "game",
-    "podcast",
-    "audiobook",
-    "music",
-    "live_event",
-)
 # Labels of at most 255 characters and without `-`: what PostgreSQL 15's ltree accepts (later versions
 # accept more), and any PostgreSQL >= 15 is supported. Always `fullmatch`: `$` would let "a\n" through.
 LTREE_PATTERN = re.compile(r"[A-Za-z0-9_]{1,255}(\.[A-Za-z0-9_]{1,255})*")

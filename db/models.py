@@ -29,6 +29,15 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from db.types import Ltree, TsVector
+from db.vocabulary import (
+    DATE_PRECISIONS,
+    INVERSE_RELATION,
+    LIST_TYPES,
+    NON_CANONICAL_RELATIONS,
+    RELATION_TYPES,
+    TRACKING_STATUSES,
+    USER_ROLES,
+)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -38,37 +47,14 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-RELATION_TYPES = (
-    "sequel",
-    "prequel",
-    "adaptation",
-    "source",
-    "spin-off",
-    "shared-universe",
-    "side-story",
-    "parent-story",
-    "alternative-version",
-    "remake",
-    "summary",
-    "compilation",
-    "crossover",
-    "character",
-    "other",
-)
-# Inverse-labelled types are stored only in their canonical form, so one fact is one row.
-INVERSE_RELATION = {
-    "sequel": "prequel",
-    "prequel": "sequel",
-    "adaptation": "source",
-    "source": "adaptation",
-    "side-story": "parent-story",
-    "parent-story": "side-story",
-}
-NON_CANONICAL_RELATIONS = ("prequel", "source", "parent-story")
-
-TRACKING_STATUSES = ("planned", "in-progress", "completed", "dropped", "paused")
-# How much of media.release_date is known; the stored date is the first day of that period.
-DATE_PRECISIONS = ("year", "month", "day")
+# Re-exported for the modules that import them from here; defined in db/vocabulary.py.
+__all__ = [
+    "DATE_PRECISIONS",
+    "INVERSE_RELATION",
+    "NON_CANONICAL_RELATIONS",
+    "RELATION_TYPES",
+    "TRACKING_STATUSES",
+]
 
 uuid_pk = Annotated[
     uuid.UUID, mapped_column(UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()"))
@@ -97,7 +83,7 @@ class Base(DeclarativeBase):
 class Media(Base):
     __tablename__ = "media"
     __table_args__ = (
-        Index("idx_media_title", "title"),
+        Index("idx_media_title", "title", "id"),
         Index("idx_media_external_id_unique", "external_id", unique=True),
         Index("idx_media_attributes", "attributes", postgresql_using="gin"),
         Index("idx_media_attr_isbn", text("(attributes ->> 'isbn')")),
@@ -108,13 +94,11 @@ class Media(Base):
         Index("idx_media_collection_path", "collection_path", postgresql_using="gist"),
         Index("idx_media_search_vector", "search_vector", postgresql_using="gin"),
         Index("idx_media_search_titles", "search_titles", postgresql_using="gin"),
-        Index("idx_media_title_id", "title", "id"),
         Index("idx_media_type_title", "media_type", "title", "id"),
         Index("idx_media_type_tracker_count", "media_type", "tracker_count", "id"),
         Index(
             "idx_media_title_trgm", "title", postgresql_using="gin", postgresql_ops={"title": "gin_trgm_ops"}
         ),
-        Index("idx_media_media_type", "media_type"),
         Index("idx_media_release_date", "release_date", "id"),
         Index("idx_media_created_at", "created_at", "id"),
         Index("idx_media_tracker_count", "tracker_count", "id"),
@@ -208,7 +192,8 @@ class Relationship(Base):
         ),
         CheckConstraint("media_id <> related_media_id", name="no_self_loop"),
         CheckConstraint(
-            "relation_type NOT IN ('prequel', 'source', 'parent-story')", name="canonical_direction"
+            f"relation_type NOT IN ({', '.join(repr(label) for label in NON_CANONICAL_RELATIONS)})",
+            name="canonical_direction",
         ),
         {"schema": "media"},
     )
@@ -263,7 +248,7 @@ class User(Base):
     __tablename__ = "users"
     __table_args__ = (
         Index("idx_users_username_lower", text("lower(username)"), unique=True),
-        CheckConstraint("role IN ('user', 'admin')", name="role"),
+        CheckConstraint(f"role IN ({', '.join(repr(role) for role in USER_ROLES)})", name="role"),
         {"schema": "users"},
     )
 
@@ -342,7 +327,7 @@ class UserMedia(Base):
         Index("idx_user_media_status", "status"),
         Index("idx_user_media_user_updated", "user_id", "updated_at", "media_id"),
         CheckConstraint(
-            "status IN ('planned', 'in-progress', 'completed', 'dropped', 'paused')", name="status"
+            f"status IN ({', '.join(repr(status) for status in TRACKING_STATUSES)})", name="status"
         ),
         CheckConstraint("rating >= 1 AND rating <= 10", name="rating"),
         CheckConstraint("progress >= 0", name="progress"),
@@ -390,7 +375,7 @@ class UserList(Base):
     __tablename__ = "user_lists"
     __table_args__ = (
         Index("idx_user_lists_user_id", "user_id", "created_at"),
-        CheckConstraint("list_type IN ('static', 'smart')", name="list_type"),
+        CheckConstraint(f"list_type IN ({', '.join(repr(kind) for kind in LIST_TYPES)})", name="list_type"),
         {"schema": "interaction"},
     )
 
@@ -476,7 +461,11 @@ class ImportLog(Base):
 
 class Conflict(Base):
     __tablename__ = "conflicts"
-    __table_args__ = (Index("idx_conflicts_job_id", "job_id"), {"schema": "ingest"})
+    __table_args__ = (
+        Index("idx_conflicts_job_id", "job_id"),
+        Index("idx_conflicts_open", "id", postgresql_where=text("resolved_at IS NULL")),
+        {"schema": "ingest"},
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
     job_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("ingest.import_jobs.id", ondelete="CASCADE"))
@@ -489,6 +478,23 @@ class Conflict(Base):
     details: Mapped[jsonb_object]
     created_at: Mapped[created_ts]
     resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class JobKey(Base):
+    """Every key a record of an import job gave, with the first record that gave it: two records
+    of one run sharing a key are a conflict even when their batches are far apart (db/ingest_batch.py)."""
+
+    __tablename__ = "job_keys"
+    __table_args__ = {"schema": "ingest"}
+
+    # No foreign key: its check would cost more than the insert itself, for rows that live only as
+    # long as their run (deleted when it succeeds).
+    job_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    source_name: Mapped[str] = mapped_column(Text, primary_key=True)
+    external_key: Mapped[str] = mapped_column(Text, primary_key=True)
+    line_number: Mapped[int] = mapped_column(BigInteger)
+    # The "source:key" external id of the record that gave the key first.
+    record_id: Mapped[str] = mapped_column(Text)
 
 
 class PendingRelation(Base):

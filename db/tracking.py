@@ -40,8 +40,6 @@ from db.batch import union_of, uuid_keys
 from db.keyset import (
     SortKey,
     keys_after,
-    keyset_page,
-    keyset_select,
     keyset_values,
     parse_date,
     parse_datetime,
@@ -70,7 +68,6 @@ TOTAL_UNIT_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "podcast": ("episodes",),
     "music": ("track_count",),
 }
-LIBRARY_SORTS = ("UPDATED_AT", "RATING", "TITLE", "RELEASE_DATE", "STATUS", "COMPLETED_AT", "STARTED_AT")
 # Undated entries sort after every dated one (dates sort latest first).
 UNDATED = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
 # STATUS sorts what is being consumed first, then what is waiting, then what is done.
@@ -299,29 +296,6 @@ def library_sort_keys(sort: str) -> list[SortKey]:
     return [SortKey(UserMedia.updated_at, True, parse_datetime), by_media]
 
 
-def library_query(
-    user_id: uuid.UUID, library_filter: LibraryFilter, sort: str, first: int, after: str | None
-) -> Any:
-    base = (
-        select(*entry_columns, *media_read_columns)
-        .join(Media, Media.id == UserMedia.media_id)
-        .where(library_filter.conditions(user_id))
-    )
-    return keyset_select(base, library_sort_keys(sort), f"library:{sort}", first, after)
-
-
-async def library_page(
-    conn: AsyncConnection,
-    user_id: uuid.UUID,
-    library_filter: LibraryFilter,
-    sort: str,
-    first: int,
-    after: str | None,
-) -> Page[Row[Any]]:
-    rows = list(await conn.execute(library_query(user_id, library_filter, sort, first, after)))
-    return keyset_page(rows, library_sort_keys(sort), f"library:{sort}", first)
-
-
 @dataclass(frozen=True)
 class LibraryRequest:
     """One `library(filter, sort, first, after)` of one user. Check its cursor (`check_library_cursor`)
@@ -460,16 +434,6 @@ async def library_counts(conn: AsyncConnection, requests: Sequence[LibraryReques
     query, parameters, part_of = library_counts_query(requests)
     counts = {(row.part, row.user_id): row.entries for row in await conn.execute(query, parameters)}
     return [int(counts.get((part, r.user_id), 0)) for r, part in zip(requests, part_of, strict=True)]
-
-
-async def count_library(conn: AsyncConnection, user_id: uuid.UUID, library_filter: LibraryFilter) -> int:
-    query = (
-        select(func.count())
-        .select_from(UserMedia)
-        .join(Media, Media.id == UserMedia.media_id)
-        .where(library_filter.conditions(user_id))
-    )
-    return int((await conn.execute(query)).scalar_one())
 
 
 @dataclass

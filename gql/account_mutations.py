@@ -2,6 +2,7 @@
 updateSettings. Each runs in one transaction; expected failures come back as `userErrors`."""
 
 import datetime as dt
+from typing import Annotated
 
 import strawberry
 
@@ -21,7 +22,7 @@ from db.passwords import (
 )
 from gql.accounts import ApiToken, ProfileVisibility, TokenScope, User
 from gql.context import Info
-from gql.errors import Forbidden, Unauthenticated, UserError, UserErrorCode, user_error
+from gql.errors import INPUT, USER_ERRORS, Forbidden, Unauthenticated, UserError, UserErrorCode, user_error
 from gql.login_throttle import retry_after_seconds
 from gql.permissions import (
     ADMIN,
@@ -67,23 +68,25 @@ def failure_window(info: Info) -> dt.timedelta:
     return dt.timedelta(seconds=info.context.settings.limits.login_failure_window_seconds)
 
 
-@strawberry.input
+@strawberry.input(description="A new account.")
 class RegisterInput:
-    email: str
-    username: str
-    password: str
+    email: str = strawberry.field(description="Where the account is reached; unique, case-insensitive.")
+    username: str = strawberry.field(
+        description="3 to 32 letters, digits, `_` or `-`; unique, case-insensitive."
+    )
+    password: str = strawberry.field(description="At least 10 characters, not a common password.")
 
 
-@strawberry.input
+@strawberry.input(description="Credentials to sign in with.")
 class LoginInput:
     login: str = strawberry.field(description="Your email or your username.")
-    password: str
+    password: str = strawberry.field(description="Your password.")
 
 
-@strawberry.input
+@strawberry.input(description="A new password, proven by the current one.")
 class ChangePasswordInput:
-    current_password: str
-    new_password: str
+    current_password: str = strawberry.field(description="The password you sign in with now.")
+    new_password: str = strawberry.field(description="At least 10 characters, not a common password.")
     keep_api_tokens: bool = strawberry.field(
         default=False,
         description="Keep your API tokens working. By default they are revoked with your other sessions: "
@@ -91,85 +94,88 @@ class ChangePasswordInput:
     )
 
 
-@strawberry.input
+@strawberry.input(description="A new personal API token.")
 class CreateApiTokenInput:
-    name: str
-    scopes: list[TokenScope]
+    name: str = strawberry.field(description="What the token is for, to recognise it later.")
+    scopes: list[TokenScope] = strawberry.field(description="What it may do (at least one).")
     expires_in_days: int = strawberry.field(default=90, description="1 to 366 days.")
 
 
-@strawberry.input
+@strawberry.input(description="The API token to revoke.")
 class RevokeApiTokenInput:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="The token's ID.")
 
 
-@strawberry.input
+@strawberry.input(description="The session to sign out.")
 class RevokeSessionInput:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="The session's ID.")
 
 
-@strawberry.input
+@strawberry.input(description="The settings to change; omitted ones stay.")
 class UpdateSettingsInput:
-    profile_visibility: ProfileVisibility | None = strawberry.UNSET
+    profile_visibility: ProfileVisibility | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Who sees your join date, lists and library; unchanged if omitted.",
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The new account, signed in.")
 class RegisterPayload:
     token: str | None = strawberry.field(default=None, description="A session bearer token.")
-    user: User | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user: User | None = strawberry.field(default=None, description="The new user.")
+    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
-@strawberry.type
+@strawberry.type(description="A new sign-in session.")
 class LoginPayload:
     token: str | None = strawberry.field(default=None, description="A session bearer token.")
-    user: User | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user: User | None = strawberry.field(default=None, description="Who signed in.")
+    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
-@strawberry.type
+@strawberry.type(description="The end of the current session.")
 class LogoutPayload:
-    ok: bool = False
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    ok: bool = strawberry.field(default=False, description="True when the session was ended.")
+    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
-@strawberry.type
+@strawberry.type(description="The account after its password changed.")
 class ChangePasswordPayload:
-    user: User | None = None
+    user: User | None = strawberry.field(default=None, description="You.")
     signed_out_sessions: int = strawberry.field(default=0, description="Other sessions signed out.")
     revoked_api_tokens: int = strawberry.field(default=0, description="API tokens revoked.")
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
-@strawberry.type
+@strawberry.type(description="A new API token and its secret.")
 class CreateApiTokenPayload:
     token: str | None = strawberry.field(default=None, description="The secret, shown this once only.")
-    api_token: ApiToken | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    api_token: ApiToken | None = strawberry.field(default=None, description="The token, without its secret.")
+    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
-@strawberry.type
+@strawberry.type(description="An API token that no longer works.")
 class RevokeApiTokenPayload:
-    api_token: ApiToken | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    api_token: ApiToken | None = strawberry.field(default=None, description="The revoked token.")
+    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
-@strawberry.type
+@strawberry.type(description="A session that is signed out.")
 class RevokeSessionPayload:
-    revoked_session_id: strawberry.ID | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    revoked_session_id: strawberry.ID | None = strawberry.field(default=None, description="Its ID.")
+    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
-@strawberry.type
+@strawberry.type(description="Your account with its new settings.")
 class UpdateSettingsPayload:
-    user: User | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user: User | None = strawberry.field(default=None, description="You.")
+    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
 @strawberry.type
 class AccountMutation:
     @strawberry.mutation(description="Create an account and sign in.")
-    async def register(self, info: Info, input: RegisterInput) -> RegisterPayload:
+    async def register(self, info: Info, input: Annotated[RegisterInput, INPUT]) -> RegisterPayload:
         email, username = normalize_email(input.email), input.username.strip()
         problems = registration_problems(email, username, input.password)
         if problems:
@@ -205,7 +211,7 @@ class AccountMutation:
         return RegisterPayload(token=token, user=User.from_row(row))
 
     @strawberry.mutation(description="Sign in with email or username; returns a bearer token.")
-    async def login(self, info: Info, input: LoginInput) -> LoginPayload:
+    async def login(self, info: Info, input: Annotated[LoginInput, INPUT]) -> LoginPayload:
         login = normalize_login(input.login)
         ip, user_agent = client_of(info)
         engine = info.context.engine
@@ -268,7 +274,9 @@ class AccountMutation:
         return LogoutPayload(ok=revoked)
 
     @strawberry.mutation(description="Change your password; every other session is signed out.")
-    async def change_password(self, info: Info, input: ChangePasswordInput) -> ChangePasswordPayload:
+    async def change_password(
+        self, info: Info, input: Annotated[ChangePasswordInput, INPUT]
+    ) -> ChangePasswordPayload:
         try:
             viewer = require_session(require_writer(info))
         except (Unauthenticated, Forbidden) as denied:
@@ -320,7 +328,9 @@ class AccountMutation:
         )
 
     @strawberry.mutation(description="Create a personal API token; its secret is returned this once only.")
-    async def create_api_token(self, info: Info, input: CreateApiTokenInput) -> CreateApiTokenPayload:
+    async def create_api_token(
+        self, info: Info, input: Annotated[CreateApiTokenInput, INPUT]
+    ) -> CreateApiTokenPayload:
         try:
             viewer = require_session(require_writer(info))
         except (Unauthenticated, Forbidden) as denied:
@@ -362,7 +372,9 @@ class AccountMutation:
         return CreateApiTokenPayload(token=secret, api_token=ApiToken.from_row(row))
 
     @strawberry.mutation(description="Revoke one of your API tokens.")
-    async def revoke_api_token(self, info: Info, input: RevokeApiTokenInput) -> RevokeApiTokenPayload:
+    async def revoke_api_token(
+        self, info: Info, input: Annotated[RevokeApiTokenInput, INPUT]
+    ) -> RevokeApiTokenPayload:
         try:
             viewer = require_writer(info)
         except (Unauthenticated, Forbidden) as denied:
@@ -377,7 +389,9 @@ class AccountMutation:
         return RevokeApiTokenPayload(api_token=ApiToken.from_row(row))
 
     @strawberry.mutation(description="Sign out one of your sessions (another device), by its ID.")
-    async def revoke_session(self, info: Info, input: RevokeSessionInput) -> RevokeSessionPayload:
+    async def revoke_session(
+        self, info: Info, input: Annotated[RevokeSessionInput, INPUT]
+    ) -> RevokeSessionPayload:
         try:
             viewer = require_session(require_writer(info))
         except (Unauthenticated, Forbidden) as denied:
@@ -392,7 +406,9 @@ class AccountMutation:
         return RevokeSessionPayload(revoked_session_id=input.id)
 
     @strawberry.mutation(description="Change your settings; fields left out keep their value.")
-    async def update_settings(self, info: Info, input: UpdateSettingsInput) -> UpdateSettingsPayload:
+    async def update_settings(
+        self, info: Info, input: Annotated[UpdateSettingsInput, INPUT]
+    ) -> UpdateSettingsPayload:
         try:
             viewer = require_writer(info)
         except (Unauthenticated, Forbidden) as denied:

@@ -9,17 +9,17 @@ profile shows others its username only. Other domains add fields to `User` throu
 import datetime as dt
 import uuid
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
-from db.accounts import PROFILE_VISIBILITY_KEY, AnyRow
+from db.accounts import PROFILE_VISIBILITY_KEY, ApiTokenRow, SessionRow, UserRow
 from db.passwords import USERNAME_PATTERN
 from gql.context import Info
 from gql.library_import import LibraryImportJobConnection, user_library_imports
 from gql.lists import UserListConnection, user_lists
 from gql.permissions import is_owner, is_signed_in_owner, profile_visible_to
-from gql.relay import Node, register_node, to_global_id
+from gql.relay import After, First, Node, register_node, to_global_id
 from gql.tracking import (
     LibraryFilter,
     LibrarySort,
@@ -36,7 +36,7 @@ class ProfileVisibility(Enum):
     PRIVATE = "private"
 
 
-@strawberry.enum
+@strawberry.enum(description="What an account may do: ADMIN also edits the catalog.")
 class UserRole(Enum):
     USER = "user"
     ADMIN = "admin"
@@ -52,9 +52,11 @@ class TokenScope(Enum):
 DEFAULT_PROFILE_VISIBILITY = ProfileVisibility.PRIVATE
 
 
-@strawberry.type
+@strawberry.type(description="Your account settings.")
 class UserSettings:
-    profile_visibility: ProfileVisibility
+    profile_visibility: ProfileVisibility = strawberry.field(
+        description="Who sees your join date, lists and library."
+    )
 
     @classmethod
     def from_json(cls, settings: dict[str, Any]) -> "UserSettings":
@@ -71,14 +73,14 @@ def profile_visibility_of(settings: dict[str, Any]) -> ProfileVisibility:
 @strawberry.type(description="A personal API token. Its secret is shown once, when it is created.")
 class ApiToken(Node):
     raw_id: strawberry.Private[uuid.UUID]
-    name: str
-    scopes: list[TokenScope]
-    created_at: dt.datetime
-    expires_at: dt.datetime | None
-    last_used_at: dt.datetime | None
+    name: str = strawberry.field(description="What the token is for.")
+    scopes: list[TokenScope] = strawberry.field(description="What it may do.")
+    created_at: dt.datetime = strawberry.field(description="When it was made.")
+    expires_at: dt.datetime | None = strawberry.field(description="When it stops working.")
+    last_used_at: dt.datetime | None = strawberry.field(description="Its last use; null when never used.")
 
     @classmethod
-    def from_row(cls, row: AnyRow) -> "ApiToken":
+    def from_row(cls, row: ApiTokenRow) -> "ApiToken":
         return cls(
             id=to_global_id("ApiToken", row.id),
             raw_id=row.id,
@@ -92,15 +94,15 @@ class ApiToken(Node):
 
 @strawberry.type(name="Session", description="A signed-in session (a device), without its secret.")
 class SignInSession(Node):
-    created_at: dt.datetime
-    last_seen_at: dt.datetime
-    expires_at: dt.datetime
-    ip: str | None
-    user_agent: str | None
+    created_at: dt.datetime = strawberry.field(description="When you signed in.")
+    last_seen_at: dt.datetime = strawberry.field(description="Its last use.")
+    expires_at: dt.datetime = strawberry.field(description="When it ends unless used again before.")
+    ip: str | None = strawberry.field(description="The address it signed in from.")
+    user_agent: str | None = strawberry.field(description="The browser or program it signed in with.")
     current: bool = strawberry.field(description="Whether this request uses this session.")
 
     @classmethod
-    def from_row(cls, row: AnyRow, current_session_id: uuid.UUID | None) -> "SignInSession":
+    def from_row(cls, row: SessionRow, current_session_id: uuid.UUID | None) -> "SignInSession":
         return cls(
             id=to_global_id("Session", row.id),
             created_at=row.created_at,
@@ -116,14 +118,14 @@ class SignInSession(Node):
 class User(Node):
     raw_id: strawberry.Private[uuid.UUID]
     profile_visibility: strawberry.Private[ProfileVisibility]
-    username: str
+    username: str = strawberry.field(description="The user's unique name (case-insensitive).")
     joined_at: strawberry.Private[dt.datetime]
     email_address: strawberry.Private[str]
     role_name: strawberry.Private[str]
     settings_json: strawberry.Private[dict[str, Any]]
 
     @classmethod
-    def from_row(cls, row: AnyRow) -> "User":
+    def from_row(cls, row: UserRow) -> "User":
         return cls(
             id=to_global_id("User", row.id),
             raw_id=row.id,
@@ -186,19 +188,21 @@ class User(Node):
     async def library(
         self,
         info: Info,
-        filter: LibraryFilter | None = None,
-        sort: LibrarySort = LibrarySort.UPDATED_AT,
-        first: int | None = None,
-        after: str | None = None,
+        filter: Annotated[
+            LibraryFilter | None, strawberry.argument(description="Which entries; all when omitted.")
+        ] = None,
+        sort: Annotated[LibrarySort, strawberry.argument(description="The order of the entries.")] = (
+            LibrarySort.UPDATED_AT
+        ),
+        first: First = None,
+        after: After = None,
     ) -> TrackingEntryConnection | None:
         return await user_library(info, self.raw_id, self.profile_public, filter, sort, first, after)
 
     @strawberry.field(
         description="Lists: all of them for their owner; public ones for others when the profile is PUBLIC."
     )
-    async def lists(
-        self, info: Info, first: int | None = None, after: str | None = None
-    ) -> UserListConnection:
+    async def lists(self, info: Info, first: First = None, after: After = None) -> UserListConnection:
         return await user_lists(info, self.raw_id, self.profile_public, first, after)
 
     @strawberry.field(description="Library statistics; null unless the profile is yours or PUBLIC.")
@@ -207,7 +211,7 @@ class User(Node):
 
     @strawberry.field(description="Your library imports, newest first; only for yourself.")
     async def library_imports(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: Info, first: First = None, after: After = None
     ) -> LibraryImportJobConnection | None:
         return await user_library_imports(info, self.raw_id, first, after)
 
@@ -257,7 +261,11 @@ class AccountsQuery:
         return await user_by_raw_id(info, viewer.user_id)
 
     @strawberry.field(description="A public profile by username (case-insensitive); null when there is none.")
-    async def user(self, info: Info, username: str) -> User | None:
+    async def user(
+        self,
+        info: Info,
+        username: Annotated[str, strawberry.argument(description="The username, in any letter case.")],
+    ) -> User | None:
         if not USERNAME_PATTERN.fullmatch(username):
             return None
         row = await info.context.loaders.user_by_username.load(username.lower())

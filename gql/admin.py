@@ -7,7 +7,7 @@ with the validator ingestion uses, then writes in one transaction that also reco
 import datetime as dt
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -18,7 +18,7 @@ from db import media as media_queries
 from db.curation import CurationError, RelationFact
 from db.media_validation import MEDIA_FIELDS, InvalidValue, external_key, external_link, validate_media_fields
 from gql.context import Info
-from gql.errors import UserError, UserErrorCode, user_error
+from gql.errors import INPUT, USER_ERRORS, UserError, UserErrorCode, user_error
 from gql.media import DatePrecision, Media, MediaType
 from gql.permissions import admin_denied
 from gql.relations import RelationType
@@ -29,30 +29,36 @@ def require_admin(info: Info) -> UserError | None:
     return admin_denied(info.context.viewer)
 
 
-@strawberry.input
+@strawberry.input(description="Another title of an item.")
 class AlternativeTitleInput:
-    title: str
+    title: str = strawberry.field(description="The title.")
     language: str | None = strawberry.field(default=None, description="A language tag such as `ja`.")
 
 
-@strawberry.input
+@strawberry.input(description="A new catalog item.")
 class CreateMediaInput:
-    title: str
-    media_type: MediaType
-    media_class: str
-    alternative_titles: list[AlternativeTitleInput] | None = None
-    release_date: dt.date | None = None
+    title: str = strawberry.field(description="The main title.")
+    media_type: MediaType = strawberry.field(description="The kind of media.")
+    media_class: str = strawberry.field(description="Taxonomy path, e.g. `written.book.novel`.")
+    alternative_titles: list[AlternativeTitleInput] | None = strawberry.field(
+        default=None, description="Other titles: translations, romanisations, working titles."
+    )
+    release_date: dt.date | None = strawberry.field(default=None, description="When it came out.")
     release_date_precision: DatePrecision | None = strawberry.field(
         default=None,
         description="YEAR or MONTH when only that much is known; the date is stored as the period's first "
         "day. Defaults to DAY.",
     )
-    country_of_origin: str | None = None
-    creators: list[str] | None = None
-    cover_url: str | None = None
-    description: str | None = None
-    attributes: JSON | None = None
-    collection_path: str | None = None
+    country_of_origin: str | None = strawberry.field(default=None, description="An ISO 3166-1 country code.")
+    creators: list[str] | None = strawberry.field(default=None, description="In credit order.")
+    cover_url: str | None = strawberry.field(default=None, description="An image of the cover or poster.")
+    description: str | None = strawberry.field(default=None, description="A summary.")
+    attributes: JSON | None = strawberry.field(
+        default=None, description="Type-specific fields: isbn, page_count, episodes..."
+    )
+    collection_path: str | None = strawberry.field(
+        default=None, description="Franchise / universe path, e.g. `dune.novels`."
+    )
     external_id: str | None = strawberry.field(
         default=None, description='"<source>:<key>", also registered as an external link.'
     )
@@ -60,83 +66,91 @@ class CreateMediaInput:
 
 @strawberry.input(description="Only the fields given change; null clears an optional field.")
 class UpdateMediaInput:
-    id: strawberry.ID
-    title: str | None = strawberry.UNSET
-    media_type: MediaType | None = strawberry.UNSET
-    media_class: str | None = strawberry.UNSET
-    alternative_titles: list[AlternativeTitleInput] | None = strawberry.UNSET
-    release_date: dt.date | None = strawberry.UNSET
+    id: strawberry.ID = strawberry.field(description="The item's ID.")
+    title: str | None = strawberry.field(default=strawberry.UNSET, description="The main title.")
+    media_type: MediaType | None = strawberry.field(
+        default=strawberry.UNSET, description="The kind of media."
+    )
+    media_class: str | None = strawberry.field(default=strawberry.UNSET, description="Taxonomy path.")
+    alternative_titles: list[AlternativeTitleInput] | None = strawberry.field(
+        default=strawberry.UNSET, description="Every other title (replaces the list)."
+    )
+    release_date: dt.date | None = strawberry.field(default=strawberry.UNSET, description="When it came out.")
     release_date_precision: DatePrecision | None = strawberry.field(
         default=strawberry.UNSET, description="Given with releaseDate; defaults to DAY."
     )
-    country_of_origin: str | None = strawberry.UNSET
-    creators: list[str] | None = strawberry.UNSET
-    cover_url: str | None = strawberry.UNSET
-    description: str | None = strawberry.UNSET
-    attributes: JSON | None = strawberry.UNSET
-    collection_path: str | None = strawberry.UNSET
+    country_of_origin: str | None = strawberry.field(
+        default=strawberry.UNSET, description="An ISO 3166-1 country code."
+    )
+    creators: list[str] | None = strawberry.field(default=strawberry.UNSET, description="In credit order.")
+    cover_url: str | None = strawberry.field(default=strawberry.UNSET, description="An image of the cover.")
+    description: str | None = strawberry.field(default=strawberry.UNSET, description="A summary.")
+    attributes: JSON | None = strawberry.field(default=strawberry.UNSET, description="Type-specific fields.")
+    collection_path: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Franchise / universe path."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="The catalog item to delete.")
 class DeleteMediaInput:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="The item's ID.")
 
 
-@strawberry.input
+@strawberry.input(description="A relation to record between two items.")
 class LinkMediaInput:
-    media_id: strawberry.ID
-    related_media_id: strawberry.ID
-    relation_type: RelationType
-    notes: str | None = None
-    weight: int | None = None
+    media_id: strawberry.ID = strawberry.field(description="The item the relation starts at.")
+    related_media_id: strawberry.ID = strawberry.field(description="The item it ends at.")
+    relation_type: RelationType = strawberry.field(description="What the related item is to the first.")
+    notes: str | None = strawberry.field(default=None, description="A note on the relation.")
+    weight: int | None = strawberry.field(default=None, description="An integer to attach to the relation.")
 
 
-@strawberry.input
+@strawberry.input(description="A recorded relation to remove.")
 class UnlinkMediaInput:
-    media_id: strawberry.ID
-    related_media_id: strawberry.ID
-    relation_type: RelationType
+    media_id: strawberry.ID = strawberry.field(description="The item the relation starts at.")
+    related_media_id: strawberry.ID = strawberry.field(description="The item it ends at.")
+    relation_type: RelationType = strawberry.field(description="The relation's type.")
 
 
-@strawberry.input
+@strawberry.input(description="Where an item is known in another catalog.")
 class ExternalLinkInput:
-    media_id: strawberry.ID
-    source_name: str
-    external_key: str
+    media_id: strawberry.ID = strawberry.field(description="The item's ID.")
+    source_name: str = strawberry.field(description="The other catalog, e.g. `tmdb`.")
+    external_key: str = strawberry.field(description="The item's key there.")
 
 
-@strawberry.input
+@strawberry.input(description="Two items that are one: everything of the second moves to the first.")
 class MergeMediaInput:
-    keep_id: strawberry.ID
-    merge_id: strawberry.ID
+    keep_id: strawberry.ID = strawberry.field(description="The item that stays.")
+    merge_id: strawberry.ID = strawberry.field(description="The item merged into it; its ID then redirects.")
 
 
-@strawberry.type
+@strawberry.type(description="The item that absorbed another.")
 class MergeMediaPayload:
     media: Media | None = strawberry.field(description="The item kept, holding everything moved.")
     merged_media_id: strawberry.ID | None = strawberry.field(
         description="The merged item's id; it keeps resolving to the item kept."
     )
-    user_errors: list[UserError]
+    user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
 
 
-@strawberry.type
+@strawberry.type(description="The catalog item as changed.")
 class MediaPayload:
-    media: Media | None
-    user_errors: list[UserError]
+    media: Media | None = strawberry.field(description="The item.")
+    user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
 
 
-@strawberry.type
+@strawberry.type(description="The catalog item that no longer exists.")
 class DeleteMediaPayload:
-    deleted_media_id: strawberry.ID | None
-    user_errors: list[UserError]
+    deleted_media_id: strawberry.ID | None = strawberry.field(description="Its ID.")
+    user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
 
 
-@strawberry.type
+@strawberry.type(description="The two items of a relation, as changed.")
 class LinkMediaPayload:
-    media: Media | None
-    related_media: Media | None
-    user_errors: list[UserError]
+    media: Media | None = strawberry.field(description="The item the relation starts at.")
+    related_media: Media | None = strawberry.field(description="The item it ends at.")
+    user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
 
 
 MEDIA_INPUT_FIELDS = MEDIA_FIELDS
@@ -207,7 +221,7 @@ def _actor(info: Info) -> uuid.UUID | None:
 @strawberry.type
 class AdminMutation:
     @strawberry.mutation(description="Add a catalog item (admins only).")
-    async def create_media(self, info: Info, input: CreateMediaInput) -> MediaPayload:
+    async def create_media(self, info: Info, input: Annotated[CreateMediaInput, INPUT]) -> MediaPayload:
         if forbidden := require_admin(info):
             return MediaPayload(media=None, user_errors=[forbidden])
         fields, errors = _validate(input, require_all=True)
@@ -227,7 +241,7 @@ class AdminMutation:
         return MediaPayload(media=media[0] if media else None, user_errors=errors)
 
     @strawberry.mutation(description="Change the given fields of a catalog item (admins only).")
-    async def update_media(self, info: Info, input: UpdateMediaInput) -> MediaPayload:
+    async def update_media(self, info: Info, input: Annotated[UpdateMediaInput, INPUT]) -> MediaPayload:
         if forbidden := require_admin(info):
             return MediaPayload(media=None, user_errors=[forbidden])
         media_id = decode_id(input.id, "Media")
@@ -245,7 +259,7 @@ class AdminMutation:
         return MediaPayload(media=media[0] if media else None, user_errors=errors)
 
     @strawberry.mutation(description="Delete a catalog item with its links and relations (admins only).")
-    async def delete_media(self, info: Info, input: DeleteMediaInput) -> DeleteMediaPayload:
+    async def delete_media(self, info: Info, input: Annotated[DeleteMediaInput, INPUT]) -> DeleteMediaPayload:
         if forbidden := require_admin(info):
             return DeleteMediaPayload(deleted_media_id=None, user_errors=[forbidden])
         media_id = decode_id(input.id, "Media")
@@ -263,7 +277,7 @@ class AdminMutation:
         description="Relate two items: relatedMedia is the <relationType> of media. A fact already stored "
         "in either direction (B SOURCE A when A ADAPTATION B exists) stores nothing new (admins only)."
     )
-    async def link_media(self, info: Info, input: LinkMediaInput) -> LinkMediaPayload:
+    async def link_media(self, info: Info, input: Annotated[LinkMediaInput, INPUT]) -> LinkMediaPayload:
         if forbidden := require_admin(info):
             return LinkMediaPayload(media=None, related_media=None, user_errors=[forbidden])
         fact, errors = _relation_fact(input, input.notes, input.weight)
@@ -279,7 +293,7 @@ class AdminMutation:
         return LinkMediaPayload(media=item, related_media=related, user_errors=errors)
 
     @strawberry.mutation(description="Remove a relation however it is phrased (admins only).")
-    async def unlink_media(self, info: Info, input: UnlinkMediaInput) -> LinkMediaPayload:
+    async def unlink_media(self, info: Info, input: Annotated[UnlinkMediaInput, INPUT]) -> LinkMediaPayload:
         if forbidden := require_admin(info):
             return LinkMediaPayload(media=None, related_media=None, user_errors=[forbidden])
         fact, errors = _relation_fact(input, None, None)
@@ -297,18 +311,22 @@ class AdminMutation:
     @strawberry.mutation(
         description="Link an external id to an item; a key held by another item is a CONFLICT (admins only)."
     )
-    async def add_external_link(self, info: Info, input: ExternalLinkInput) -> MediaPayload:
+    async def add_external_link(self, info: Info, input: Annotated[ExternalLinkInput, INPUT]) -> MediaPayload:
         return await _change_external_link(info, input, curation.add_external_link)
 
     @strawberry.mutation(description="Remove an external id from an item (admins only).")
-    async def remove_external_link(self, info: Info, input: ExternalLinkInput) -> MediaPayload:
+    async def remove_external_link(
+        self, info: Info, input: Annotated[ExternalLinkInput, INPUT]
+    ) -> MediaPayload:
         return await _change_external_link(info, input, curation.remove_external_link)
 
     @strawberry.mutation(
         description="Move an external id from the item holding it to this item, e.g. to settle an ingestion "
         "conflict (admins only)."
     )
-    async def move_external_link(self, info: Info, input: ExternalLinkInput) -> MediaPayload:
+    async def move_external_link(
+        self, info: Info, input: Annotated[ExternalLinkInput, INPUT]
+    ) -> MediaPayload:
         return await _change_external_link(info, input, identity.move_external_link)
 
     @strawberry.mutation(
@@ -316,7 +334,7 @@ class AdminMutation:
         "items of mergeId move to keepId (an entry or list item the kept item already has wins), keepId's "
         "fields stay, and mergeId's global ID keeps resolving to keepId (admins only)."
     )
-    async def merge_media(self, info: Info, input: MergeMediaInput) -> MergeMediaPayload:
+    async def merge_media(self, info: Info, input: Annotated[MergeMediaInput, INPUT]) -> MergeMediaPayload:
         if forbidden := require_admin(info):
             return MergeMediaPayload(media=None, merged_media_id=None, user_errors=[forbidden])
         keep_id = decode_id(input.keep_id, "Media")

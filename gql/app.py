@@ -532,7 +532,8 @@ def create_app(
     library_imports = LibraryImportRunner(engine)
     routes: list[BaseRoute] = [
         Route("/graphql", limited_graphql, methods=["GET", "POST"]),
-        WebSocketRoute("/graphql", graphql),
+        # Each handshake costs a credential lookup at connection_init: counted like a request.
+        WebSocketRoute("/graphql", RateLimit(graphql, limiter)),
         Route(
             "/export/library.{format:str}",
             RateLimit(request_response(export_library), limiter),

@@ -31,7 +31,7 @@ GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 
 
-@strawberry.enum
+@strawberry.enum(description="Why a mutation refused its input.")
 class UserErrorCode(Enum):
     INVALID = "INVALID"
     NOT_FOUND = "NOT_FOUND"
@@ -45,11 +45,19 @@ class UserErrorCode(Enum):
     WEAK_PASSWORD = "WEAK_PASSWORD"
 
 
-@strawberry.type
+@strawberry.type(description="One reason a mutation refused its input; nothing was changed.")
 class UserError:
-    field: list[str] | None
-    code: UserErrorCode
-    message: str
+    field: list[str] | None = strawberry.field(
+        description='The path of the input field at fault (e.g. ["input", "rating"]); null when no '
+        "single field is."
+    )
+    code: UserErrorCode = strawberry.field(description="What kind of refusal, for programs.")
+    message: str = strawberry.field(description="What went wrong, for people.")
+
+
+USER_ERRORS = "Why the input was refused, each with a code; empty when the mutation succeeded."
+# The one argument of every mutation: `input: Annotated[SomeInput, INPUT]`.
+INPUT = strawberry.argument(description="What to do; see the input type.")
 
 
 def user_error(code: UserErrorCode, message: str, *field: str) -> UserError:

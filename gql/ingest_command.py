@@ -103,10 +103,12 @@ def print_summary(summary: JobSummary, seconds: float, out: TextIO) -> None:
     if summary.dry_run and (counts.changed_fields or counts.kept_fields):
         out.write(f"each field change is listed in ingest.import_logs (job {summary.job_id})\n")
     for conflict in summary.conflicts[:PRINTED_ERRORS]:
+        # A dry run names no item it would have created.
+        items = [f"item {item}" for item in (conflict.existing_media_id, conflict.incoming_media_id) if item]
         out.write(
-            f"line {conflict.line}: conflict ({conflict.kind}) on {conflict.key}: {conflict.reason} "
-            f"[item {conflict.existing_media_id}"
-            + (f", item {conflict.incoming_media_id}]\n" if conflict.incoming_media_id else "]\n")
+            f"line {conflict.line}: conflict ({conflict.kind}) on {conflict.key}: {conflict.reason}"
+            + (f" [{', '.join(items)}]" if items else "")
+            + "\n"
         )
     if len(summary.conflicts) > PRINTED_ERRORS:
         out.write(

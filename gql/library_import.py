@@ -12,7 +12,7 @@ import contextlib
 import datetime as dt
 import uuid
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -23,10 +23,12 @@ from db.library_import.entry import DEFAULT_MERGE_POLICY
 from db.library_import.run import claim_job, run_job
 from db.pagination import InvalidCursor
 from gql.context import Info
-from gql.errors import UserError, UserErrorCode, user_error
+from gql.errors import INPUT, USER_ERRORS, UserError, UserErrorCode, user_error
 from gql.permissions import is_owner, write_denied
 from gql.relay import (
+    After,
     Connection,
+    First,
     Node,
     bad_cursor,
     connection_from_page,
@@ -36,7 +38,7 @@ from gql.relay import (
 )
 
 
-@strawberry.enum
+@strawberry.enum(description="The site an import file was exported from (docs/import.md).")
 class LibraryImportFormat(Enum):
     MAL = "mal"
     GOODREADS = "goodreads"
@@ -56,7 +58,9 @@ class LibraryImportMergePolicy(Enum):
     LIBRARY = "library"
 
 
-@strawberry.enum
+@strawberry.enum(
+    description="Where an import job is: QUEUED, RUNNING, then SUCCEEDED, FAILED or INTERRUPTED."
+)
 class LibraryImportStatus(Enum):
     QUEUED = "queued"
     RUNNING = "running"
@@ -85,10 +89,10 @@ class LibraryImportProblem:
         description="The list (a Goodreads shelf, a list of our export) the row is an item of; null for a "
         "library row."
     )
-    reason: LibraryImportProblemReason
-    message: str
-    title: str | None
-    year: int | None
+    reason: LibraryImportProblemReason = strawberry.field(description="Why the row wrote nothing.")
+    message: str = strawberry.field(description="What was wrong, for people.")
+    title: str | None = strawberry.field(description="The row's title, when it had one.")
+    year: int | None = strawberry.field(description="The row's year, when it had one.")
     external_ids: list[str] = strawberry.field(description='As "source:key".')
 
     @classmethod
@@ -109,17 +113,19 @@ class LibraryImportProblem:
     "unchanged. List items are counted apart (listItemsUnmatched, listItemsFailed)."
 )
 class LibraryImportCounts:
-    total: int
-    processed: int
-    matched: int
-    created: int
-    updated: int
-    unchanged: int
-    unmatched: int
-    failed: int
-    lists_created: int
-    list_items_unmatched: int
-    list_items_failed: int
+    total: int = strawberry.field(description="Library rows in the file.")
+    processed: int = strawberry.field(description="Library rows handled so far.")
+    matched: int = strawberry.field(description="Rows a catalog item was found for.")
+    created: int = strawberry.field(description="Matched rows that made a new entry.")
+    updated: int = strawberry.field(description="Matched rows that changed an entry.")
+    unchanged: int = strawberry.field(description="Matched rows that changed nothing.")
+    unmatched: int = strawberry.field(description="Rows no single catalog item was found for.")
+    failed: int = strawberry.field(description="Rows that could not be read or whose values were refused.")
+    lists_created: int = strawberry.field(description="Lists made from the file.")
+    list_items_unmatched: int = strawberry.field(
+        description="Items of those lists no catalog item was found for."
+    )
+    list_items_failed: int = strawberry.field(description="Items of those lists that could not be read.")
 
 
 LibraryImportProblemConnection = Connection[LibraryImportProblem]
@@ -128,14 +134,14 @@ LibraryImportProblemConnection = Connection[LibraryImportProblem]
 @strawberry.type(description="An import of a library file; only its owner sees it.")
 class LibraryImportJob(Node):
     row: strawberry.Private[Any]
-    format: LibraryImportFormat
-    file_name: str
-    merge_policy: LibraryImportMergePolicy
-    status: LibraryImportStatus
+    format: LibraryImportFormat = strawberry.field(description="The file's format.")
+    file_name: str = strawberry.field(description="The name of the uploaded file.")
+    merge_policy: LibraryImportMergePolicy = strawberry.field(description="What wins over existing entries.")
+    status: LibraryImportStatus = strawberry.field(description="Where the job is.")
     error: str | None = strawberry.field(description="Why a FAILED or INTERRUPTED job stopped.")
-    counts: LibraryImportCounts
-    created_at: dt.datetime
-    finished_at: dt.datetime | None
+    counts: LibraryImportCounts = strawberry.field(description="The rows so far, by outcome.")
+    created_at: dt.datetime = strawberry.field(description="When the file was received.")
+    finished_at: dt.datetime | None = strawberry.field(description="When the job ended; null while it runs.")
 
     @classmethod
     def from_row(cls, row: Any) -> "LibraryImportJob":
@@ -175,7 +181,7 @@ class LibraryImportJob(Node):
         "list's items, in file order. A later import of the file, once the catalog has them, matches them."
     )
     async def unmatched(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: Info, first: First = None, after: After = None
     ) -> LibraryImportProblemConnection:
         total = self.row.unmatched + self.row.list_items_unmatched
         return await _problems(info, self.row, job_queries.UNMATCHED_REASONS, total, first, after)
@@ -184,7 +190,7 @@ class LibraryImportJob(Node):
         description="Rows that could not be read or whose values were refused (INVALID), library rows first."
     )
     async def failures(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: Info, first: First = None, after: After = None
     ) -> LibraryImportProblemConnection:
         total = self.row.failed + self.row.list_items_failed
         return await _problems(info, self.row, ("invalid",), total, first, after)
@@ -208,8 +214,7 @@ async def _problems(
 
 async def job_by_raw_id(info: Info, job_id: uuid.UUID) -> LibraryImportJob | None:
     """node(id): the owner's only; for anyone else (admins too) it does not exist."""
-    async with info.context.engine.connect() as conn:
-        (row,) = await job_queries.jobs_by_ids(conn, [job_id])
+    row = await info.context.loaders.library_import_job_by_id.load(job_id)
     if row is None or not is_owner(info.context.viewer, row.user_id):
         return None
     return LibraryImportJob.from_row(row)
@@ -284,19 +289,20 @@ class LibraryImportRunner:
                 await job_queries.interrupt_unfinished(conn, unfinished)
 
 
-@strawberry.input
+@strawberry.input(description="A library file to import into your own library.")
 class ImportLibraryInput:
-    format: LibraryImportFormat
+    format: LibraryImportFormat = strawberry.field(description="The site the file was exported from.")
     file: Upload = strawberry.field(description="The export file, as a multipart upload (docs/import.md).")
     merge_policy: LibraryImportMergePolicy = strawberry.field(
-        default=LibraryImportMergePolicy(DEFAULT_MERGE_POLICY)
+        default=LibraryImportMergePolicy(DEFAULT_MERGE_POLICY),
+        description="What wins when a row meets an entry you already have.",
     )
 
 
-@strawberry.type
+@strawberry.type(description="The import job, started.")
 class ImportLibraryPayload:
-    job: LibraryImportJob | None
-    user_errors: list[UserError]
+    job: LibraryImportJob | None = strawberry.field(description="The job; poll it until it ends.")
+    user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
 
 
 @strawberry.type
@@ -305,7 +311,9 @@ class LibraryImportMutation:
         description="Import a library file into your own library. Returns at once with the job; poll it "
         "(node(id) or viewer.libraryImports) until its status is SUCCEEDED or FAILED."
     )
-    async def import_library(self, info: Info, input: ImportLibraryInput) -> ImportLibraryPayload:
+    async def import_library(
+        self, info: Info, input: Annotated[ImportLibraryInput, INPUT]
+    ) -> ImportLibraryPayload:
         viewer = info.context.viewer
         denied = write_denied(viewer)
         if denied is not None:

@@ -184,7 +184,7 @@ def rate_limiter(per_minute: int) -> RateLimiter | None:
 
 
 class RateLimit:
-    """429 with Retry-After once a client IP has spent its bucket. Behind a proxy, the client IP is
+    """429 with Retry-After once a client IP has spent its bucket (a WebSocket handshake: 403). Behind a proxy, the client IP is
     the one uvicorn takes from X-Forwarded-For of a trusted proxy (OMT_TRUSTED_PROXIES)."""
 
     def __init__(self, app: ASGIApp, limiter: RateLimiter | None) -> None:
@@ -192,9 +192,13 @@ class RateLimit:
         self.limiter = limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.limiter is not None and scope["type"] == "http":
+        if self.limiter is not None and scope["type"] in ("http", "websocket"):
             client = scope.get("client")
             wait = self.limiter.acquire(client[0] if client else "unknown")
+            if wait > 0 and scope["type"] == "websocket":
+                # Closed before the handshake is accepted: the client gets HTTP 403.
+                await send({"type": "websocket.close", "code": 1013, "reason": "Too many requests"})
+                return
             if wait > 0:
                 retry_after = max(1, math.ceil(wait))
                 await send_error(

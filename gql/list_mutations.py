@@ -2,7 +2,7 @@
 Each mutation is one transaction that first locks the list row, so concurrent edits of one list queue."""
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -10,7 +10,7 @@ from strawberry.scalars import JSON
 from db import lists as list_queries
 from db import smart_lists
 from gql.context import Info
-from gql.errors import UserError, UserErrorCode, user_error
+from gql.errors import INPUT, USER_ERRORS, UserError, UserErrorCode, user_error
 from gql.lists import ListType, UserList
 from gql.permissions import list_write_denied, write_denied
 from gql.relay import decode_id
@@ -18,12 +18,12 @@ from gql.relay import decode_id
 _UNSET: Any = strawberry.UNSET
 
 
-@strawberry.input
+@strawberry.input(description="A new list.")
 class CreateListInput:
-    name: str
-    description: str | None = None
-    is_public: bool = False
-    list_type: ListType = ListType.STATIC
+    name: str = strawberry.field(description="1 to 200 characters.")
+    description: str | None = strawberry.field(default=None, description="At most 2,000 characters.")
+    is_public: bool = strawberry.field(default=False, description="Whether others may see it.")
+    list_type: ListType = strawberry.field(default=ListType.STATIC, description="STATIC or SMART; fixed.")
     definition: JSON | None = strawberry.field(
         default=None, description="Required for SMART lists; see UserList.definition."
     )
@@ -31,55 +31,59 @@ class CreateListInput:
 
 @strawberry.input(description="Fields left out keep their values.")
 class UpdateListInput:
-    id: strawberry.ID
-    name: str | None = _UNSET
-    description: str | None = _UNSET
-    is_public: bool | None = _UNSET
-    definition: JSON | None = _UNSET
+    id: strawberry.ID = strawberry.field(description="The list's ID.")
+    name: str | None = strawberry.field(default=_UNSET, description="1 to 200 characters.")
+    description: str | None = strawberry.field(
+        default=_UNSET, description="At most 2,000 characters; null clears it."
+    )
+    is_public: bool | None = strawberry.field(default=_UNSET, description="Whether others may see it.")
+    definition: JSON | None = strawberry.field(
+        default=_UNSET, description="SMART lists only: the new definition."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="The list to delete.")
 class DeleteListInput:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="The list's ID.")
 
 
-@strawberry.input
+@strawberry.input(description="An item to add to a static list.")
 class AddListItemInput:
-    list_id: strawberry.ID
-    media_id: strawberry.ID
+    list_id: strawberry.ID = strawberry.field(description="The list's ID.")
+    media_id: strawberry.ID = strawberry.field(description="The catalog item's ID.")
     position: int | None = strawberry.field(default=None, description="0 = first; the end by default.")
 
 
-@strawberry.input
+@strawberry.input(description="An item to remove from a static list.")
 class RemoveListItemInput:
-    list_id: strawberry.ID
-    media_id: strawberry.ID
+    list_id: strawberry.ID = strawberry.field(description="The list's ID.")
+    media_id: strawberry.ID = strawberry.field(description="The catalog item's ID.")
 
 
-@strawberry.input
+@strawberry.input(description="An item of a static list and where it goes.")
 class MoveListItemInput:
-    list_id: strawberry.ID
-    media_id: strawberry.ID
+    list_id: strawberry.ID = strawberry.field(description="The list's ID.")
+    media_id: strawberry.ID = strawberry.field(description="The catalog item's ID.")
     position: int = strawberry.field(description="The new 0-based position; past the end means last.")
 
 
-@strawberry.type
+@strawberry.type(description="The list as changed.")
 class ListPayload:
-    user_list: UserList | None = strawberry.field(name="list")
-    user_errors: list[UserError]
+    user_list: UserList | None = strawberry.field(name="list", description="The list.")
+    user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
 
 
-@strawberry.type
+@strawberry.type(description="The list that no longer exists.")
 class DeleteListPayload:
-    deleted_list_id: strawberry.ID | None
-    user_errors: list[UserError]
+    deleted_list_id: strawberry.ID | None = strawberry.field(description="The deleted list's ID.")
+    user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
 
 
-@strawberry.type
+@strawberry.type(description="The list after an item was added, moved or removed.")
 class ListItemPayload:
-    user_list: UserList | None = strawberry.field(name="list")
+    user_list: UserList | None = strawberry.field(name="list", description="The list.")
     position: int | None = strawberry.field(description="Where the item now is (0-based).")
-    user_errors: list[UserError]
+    user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
 
 
 class ListInputError(Exception):
@@ -141,13 +145,16 @@ def _check_writer(info: Info) -> uuid.UUID:
 
 
 async def _reread(conn: Any, list_id: uuid.UUID) -> UserList:
-    return UserList.from_row((await list_queries.lists_by_ids(conn, [list_id]))[0])
+    """The list as just written in this transaction (so it exists)."""
+    (row,) = await list_queries.lists_by_ids(conn, [list_id])
+    assert row is not None
+    return UserList.from_row(row)
 
 
 @strawberry.type
 class ListMutation:
     @strawberry.mutation(description="Create a STATIC or SMART list for the viewer.")
-    async def create_list(self, info: Info, input: CreateListInput) -> ListPayload:
+    async def create_list(self, info: Info, input: Annotated[CreateListInput, INPUT]) -> ListPayload:
         try:
             owner_id = _check_writer(info)
             values: dict[str, Any] = {
@@ -169,7 +176,7 @@ class ListMutation:
         return ListPayload(user_list=created, user_errors=[])
 
     @strawberry.mutation(description="Rename, describe, publish or redefine one of the viewer's lists.")
-    async def update_list(self, info: Info, input: UpdateListInput) -> ListPayload:
+    async def update_list(self, info: Info, input: Annotated[UpdateListInput, INPUT]) -> ListPayload:
         try:
             _check_writer(info)
             async with info.context.engine.begin() as conn:
@@ -196,7 +203,7 @@ class ListMutation:
         return ListPayload(user_list=updated, user_errors=[])
 
     @strawberry.mutation(description="Delete one of the viewer's lists and its items.")
-    async def delete_list(self, info: Info, input: DeleteListInput) -> DeleteListPayload:
+    async def delete_list(self, info: Info, input: Annotated[DeleteListInput, INPUT]) -> DeleteListPayload:
         try:
             _check_writer(info)
             async with info.context.engine.begin() as conn:
@@ -209,7 +216,7 @@ class ListMutation:
     @strawberry.mutation(
         description="Add a media item to a static list, at the end unless `position` says where."
     )
-    async def add_list_item(self, info: Info, input: AddListItemInput) -> ListItemPayload:
+    async def add_list_item(self, info: Info, input: Annotated[AddListItemInput, INPUT]) -> ListItemPayload:
         try:
             _check_writer(info)
             media_id = decode_id(input.media_id, "Media")
@@ -242,7 +249,9 @@ class ListMutation:
         return ListItemPayload(user_list=updated, position=ordinal, user_errors=[])
 
     @strawberry.mutation(description="Remove a media item from a static list.")
-    async def remove_list_item(self, info: Info, input: RemoveListItemInput) -> ListItemPayload:
+    async def remove_list_item(
+        self, info: Info, input: Annotated[RemoveListItemInput, INPUT]
+    ) -> ListItemPayload:
         try:
             _check_writer(info)
             media_id = decode_id(input.media_id, "Media")
@@ -259,7 +268,7 @@ class ListMutation:
         return ListItemPayload(user_list=updated, position=None, user_errors=[])
 
     @strawberry.mutation(description="Move an item of a static list to a 0-based position (0 = first).")
-    async def move_list_item(self, info: Info, input: MoveListItemInput) -> ListItemPayload:
+    async def move_list_item(self, info: Info, input: Annotated[MoveListItemInput, INPUT]) -> ListItemPayload:
         try:
             _check_writer(info)
             media_id = decode_id(input.media_id, "Media")

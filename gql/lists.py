@@ -7,7 +7,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.scalars import JSON
@@ -23,7 +23,9 @@ from gql.permissions import (
     profile_visible_to,
 )
 from gql.relay import (
+    After,
     Connection,
+    First,
     Node,
     PageInfo,
     bad_cursor,
@@ -42,7 +44,7 @@ if TYPE_CHECKING:
 LazyUser = Annotated["User", strawberry.lazy("gql.accounts")]
 
 
-@strawberry.enum
+@strawberry.enum(description="STATIC: items you add and order; SMART: a saved query, evaluated when read.")
 class ListType(Enum):
     STATIC = "static"
     SMART = "smart"
@@ -50,18 +52,20 @@ class ListType(Enum):
 
 @strawberry.type(description="An item of a list at its 0-based `position`.")
 class ListItemEdge:
-    cursor: str = strawberry.field(resolver=edge_cursor)
-    position: int
+    cursor: str = strawberry.field(
+        resolver=edge_cursor, description="Pass as `after` for the items after this one."
+    )
+    position: int = strawberry.field(description="The item's 0-based place in the list.")
     added_at: dt.datetime | None = strawberry.field(description="Null for smart lists.")
-    node: Media
+    node: Media = strawberry.field(description="The catalog item.")
     cursors: strawberry.Private[Sequence[str]]
     index: strawberry.Private[int]
 
 
-@strawberry.type
+@strawberry.type(description="A page of a list's items, in list order.")
 class ListItemConnection:
-    edges: list[ListItemEdge]
-    page_info: PageInfo
+    edges: list[ListItemEdge] = strawberry.field(description="The items of this page, in list order.")
+    page_info: PageInfo = strawberry.field(description="Where this page stands.")
     count_request: strawberry.Private[list_queries.ItemsRequest]
 
     @strawberry.field(description="The exact number of items in the list.")
@@ -73,20 +77,20 @@ class ListItemConnection:
 @strawberry.type(description="A user's list: STATIC (hand-ordered) or SMART (a saved query).")
 class UserList(Node):
     raw_id: strawberry.Private[uuid.UUID]
-    row: strawberry.Private[Any]
-    name: str
-    description: str | None
-    is_public: bool
-    list_type: ListType
+    row: strawberry.Private[list_queries.UserListRow]
+    name: str = strawberry.field(description="The list's name.")
+    description: str | None = strawberry.field(description="What the list is about.")
+    is_public: bool = strawberry.field(description="Whether others may see it.")
+    list_type: ListType = strawberry.field(description="STATIC or SMART.")
     definition: JSON | None = strawberry.field(
         description="Smart lists: `{media: <MediaFilter fields>, tracking: {statuses, ratingMin, ratingMax}, "
         "sort: {field: TITLE|RELEASE_DATE|UPDATED_AT, direction: ASC|DESC}}`."
     )
-    created_at: dt.datetime
-    updated_at: dt.datetime
+    created_at: dt.datetime = strawberry.field(description="When it was made.")
+    updated_at: dt.datetime = strawberry.field(description="When it last changed.")
 
     @classmethod
-    def from_row(cls, row: Any) -> "UserList":
+    def from_row(cls, row: list_queries.UserListRow) -> "UserList":
         return cls(
             id=to_global_id("UserList", row.id),
             raw_id=row.id,
@@ -95,7 +99,7 @@ class UserList(Node):
             description=row.description,
             is_public=row.is_public,
             list_type=ListType(row.list_type),
-            definition=row.filter_definition,
+            definition=None if row.filter_definition is None else JSON(row.filter_definition),
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
@@ -116,9 +120,7 @@ class UserList(Node):
         return self.list_type is ListType.SMART and not can_evaluate_smart_list(info.context.viewer, self.row)
 
     @strawberry.field(description="The items in list order (smart lists: evaluated now).")
-    async def items(
-        self, info: Info, first: int | None = None, after: str | None = None
-    ) -> ListItemConnection:
+    async def items(self, info: Info, first: First = None, after: After = None) -> ListItemConnection:
         smart = self.list_type is ListType.SMART
         request = list_queries.ItemsRequest(
             list_id=self.raw_id,
@@ -193,6 +195,8 @@ async def user_lists(
 @strawberry.type
 class ListQuery:
     @strawberry.field(description="A list by ID; null when it does not exist or is private to someone else.")
-    async def list(self, info: Info, id: strawberry.ID) -> UserList | None:
+    async def list(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The list's ID.")]
+    ) -> UserList | None:
         list_id = decode_id(id, "UserList")
         return None if list_id is None else await list_by_raw_id(info, list_id)

@@ -31,6 +31,8 @@ V = TypeVar("V")
 CLOSE_FORBIDDEN = 4403
 CLOSE_SERVICE_RESTART = 1012
 CLOSE_TRY_AGAIN_LATER = 1013
+# Of a pool of OMT_DB_POOL_SIZE (10) connections that requests need too.
+CONCURRENT_CREDENTIAL_CHECKS = 2
 
 Topic = tuple[str, uuid.UUID | None]
 EVERY_MEDIA: Topic = ("media", None)
@@ -109,6 +111,7 @@ class ChangeHub:
         # Set while the process's ChangeListener listens: connections wait for it (none miss changes).
         self.listening = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._checks = asyncio.Semaphore(CONCURRENT_CREDENTIAL_CHECKS)
         self._recheck_task: asyncio.Task[None] | None = None
 
     # --- connections ----------------------------------------------------------------------------
@@ -195,32 +198,43 @@ class ChangeHub:
     # --- credentials ----------------------------------------------------------------------------
 
     def _recheck(self, connection: LiveConnection) -> None:
+        """After a credential change of the user: hold the connection's events until checked."""
         if connection.secret is None or connection.closing:
             return
         connection.authorised.clear()
-        self._spawn(self._check(connection, connection.secret))
+        self._spawn(self._check(connection.secret, [connection]))
 
-    async def _check(self, connection: LiveConnection, secret: str) -> None:
+    async def _check(self, secret: str, connections: list[LiveConnection]) -> None:
+        """One check for the connections sharing one credential, a few checks at a time, so a sweep
+        over thousands of connections never drains the pool."""
         try:
-            still_valid = await self.check_credential(secret)
+            async with self._checks:
+                still_valid = await self.check_credential(secret)
         except Exception as error:
             log.warning(
                 "could not check a WebSocket connection's credential again (%s)", type(error).__name__
             )
-            self.close(connection, CLOSE_TRY_AGAIN_LATER, "Could not check the credential; reconnect")
+            for connection in connections:
+                self.close(connection, CLOSE_TRY_AGAIN_LATER, "Could not check the credential; reconnect")
             return
-        if still_valid:
-            connection.authorised.set()
-        else:
-            self.close(connection, CLOSE_FORBIDDEN, "The credential was revoked or expired")
+        for connection in connections:
+            if still_valid:
+                connection.authorised.set()
+            else:
+                self.close(connection, CLOSE_FORBIDDEN, "The credential was revoked or expired")
 
     async def _recheck_periodically(self) -> None:
-        """Credentials also end without a write (expiry, idle timeout)."""
+        """Credentials also end without a write (expiry, idle timeout). Events keep flowing meanwhile:
+        an expiry has no place in the order of changes."""
         while True:
             await asyncio.sleep(self.recheck_seconds)
-            for connections in list(self.by_user.values()):
-                for connection in list(connections):
-                    self._recheck(connection)
+            by_secret: dict[str, list[LiveConnection]] = {}
+            for same_user in list(self.by_user.values()):
+                for connection in same_user:
+                    if connection.secret is not None and not connection.closing:
+                        by_secret.setdefault(connection.secret, []).append(connection)
+            for secret, sharing in by_secret.items():
+                await self._check(secret, sharing)
 
     def start(self) -> None:
         self._recheck_task = asyncio.create_task(self._recheck_periodically(), name="credential-recheck")

@@ -9,6 +9,7 @@ from functools import cached_property, partial
 from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from db import accounts as account_queries
@@ -17,6 +18,8 @@ from db import lists as list_queries
 from db import media as media_queries
 from db import relations as relation_queries
 from db import tracking as tracking_queries
+from db.accounts import ApiTokenRow, SessionRow, UserRow
+from db.library_import import jobs as library_import_jobs
 from db.pagination import Page
 
 K = TypeVar("K")
@@ -25,7 +28,7 @@ V = TypeVar("V")
 
 def batch_loader(
     engine: AsyncEngine, fetch: Callable[[AsyncConnection, Sequence[K]], Awaitable[Sequence[V]]]
-) -> "DataLoader[K, V]":
+) -> DataLoader[K, V]:
     async def load(keys: list[K]) -> list[V]:
         async with engine.connect() as conn:
             return list(await fetch(conn, keys))
@@ -43,49 +46,49 @@ class Loaders:
 
     # catalog
     @cached_property
-    def media_by_id(self) -> DataLoader[uuid.UUID, Any]:
+    def media_by_id(self) -> DataLoader[uuid.UUID, Row[Any] | None]:
         return batch_loader(self.engine, media_queries.media_by_ids)
 
     @cached_property
-    def redirect_by_old_id(self) -> DataLoader[uuid.UUID, Any]:
+    def redirect_by_old_id(self) -> DataLoader[uuid.UUID, uuid.UUID | None]:
         return batch_loader(self.engine, identity.redirects_by_old_ids)
 
     # accounts
     @cached_property
-    def user_by_id(self) -> DataLoader[uuid.UUID, Any]:
+    def user_by_id(self) -> DataLoader[uuid.UUID, UserRow | None]:
         return batch_loader(self.engine, account_queries.users_by_ids)
 
     @cached_property
-    def user_by_username(self) -> DataLoader[str, Any]:
+    def user_by_username(self) -> DataLoader[str, UserRow | None]:
         return batch_loader(self.engine, account_queries.users_by_usernames)
 
     @cached_property
-    def api_tokens_by_user_id(self) -> DataLoader[uuid.UUID, Any]:
+    def api_tokens_by_user_id(self) -> DataLoader[uuid.UUID, list[ApiTokenRow]]:
         return batch_loader(self.engine, account_queries.api_tokens_by_user_ids)
 
     @cached_property
-    def api_token_by_id(self) -> DataLoader[uuid.UUID, Any]:
+    def api_token_by_id(self) -> DataLoader[uuid.UUID, ApiTokenRow | None]:
         return batch_loader(self.engine, account_queries.api_tokens_by_ids)
 
     @cached_property
-    def sessions_by_user_id(self) -> DataLoader[uuid.UUID, Any]:
+    def sessions_by_user_id(self) -> DataLoader[uuid.UUID, list[SessionRow]]:
         return batch_loader(
             self.engine, partial(account_queries.sessions_by_user_ids, session_idle=self.session_idle)
         )
 
     @cached_property
-    def session_by_id(self) -> DataLoader[uuid.UUID, Any]:
+    def session_by_id(self) -> DataLoader[uuid.UUID, SessionRow | None]:
         return batch_loader(
             self.engine, partial(account_queries.sessions_by_ids, session_idle=self.session_idle)
         )
 
     # tracking and lists
     @cached_property
-    def entry_by_user_media(self) -> DataLoader[tuple[uuid.UUID, uuid.UUID], Any]:
+    def entry_by_user_media(self) -> DataLoader[tuple[uuid.UUID, uuid.UUID], Row[Any] | None]:
         return batch_loader(self.engine, tracking_queries.entries_by_keys)
 
     @cached_property
-    def library_stats_by_user(self) -> DataLoader[uuid.UUID, Any]:
+    def library_stats_by_user(self) -> DataLoader[uuid.UUID, tracking_queries.LibraryStats]:
         return batch_loader(self.engine, tracking_queries.stats_by_users)
 
     @cached_property
@@ -105,42 +108,44 @@ class Loaders:
         return batch_loader(self.engine, list_queries.list_counts_of_owners)
 
     @cached_property
-    def list_by_id(self) -> DataLoader[uuid.UUID, Any]:
+    def list_by_id(self) -> DataLoader[uuid.UUID, list_queries.UserListRow | None]:
         return batch_loader(self.engine, list_queries.lists_by_ids)
 
     @cached_property
-    def list_items_page(self) -> DataLoader[list_queries.ItemsRequest, Any]:
+    def list_items_page(self) -> DataLoader[list_queries.ItemsRequest, Page[list_queries.ListItemRow]]:
         return batch_loader(self.engine, list_queries.list_item_pages)
 
     @cached_property
-    def list_item_count(self) -> DataLoader[list_queries.ItemsRequest, Any]:
+    def list_item_count(self) -> DataLoader[list_queries.ItemsRequest, int]:
         return batch_loader(self.engine, list_queries.list_item_counts)
 
     # catalog relations and stats
     @cached_property
-    def external_links_by_media_id(self) -> DataLoader[uuid.UUID, Any]:
+    def external_links_by_media_id(self) -> DataLoader[uuid.UUID, list[Row[Any]]]:
         return batch_loader(self.engine, media_queries.external_links_by_media_ids)
 
     @cached_property
-    def stats_by_media_id(self) -> DataLoader[uuid.UUID, Any]:
+    def stats_by_media_id(self) -> DataLoader[uuid.UUID, media_queries.MediaStats]:
         return batch_loader(self.engine, media_queries.stats_by_media_ids)
 
     @cached_property
-    def relations_by_key(self) -> DataLoader[relation_queries.RelationKey, Any]:
+    def relations_by_key(self) -> DataLoader[relation_queries.RelationKey, list[Row[Any]]]:
         return batch_loader(self.engine, relation_queries.relations_by_keys)
 
     @cached_property
-    def graph_by_key(self) -> DataLoader[relation_queries.GraphKey, Any]:
+    def graph_by_key(self) -> DataLoader[relation_queries.GraphKey, relation_queries.Graph]:
         return batch_loader(self.engine, relation_queries.graphs_by_keys)
+
+    # library imports
+    @cached_property
+    def library_import_job_by_id(self) -> DataLoader[uuid.UUID, Any]:
+        return batch_loader(self.engine, library_import_jobs.jobs_by_ids)
 
     # curation
     @cached_property
-    def revisions_by_media_id(self) -> DataLoader[uuid.UUID, Any]:
+    def revisions_by_media_id(self) -> DataLoader[uuid.UUID, list[Row[Any]]]:
         return batch_loader(self.engine, curation.revisions_by_media_ids)
 
-    def __getattr__(self, name: str) -> Any:
-        raise AttributeError(f"no loader named {name}")
 
-
-async def load_media(loaders: Loaders, media_id: uuid.UUID) -> Any:
+async def load_media(loaders: Loaders, media_id: uuid.UUID) -> Row[Any] | None:
     return await loaders.media_by_id.load(media_id)

@@ -7,7 +7,7 @@ import operator
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from sqlalchemy import Row
@@ -23,10 +23,12 @@ from gql.context import Info
 from gql.enums import TrackingStatus
 from gql.errors import BadUserInput
 from gql.media_filters import MediaFilterInput, MediaSortInput, to_sorts
-from gql.permissions import STATS_BREAKDOWN_MIN_TRACKERS, stats_breakdown_visible
+from gql.permissions import STATS_BREAKDOWN_MIN_TRACKERS, is_admin, stats_breakdown_visible
 from gql.relations import GraphEdge, MediaGraph, MediaRelation, RelationDirection, RelationType
 from gql.relay import (
+    After,
     Connection,
+    First,
     Node,
     bad_cursor,
     connection_from_page,
@@ -63,7 +65,7 @@ class DatePrecision(Enum):
 
 @strawberry.type(description="Another title of the item, in a language when known.")
 class AlternativeTitle:
-    title: str
+    title: str = strawberry.field(description="The title.")
     language: str | None = strawberry.field(description="A language tag such as `ja` or `pt-BR`.")
 
 
@@ -78,27 +80,27 @@ class FieldSource:
     )
 
 
-@strawberry.type
+@strawberry.type(description="How many people track an item with one status.")
 class StatusCount:
-    status: TrackingStatus
-    count: int
+    status: TrackingStatus = strawberry.field(description="The status.")
+    count: int = strawberry.field(description="How many entries have it.")
 
 
-@strawberry.type
+@strawberry.type(description="How many items of the catalog are of one media type.")
 class MediaTypeCount:
-    media_type: MediaType
-    count: int
+    media_type: MediaType = strawberry.field(description="The media type.")
+    count: int = strawberry.field(description="Items of this type.")
 
 
-@strawberry.type
+@strawberry.type(description="How many items of the catalog have one genre.")
 class GenreCount:
     name: str = strawberry.field(description="The genre in its one spelling (`science fiction`).")
     count: int = strawberry.field(description="Items with this genre.")
 
 
-@strawberry.type
+@strawberry.type(description="How many items of the catalog are in one class (and its subclasses).")
 class MediaClassCount:
-    media_class: str
+    media_class: str = strawberry.field(description="The taxonomy path, e.g. `written.book`.")
     count: int = strawberry.field(description="Items in this taxonomy subtree.")
 
 
@@ -118,10 +120,10 @@ class MediaStats:
     )
 
 
-@strawberry.type
+@strawberry.type(description="Where an item is known elsewhere.")
 class ExternalLink:
-    source_name: str
-    external_key: str
+    source_name: str = strawberry.field(description="The other catalog, e.g. `tmdb`.")
+    external_key: str = strawberry.field(description="The item's key there.")
 
 
 # Media's JSON columns are decoded only when a client asks for them (db.media.media_read_columns).
@@ -138,7 +140,10 @@ def decoded_alternative_titles(root: strawberry.Parent[Any]) -> list[Alternative
     ]
 
 
-def decoded_field_sources(root: strawberry.Parent[Any]) -> list[FieldSource]:
+def decoded_field_sources(root: strawberry.Parent[Any], info: Info) -> list[FieldSource] | None:
+    """Null for everyone but admins: provenance names the internal feeds."""
+    if not is_admin(info.context.viewer):
+        return None
     sources = media_queries.decode_json(root.raw_field_sources)
     return [FieldSource(field=name, source=source) for name, source in sorted(sources.items())]
 
@@ -146,33 +151,41 @@ def decoded_field_sources(root: strawberry.Parent[Any]) -> list[FieldSource]:
 @strawberry.type(description="One canonical catalog item: a book, a film, a game, a live event...")
 class Media(Node):
     raw_id: strawberry.Private[uuid.UUID]
-    external_id: str | None
-    media_type: MediaType
+    external_id: str | None = strawberry.field(
+        description="The `source:key` the item was first ingested under; null for items made by admins."
+    )
+    media_type: MediaType = strawberry.field(description="The kind of media.")
     media_class: str = strawberry.field(description="Taxonomy path, e.g. `written.book.novel`.")
-    title: str
-    alternative_titles: list[AlternativeTitle] = strawberry.field(resolver=decoded_alternative_titles)
+    title: str = strawberry.field(description="The main title.")
+    alternative_titles: list[AlternativeTitle] = strawberry.field(
+        resolver=decoded_alternative_titles,
+        description="Other titles: translations, romanisations, working titles.",
+    )
     release_date: dt.date | None = strawberry.field(
         description="The first day of the period releaseDatePrecision names (1977-01-01 for a year-only 1977)."
     )
     release_date_precision: DatePrecision = strawberry.field(
         description="YEAR or MONTH when only the year or month of the release is known."
     )
-    country_of_origin: str | None
-    creators: list[str]
-    cover_url: str | None
-    description: str | None
+    country_of_origin: str | None = strawberry.field(description="An ISO 3166-1 country code.")
+    creators: list[str] = strawberry.field(
+        description="Authors, directors, studios, artists... in credit order."
+    )
+    cover_url: str | None = strawberry.field(description="An image of the cover or poster.")
+    description: str | None = strawberry.field(description="A summary.")
     attributes: JSON = strawberry.field(
         resolver=decoded_attributes, description="Type-specific fields: isbn, page_count, episodes..."
     )
     collection_path: str | None = strawberry.field(
         description="Franchise / universe path, e.g. `dune.novels`."
     )
-    field_sources: list[FieldSource] = strawberry.field(
+    field_sources: list[FieldSource] | None = strawberry.field(
         resolver=decoded_field_sources,
-        description="Who set each field (docs/ingestion.md, Provenance); fields not listed fall under `*`.",
+        description="Who set each field (docs/ingestion.md, Provenance); fields not listed fall under `*`. "
+        "Null unless the viewer is an admin (feed names are internal).",
     )
-    created_at: dt.datetime
-    updated_at: dt.datetime
+    created_at: dt.datetime = strawberry.field(description="When the item entered the catalog.")
+    updated_at: dt.datetime = strawberry.field(description="Its last change.")
     tracker_count: strawberry.Private[int]
     raw_attributes: strawberry.Private[Any]
     raw_alternative_titles: strawberry.Private[Any]
@@ -201,8 +214,13 @@ class Media(Node):
     async def relations(
         self,
         info: Info,
-        types: list[RelationType] | None = None,
-        direction: RelationDirection = RelationDirection.BOTH,
+        types: Annotated[
+            list[RelationType] | None, strawberry.argument(description="Only these types; all when omitted.")
+        ] = None,
+        direction: Annotated[
+            RelationDirection,
+            strawberry.argument(description="Edges recorded from this item, to it, or both."),
+        ] = RelationDirection.BOTH,
     ) -> list[MediaRelation]:
         labels = None if types is None else tuple(sorted({t.value for t in types}))
         loaders = info.context.loaders
@@ -226,7 +244,17 @@ class Media(Node):
         f"(0-{relation_queries.MAX_GRAPH_DEPTH}) over edges of `types` (a type and its inverse walk "
         "the same edges), in one SQL statement."
     )
-    async def graph(self, info: Info, depth: int = 2, types: list[RelationType] | None = None) -> MediaGraph:
+    async def graph(
+        self,
+        info: Info,
+        depth: Annotated[
+            int, strawberry.argument(description="How many edges away to walk (0 to the server's maximum).")
+        ] = 2,
+        types: Annotated[
+            list[RelationType] | None,
+            strawberry.argument(description="Walk only these types; all when omitted."),
+        ] = None,
+    ) -> MediaGraph:
         if not 0 <= depth <= relation_queries.MAX_GRAPH_DEPTH:
             raise BadUserInput(f"`depth` must be between 0 and {relation_queries.MAX_GRAPH_DEPTH}")
         walked = None if types is None else relation_queries.canonical_types([t.value for t in types])
@@ -244,7 +272,7 @@ class Media(Node):
             truncated=graph.truncated,
         )
 
-    @strawberry.field
+    @strawberry.field(description="What all users' entries say of the item, in aggregate.")
     async def stats(self, info: Info) -> MediaStats:
         stats = await info.context.loaders.stats_by_media_id.load(self.raw_id)
         if not stats_breakdown_visible(stats.trackers):
@@ -328,7 +356,7 @@ async def media_by_raw_id(info: Info, media_id: uuid.UUID) -> Media | None:
 register_node("Media", media_by_raw_id)
 
 
-@strawberry.type
+@strawberry.type(description="A page of catalog items.")
 class MediaConnection(Connection[Media]):
     count_media: strawberry.Private[Callable[[], Awaitable[media_queries.MediaCount]]]
 
@@ -428,14 +456,21 @@ def _asks_for(selections: Sequence[Selection], names: frozenset[str]) -> bool:
 @strawberry.type
 class MediaQuery:
     @strawberry.field(description="A catalog item by its global ID; null when there is none.")
-    async def media(self, info: Info, id: strawberry.ID) -> Media | None:
+    async def media(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The item's ID.")]
+    ) -> Media | None:
         media_id = decode_id(id, "Media")
         return None if media_id is None else await media_by_raw_id(info, media_id)
 
     @strawberry.field(
         description="The item another catalog knows by `key` (e.g. source `tmdb`, key `438631`)."
     )
-    async def media_by_external_id(self, info: Info, source: str, key: str) -> Media | None:
+    async def media_by_external_id(
+        self,
+        info: Info,
+        source: Annotated[str, strawberry.argument(description="The other catalog, e.g. `tmdb`.")],
+        key: Annotated[str, strawberry.argument(description="The item's key there.")],
+    ) -> Media | None:
         async with info.context.reads.connect() as conn:
             row = await media_queries.media_by_external_key(conn, source, key)
         return None if row is None else Media.from_row(row)
@@ -444,10 +479,15 @@ class MediaQuery:
     async def search_media(
         self,
         info: Info,
-        filter: MediaFilterInput | None = None,
-        sort: list[MediaSortInput] | None = None,
-        first: int | None = None,
-        after: str | None = None,
+        filter: Annotated[
+            MediaFilterInput | None, strawberry.argument(description="Which items; all when omitted.")
+        ] = None,
+        sort: Annotated[
+            list[MediaSortInput] | None,
+            strawberry.argument(description="Sort keys, most significant first (see MediaSort)."),
+        ] = None,
+        first: First = None,
+        after: After = None,
     ) -> MediaConnection:
         media_filter = filter.to_filter() if filter is not None else MediaFilter()
         return await media_connection(info, media_filter, to_sorts(sort), first, after, "search")
@@ -457,7 +497,11 @@ class MediaQuery:
         "types, in release order (undated items last)."
     )
     async def franchise(
-        self, info: Info, path: str, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        path: Annotated[str, strawberry.argument(description="A franchise path, e.g. `dune`.")],
+        first: First = None,
+        after: After = None,
     ) -> MediaConnection:
         if not LTREE_PATTERN.fullmatch(path):
             raise BadUserInput("`path` must be dot-separated labels of letters, digits and _")

@@ -17,13 +17,13 @@ if TYPE_CHECKING:
 MediaTypeRef = Annotated["MediaType", strawberry.lazy("gql.media")]
 
 
-@strawberry.enum
+@strawberry.enum(description="Ascending or descending.")
 class SortDirection(Enum):
     ASC = "asc"
     DESC = "desc"
 
 
-@strawberry.enum
+@strawberry.enum(description="What catalog items can be sorted by.")
 class MediaSortField(Enum):
     TITLE = "title"
     RELEASE_DATE = "release_date"
@@ -48,8 +48,10 @@ DEFAULT_DESCENDING = {MediaSortField.RELEVANCE, MediaSortField.POPULARITY}
     "popularity, then release date, then ID).",
 )
 class MediaSortInput:
-    field: MediaSortField
-    direction: SortDirection | None = None
+    field: MediaSortField = strawberry.field(description="What to sort by.")
+    direction: SortDirection | None = strawberry.field(
+        default=None, description="The field's own default when omitted."
+    )
 
     def to_sort(self) -> MediaSort:
         descending = (
@@ -75,7 +77,9 @@ class MediaFilterInput:
         "(`amelie` finds Amélie), and a word no title or creator contains also matches the catalog words "
         "one typo away.",
     )
-    media_types: list[MediaTypeRef] | None = None
+    media_types: list[MediaTypeRef] | None = strawberry.field(
+        default=None, description="Any of these media types."
+    )
     media_class: str | None = strawberry.field(
         default=None, description="Taxonomy subtree: `written` matches `written.book.novel`."
     )

@@ -17,16 +17,15 @@ mutations turn them into a `userErrors` entry with `user_error_for`.
 """
 
 import uuid
-from typing import Any
 
+from db.lists import UserListRow
+from db.vocabulary import TOKEN_SCOPES
 from gql.auth import Viewer
 from gql.context import Info
 from gql.errors import Forbidden, Unauthenticated, UserError, UserErrorCode, user_error
 
-READ = "READ"
-WRITE = "WRITE"
-ADMIN = "ADMIN"
-SCOPES = (READ, WRITE, ADMIN)
+SCOPES = TOKEN_SCOPES
+READ, WRITE, ADMIN = TOKEN_SCOPES
 SCOPES_IMPLIED = {READ: {READ}, WRITE: {READ, WRITE}, ADMIN: {READ, WRITE, ADMIN}}
 # With one tracker the "mean rating" is that user's rating; five keeps any one entry out of sight.
 STATS_BREAKDOWN_MIN_TRACKERS = 5
@@ -98,11 +97,11 @@ def not_found(what: str, *field: str) -> UserError:
     return user_error(UserErrorCode.NOT_FOUND, f"No such {what}", *field)
 
 
-def can_see_list(viewer: Viewer | None, list_row: Any) -> bool:
+def can_see_list(viewer: Viewer | None, list_row: UserListRow) -> bool:
     return is_owner(viewer, list_row.user_id) or bool(list_row.is_public)
 
 
-def can_evaluate_smart_list(viewer: Viewer | None, list_row: Any) -> bool:
+def can_evaluate_smart_list(viewer: Viewer | None, list_row: UserListRow) -> bool:
     """A smart list with tracking conditions selects items by the owner's entries: others see those
     items only when the owner's library is public anyway (PUBLIC profile)."""
     definition = list_row.filter_definition or {}
@@ -120,7 +119,7 @@ def write_denied(viewer: Viewer | None) -> UserError | None:
     return None
 
 
-def list_write_denied(viewer: Viewer | None, list_row: Any, field: str) -> UserError | None:
+def list_write_denied(viewer: Viewer | None, list_row: UserListRow | None, field: str) -> UserError | None:
     """Why the caller may not change this list: missing/private looks the same as missing."""
     if list_row is None or not can_see_list(viewer, list_row):
         return user_error(UserErrorCode.NOT_FOUND, "No such list", field)

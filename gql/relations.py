@@ -6,15 +6,20 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from db import relations as relation_queries
+from db.vocabulary import INVERSE_RELATION, NON_CANONICAL_RELATIONS, RELATION_TYPES, graphql_name
 
 if TYPE_CHECKING:
     from gql.media import Media
 
 
 @strawberry.enum(
-    description="How two items relate. Each label has its inverse on the other side: a SEQUEL edge "
-    "shows as PREQUEL from the sequel, ADAPTATION as SOURCE, SIDE_STORY as PARENT_STORY; "
-    "the other types read the same from both sides."
+    description="How two items relate. Each label has its inverse on the other side: "
+    + ", ".join(
+        f"{graphql_name(label)} shows as {graphql_name(INVERSE_RELATION[label])}"
+        for label in RELATION_TYPES
+        if label in INVERSE_RELATION and label not in NON_CANONICAL_RELATIONS
+    )
+    + " from the other item; the other types read the same from both sides."
 )
 class RelationType(Enum):
     SEQUEL = "sequel"
@@ -47,17 +52,17 @@ class RelationDirection(Enum):
 @strawberry.type(description="A related item, labelled for the side it is seen from.")
 class MediaRelation:
     relation_type: RelationType = strawberry.field(description="What `node` is to this item.")
-    direction: RelationDirection
-    notes: str | None
-    weight: int | None
-    node: Annotated["Media", strawberry.lazy("gql.media")]
+    direction: RelationDirection = strawberry.field(description="Which item the edge was recorded from.")
+    notes: str | None = strawberry.field(description="What the curator noted about the relation.")
+    weight: int | None = strawberry.field(description="An integer the curator attached to the relation.")
+    node: Annotated["Media", strawberry.lazy("gql.media")] = strawberry.field(description="The related item.")
 
 
 @strawberry.type(description="A stored edge: `to` is the `relationType` of `from`.")
 class GraphEdge:
-    from_: strawberry.ID = strawberry.field(name="from")
-    to: strawberry.ID
-    relation_type: RelationType
+    from_: strawberry.ID = strawberry.field(name="from", description="The ID of the item the edge starts at.")
+    to: strawberry.ID = strawberry.field(description="The ID of the item it ends at.")
+    relation_type: RelationType = strawberry.field(description="What `to` is to `from`.")
 
 
 @strawberry.type(
@@ -65,8 +70,10 @@ class GraphEdge:
     "items, the root first, then by distance and release date."
 )
 class MediaGraph:
-    nodes: list[Annotated["Media", strawberry.lazy("gql.media")]]
-    edges: list[GraphEdge]
+    nodes: list[Annotated["Media", strawberry.lazy("gql.media")]] = strawberry.field(
+        description="The items reached, the root first."
+    )
+    edges: list[GraphEdge] = strawberry.field(description="The stored edges between them.")
     truncated: bool = strawberry.field(
         description=f"True when the walk found more than {relation_queries.GRAPH_NODE_CAP} items; "
         "the nearest ones are kept."

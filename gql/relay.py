@@ -6,7 +6,7 @@ import binascii
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
 
@@ -90,9 +90,20 @@ def decode_id(global_id: str, expected_type: str) -> uuid.UUID | None:
     return None if decoded is None else decoded[1]
 
 
+First = Annotated[
+    int | None, strawberry.argument(description="How many items to return (default 20, at most 100).")
+]
+After = Annotated[
+    str | None,
+    strawberry.argument(
+        description="Return the items after this cursor (an edge's `cursor` or `endCursor`)."
+    ),
+]
+
+
 @strawberry.interface(description="An object with a globally unique, opaque ID.")
 class Node:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="The object's global ID: pass it to `node(id)`.")
 
 
 def first_cursor(root: strawberry.Parent["PageInfo"]) -> str | None:
@@ -103,14 +114,18 @@ def last_cursor(root: strawberry.Parent["PageInfo"]) -> str | None:
     return root.cursors[-1] if root.cursors else None
 
 
-@strawberry.type
+@strawberry.type(description="Where a page stands in its connection.")
 class PageInfo:
     """Its cursors are encoded only when a client asks for them (db.pagination.LazyCursors)."""
 
-    has_next_page: bool
-    has_previous_page: bool
-    start_cursor: str | None = strawberry.field(resolver=first_cursor)
-    end_cursor: str | None = strawberry.field(resolver=last_cursor)
+    has_next_page: bool = strawberry.field(description="Whether items follow this page.")
+    has_previous_page: bool = strawberry.field(description="Whether this page was asked for after a cursor.")
+    start_cursor: str | None = strawberry.field(
+        resolver=first_cursor, description="The cursor of the page's first item."
+    )
+    end_cursor: str | None = strawberry.field(
+        resolver=last_cursor, description="The cursor of the page's last item: pass it as `after`."
+    )
     cursors: strawberry.Private[Sequence[str]]
 
 
@@ -120,18 +135,20 @@ def edge_cursor(root: strawberry.Parent[Any]) -> str:
     return cursor
 
 
-@strawberry.type
+@strawberry.type(description="An item of a page, with its cursor.")
 class Edge(Generic[NodeT]):
-    cursor: str = strawberry.field(resolver=edge_cursor)
-    node: NodeT
+    cursor: str = strawberry.field(
+        resolver=edge_cursor, description="Pass as `after` for the items after this one."
+    )
+    node: NodeT = strawberry.field(description="The item.")
     cursors: strawberry.Private[Sequence[str]]
     index: strawberry.Private[int]
 
 
-@strawberry.type
+@strawberry.type(description="A page of items in a stable order; `pageInfo.endCursor` fetches the next one.")
 class Connection(Generic[NodeT]):
-    edges: list[Edge[NodeT]]
-    page_info: PageInfo
+    edges: list[Edge[NodeT]] = strawberry.field(description="The items of this page, in order.")
+    page_info: PageInfo = strawberry.field(description="Where this page stands.")
     count_total: strawberry.Private[Callable[[], Awaitable[int]]]
 
     @strawberry.field(description="The exact number of items matching, across all pages.")
@@ -190,11 +207,19 @@ async def resolve_node(info: Any, global_id: str) -> Node | None:
 @strawberry.type
 class NodeQuery:
     @strawberry.field(description="Any object by its global ID; null when it does not exist or is not yours.")
-    async def node(self, info: strawberry.Info, id: strawberry.ID) -> Node | None:
+    async def node(
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="A global ID.")],
+    ) -> Node | None:
         return await resolve_node(info, id)
 
     @strawberry.field(description="Several objects by global ID, in the order asked; null where not found.")
-    async def nodes(self, info: strawberry.Info, ids: list[strawberry.ID]) -> list[Node | None]:
+    async def nodes(
+        self,
+        info: strawberry.Info,
+        ids: Annotated[list[strawberry.ID], strawberry.argument(description="At most 100 global IDs.")],
+    ) -> list[Node | None]:
         if len(ids) > 100:
             raise BadUserInput("`ids` holds at most 100 IDs")
         return list(await asyncio.gather(*(resolve_node(info, global_id) for global_id in ids)))

@@ -15,7 +15,7 @@ from gql.relations import RelationType
 from gql.relay import to_global_id
 
 
-@strawberry.enum
+@strawberry.enum(description="What a revision did to the item.")
 class RevisionAction(Enum):
     CREATE = "create"
     UPDATE = "update"
@@ -38,8 +38,9 @@ MEDIA_ID_KEYS = frozenset({"id", "media_id", "related_media_id", "merged_into", 
 NESTED_KEYS = frozenset({"merged", "moved"})
 
 
-def _as_api(values: dict[str, Any] | None) -> Any:
-    """A stored revision as the API spells things: camelCase keys, global IDs, enum names."""
+def as_api(values: dict[str, Any] | None) -> Any:
+    """Stored values (a revision's, a conflict's details) as the API spells things: camelCase keys,
+    global IDs, enum names."""
     if values is None:
         return None
     from gql.media import MediaType  # gql.media imports this module
@@ -49,7 +50,7 @@ def _as_api(values: dict[str, Any] | None) -> Any:
         if name in MEDIA_ID_KEYS and isinstance(value, str):
             value = to_global_id("Media", uuid.UUID(value))
         elif name in NESTED_KEYS and isinstance(value, dict):
-            value = _as_api(value)
+            value = as_api(value)
         elif name == "relation_type" and value is not None:
             value = RelationType(value).name
         elif name == "media_type" and value is not None:
@@ -63,8 +64,8 @@ def _as_api(values: dict[str, Any] | None) -> Any:
     "when, and the values before/after."
 )
 class MediaRevision:
-    id: strawberry.ID
-    action: RevisionAction
+    id: strawberry.ID = strawberry.field(description="The revision's number, in order of changes.")
+    action: RevisionAction = strawberry.field(description="What the change did.")
     actor_id: strawberry.ID | None = strawberry.field(description="Global ID of the admin (User).")
     import_job_id: int | None = strawberry.field(
         description="The import job (ingest.import_jobs) that made a feed's change."
@@ -73,8 +74,8 @@ class MediaRevision:
     before: JSON | None = strawberry.field(
         description="The values before (camelCase keys, global IDs, enum names as elsewhere in the API)."
     )
-    after: JSON | None
-    created_at: dt.datetime
+    after: JSON | None = strawberry.field(description="The values after, spelt as `before`.")
+    created_at: dt.datetime = strawberry.field(description="When the change was made.")
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> "MediaRevision":
@@ -84,8 +85,8 @@ class MediaRevision:
             actor_id=None if row.actor_id is None else to_global_id("User", row.actor_id),
             import_job_id=row.job_id,
             source=row.source,
-            before=_as_api(row.changes.get("before")),
-            after=_as_api(row.changes.get("after")),
+            before=as_api(row.changes.get("before")),
+            after=as_api(row.changes.get("after")),
             created_at=row.created_at,
         )
 

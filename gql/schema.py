@@ -2,11 +2,13 @@
 
 from strawberry.extensions import DisableIntrospection
 from strawberry.tools import merge_types
+from strawberry.types.base import get_object_definition
 
 from gql.account_mutations import AccountMutation
 from gql.accounts import AccountsQuery, User
 from gql.admin import AdminMutation
 from gql.config import Limits
+from gql.conflicts import ConflictQuery
 from gql.documents import DocumentCache
 from gql.errors import ClassifiedErrorsSchema, MaskUnexpectedErrors
 from gql.input_guard import InputGuard
@@ -22,9 +24,22 @@ from gql.subscriptions import Subscription
 from gql.tracking import TrackingMutation
 from gql.websocket import OperationsByTransport
 
-Query = merge_types("Query", (NodeQuery, MediaQuery, AccountsQuery, ListQuery))
-Mutation = merge_types(
-    "Mutation", (AccountMutation, TrackingMutation, ListMutation, AdminMutation, LibraryImportMutation)
+
+def described(root: type, description: str) -> type:
+    """merge_types takes no description."""
+    get_object_definition(root, strict=True).description = description
+    return root
+
+
+Query = described(
+    merge_types("Query", (NodeQuery, MediaQuery, AccountsQuery, ListQuery, ConflictQuery)),
+    "What can be read: the catalog, users, their lists and libraries, any node.",
+)
+Mutation = described(
+    merge_types(
+        "Mutation", (AccountMutation, TrackingMutation, ListMutation, AdminMutation, LibraryImportMutation)
+    ),
+    "What can be changed; a refused input changes nothing and is answered in `userErrors`.",
 )
 
 

@@ -11,6 +11,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncGenerator, Iterable
 from enum import Enum
+from typing import Annotated
 
 import strawberry
 
@@ -38,7 +39,7 @@ from gql.relay import decode_id, to_global_id
 from gql.tracking import TrackingEntry
 
 
-@strawberry.enum
+@strawberry.enum(description="What happened to a tracking entry.")
 class EntryChangeKind(Enum):
     CREATED = "insert"
     UPDATED = "update"
@@ -47,13 +48,13 @@ class EntryChangeKind(Enum):
 
 @strawberry.type(description="One of the viewer's tracking entries was created, changed or removed.")
 class LibraryChange:
-    kind: EntryChangeKind
-    entry_id: strawberry.ID
-    media_id: strawberry.ID
+    kind: EntryChangeKind = strawberry.field(description="Created, updated or removed.")
+    entry_id: strawberry.ID = strawberry.field(description="The entry's ID.")
+    media_id: strawberry.ID = strawberry.field(description="The ID of the entry's catalog item.")
     entry: TrackingEntry | None = strawberry.field(description="The entry as it is now; null once removed.")
 
 
-@strawberry.enum
+@strawberry.enum(description="What happened to a list.")
 class ListChangeKind(Enum):
     ITEMS_ADDED = "ITEMS_ADDED"
     ITEMS_MOVED = "ITEMS_MOVED"
@@ -74,13 +75,13 @@ LIST_ITEM_KINDS = {
 
 @strawberry.type(description="A list changed.")
 class ListChange:
-    kind: ListChangeKind
-    list_id: strawberry.ID
+    kind: ListChangeKind = strawberry.field(description="What changed.")
+    list_id: strawberry.ID = strawberry.field(description="The list's ID.")
     media_ids: list[strawberry.ID] = strawberry.field(description="The items added, moved or removed.")
     list: UserList | None = strawberry.field(description="The list as it is now; null once deleted.")
 
 
-@strawberry.enum
+@strawberry.enum(description="What happened to a catalog item.")
 class MediaChangeKind(Enum):
     UPDATED = strawberry.enum_value("UPDATED", description="Its fields, relations or external links.")
     DELETED = "DELETED"
@@ -88,8 +89,8 @@ class MediaChangeKind(Enum):
 
 @strawberry.type(description="A catalog item was curated, or deleted (merged into another).")
 class MediaChange:
-    kind: MediaChangeKind
-    media_id: strawberry.ID
+    kind: MediaChangeKind = strawberry.field(description="Updated, or deleted (merged into another).")
+    media_id: strawberry.ID = strawberry.field(description="The item's ID.")
     media: Media | None = strawberry.field(
         description="The item as it is now: the one it was merged into, or null once deleted."
     )
@@ -119,7 +120,7 @@ def _media_ids(ids: Iterable[uuid.UUID]) -> list[strawberry.ID]:
     return [strawberry.ID(to_global_id("Media", media_id)) for media_id in ids]
 
 
-@strawberry.type
+@strawberry.type(description="Live changes, over a WebSocket (graphql-transport-ws).")
 class Subscription:
     @strawberry.subscription(description="The viewer's tracking entries, from any device, token or import.")
     async def library_changed(self, info: Info) -> AsyncGenerator[LibraryChange, None]:
@@ -141,7 +142,9 @@ class Subscription:
     @strawberry.subscription(
         description="A list's items and metadata, for whoever may read the list; ends when that stops."
     )
-    async def list_changed(self, info: Info, id: strawberry.ID) -> AsyncGenerator[ListChange, None]:
+    async def list_changed(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The list's ID.")]
+    ) -> AsyncGenerator[ListChange, None]:
         list_id = decode_id(id, "UserList")
         if list_id is None:
             raise NotFound("list")
@@ -179,7 +182,9 @@ class Subscription:
                 )
 
     @strawberry.subscription(description="A catalog item's curation: its fields, a merge, its deletion.")
-    async def media_changed(self, info: Info, id: strawberry.ID) -> AsyncGenerator[MediaChange, None]:
+    async def media_changed(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The item's ID.")]
+    ) -> AsyncGenerator[MediaChange, None]:
         media_id = decode_id(id, "Media")
         if media_id is None:
             raise NotFound("media")
@@ -201,7 +206,9 @@ class Subscription:
         description="The owner's library import: its state now, then after every batch; ends when it finishes."
     )
     async def library_import_progress(
-        self, info: Info, id: strawberry.ID
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The import job's ID.")],
     ) -> AsyncGenerator[LibraryImportJob, None]:
         viewer = require_viewer(info)
         job_id = decode_id(id, "LibraryImportJob")

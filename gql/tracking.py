@@ -14,7 +14,7 @@ from db.media_filters import LTREE_PATTERN
 from db.pagination import InvalidCursor
 from gql.context import Info
 from gql.enums import TrackingStatus
-from gql.errors import BadUserInput, UserError, UserErrorCode, user_error
+from gql.errors import INPUT, USER_ERRORS, BadUserInput, UserError, UserErrorCode, user_error
 from gql.permissions import profile_visible_to, write_denied
 from gql.relay import (
     Connection,
@@ -58,15 +58,15 @@ def _user_from_row(row: Any) -> "User":
 @strawberry.type(description="A user's entry for one media item: where they are, what they thought.")
 class TrackingEntry(Node):
     media_id: strawberry.Private[uuid.UUID]
-    status: TrackingStatus
+    status: TrackingStatus = strawberry.field(description="Where the user is with the item.")
     progress: int = strawberry.field(description="Units done: episodes, chapters, pages...")
     rating: int | None = strawberry.field(description="1 to 10.")
-    notes: str | None
-    repeat_count: int
-    started_at: dt.datetime | None
-    completed_at: dt.datetime | None
-    created_at: dt.datetime
-    updated_at: dt.datetime
+    notes: str | None = strawberry.field(description="The user's own notes.")
+    repeat_count: int = strawberry.field(description="How many times they went through it again.")
+    started_at: dt.datetime | None = strawberry.field(description="When they started.")
+    completed_at: dt.datetime | None = strawberry.field(description="When they finished.")
+    created_at: dt.datetime = strawberry.field(description="When the item was first tracked.")
+    updated_at: dt.datetime = strawberry.field(description="The entry's last change.")
     media_row: strawberry.Private[Any] = None
 
     @classmethod
@@ -91,7 +91,7 @@ class TrackingEntry(Node):
             self.media_row = await info.context.loaders.media_by_id.load(self.media_id)
         return self.media_row
 
-    @strawberry.field
+    @strawberry.field(description="The catalog item.")
     async def media(self, info: Info) -> LazyMedia:
         return _media_from_row(await self._media_row(info))
 
@@ -131,7 +131,7 @@ register_node_type("TrackingEntry", NodeType(parse_uuid_pair, entry_by_key))
 TrackingEntryConnection = Connection[TrackingEntry]
 
 
-@strawberry.enum
+@strawberry.enum(description="The order of a library: most recently changed first unless chosen.")
 class LibrarySort(Enum):
     UPDATED_AT = "UPDATED_AT"
     RATING = "RATING"
@@ -144,8 +144,12 @@ class LibrarySort(Enum):
 
 @strawberry.input(description="Which entries of a library to show; every condition given must hold.")
 class LibraryFilter:
-    statuses: list[TrackingStatus] | None = None
-    media_types: list[LazyMediaType] | None = None
+    statuses: list[TrackingStatus] | None = strawberry.field(
+        default=None, description="Any of these statuses."
+    )
+    media_types: list[LazyMediaType] | None = strawberry.field(
+        default=None, description="Any of these media types."
+    )
     media_class: str | None = strawberry.field(default=None, description="Taxonomy subtree, e.g. `written`.")
 
     def to_query(self) -> tracking_queries.LibraryFilter:
@@ -188,24 +192,26 @@ async def user_library(
     )
 
 
-@strawberry.type
+@strawberry.type(description="How many entries of a library have one status.")
 class LibraryStatusCount:
-    status: TrackingStatus
-    count: int
+    status: TrackingStatus = strawberry.field(description="The status.")
+    count: int = strawberry.field(description="How many entries have it.")
 
 
-@strawberry.type
+@strawberry.type(description="How many entries of a library are of one media type.")
 class LibraryMediaTypeCount:
-    media_type: LazyMediaType
-    count: int
+    media_type: LazyMediaType = strawberry.field(description="The media type.")
+    count: int = strawberry.field(description="How many entries are of it.")
 
 
 @strawberry.type(description="A library in numbers.")
 class LibraryStats:
-    total: int
+    total: int = strawberry.field(description="How many entries the library holds.")
     mean_rating: float | None = strawberry.field(description="Mean of the rated entries; null when none.")
-    by_status: list[LibraryStatusCount]
-    by_media_type: list[LibraryMediaTypeCount]
+    by_status: list[LibraryStatusCount] = strawberry.field(description="Entries per status (those with any).")
+    by_media_type: list[LibraryMediaTypeCount] = strawberry.field(
+        description="Entries per media type (those with any)."
+    )
 
 
 async def user_stats(info: Info, owner_id: uuid.UUID, profile_public: bool) -> LibraryStats | None:
@@ -243,49 +249,53 @@ ENTRY_INPUT_FIELDS = {
 
 @strawberry.input(description="Fields left out keep their values; a new entry starts PLANNED.")
 class TrackMediaInput:
-    media_id: strawberry.ID
-    status: TrackingStatus | None = _UNSET
-    progress: int | None = _UNSET
+    media_id: strawberry.ID = strawberry.field(description="The catalog item's ID.")
+    status: TrackingStatus | None = strawberry.field(default=_UNSET, description="Where you are with it.")
+    progress: int | None = strawberry.field(default=_UNSET, description="Units done (0 or more).")
     rating: int | None = strawberry.field(default=_UNSET, description="1 to 10; null clears it.")
     notes: str | None = strawberry.field(default=_UNSET, description="At most 10,000 characters.")
-    repeat_count: int | None = _UNSET
-    started_at: dt.datetime | None = _UNSET
-    completed_at: dt.datetime | None = _UNSET
+    repeat_count: int | None = strawberry.field(
+        default=_UNSET, description="Times gone through again (0 or more)."
+    )
+    started_at: dt.datetime | None = strawberry.field(default=_UNSET, description="When you started.")
+    completed_at: dt.datetime | None = strawberry.field(default=_UNSET, description="When you finished.")
 
 
 @strawberry.input(description="The same change for up to 100 tracked items; all or nothing.")
 class UpdateTrackingEntriesInput:
-    media_ids: list[strawberry.ID]
-    status: TrackingStatus | None = _UNSET
-    progress: int | None = _UNSET
-    rating: int | None = _UNSET
-    notes: str | None = _UNSET
-    repeat_count: int | None = _UNSET
-    started_at: dt.datetime | None = _UNSET
-    completed_at: dt.datetime | None = _UNSET
+    media_ids: list[strawberry.ID] = strawberry.field(
+        description="The items whose entries change (all tracked)."
+    )
+    status: TrackingStatus | None = strawberry.field(default=_UNSET, description="The new status.")
+    progress: int | None = strawberry.field(default=_UNSET, description="Units done (0 or more).")
+    rating: int | None = strawberry.field(default=_UNSET, description="1 to 10; null clears it.")
+    notes: str | None = strawberry.field(default=_UNSET, description="At most 10,000 characters.")
+    repeat_count: int | None = strawberry.field(default=_UNSET, description="Times gone through again.")
+    started_at: dt.datetime | None = strawberry.field(default=_UNSET, description="When you started.")
+    completed_at: dt.datetime | None = strawberry.field(default=_UNSET, description="When you finished.")
 
 
-@strawberry.input
+@strawberry.input(description="The item to remove from your library.")
 class UntrackMediaInput:
-    media_id: strawberry.ID
+    media_id: strawberry.ID = strawberry.field(description="The catalog item's ID.")
 
 
-@strawberry.type
+@strawberry.type(description="Your entry as it now is.")
 class TrackMediaPayload:
-    entry: TrackingEntry | None
-    user_errors: list[UserError]
+    entry: TrackingEntry | None = strawberry.field(description="Your entry.")
+    user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
 
 
-@strawberry.type
+@strawberry.type(description="Your entries as they now are.")
 class UpdateTrackingEntriesPayload:
-    entries: list[TrackingEntry]
-    user_errors: list[UserError]
+    entries: list[TrackingEntry] = strawberry.field(description="Your entries as changed.")
+    user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
 
 
-@strawberry.type
+@strawberry.type(description="The item no longer in your library.")
 class UntrackMediaPayload:
-    untracked_media_id: strawberry.ID | None
-    user_errors: list[UserError]
+    untracked_media_id: strawberry.ID | None = strawberry.field(description="The item no longer tracked.")
+    user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
 
 
 def _changes(data: TrackMediaInput | UpdateTrackingEntriesInput) -> dict[str, Any]:
@@ -355,14 +365,16 @@ def _field_path(id_field: str, index: int, bulk: bool) -> list[str]:
 @strawberry.type
 class TrackingMutation:
     @strawberry.mutation(description="Create or update the viewer's entry for a media item.")
-    async def track_media(self, info: Info, input: TrackMediaInput) -> TrackMediaPayload:
+    async def track_media(self, info: Info, input: Annotated[TrackMediaInput, INPUT]) -> TrackMediaPayload:
         entries, errors = await _write_entries(
             info, [input.media_id], "mediaId", _changes(input), create=True
         )
         return TrackMediaPayload(entry=entries[0] if entries else None, user_errors=errors)
 
     @strawberry.mutation(description="Remove the viewer's entry for a media item.")
-    async def untrack_media(self, info: Info, input: UntrackMediaInput) -> UntrackMediaPayload:
+    async def untrack_media(
+        self, info: Info, input: Annotated[UntrackMediaInput, INPUT]
+    ) -> UntrackMediaPayload:
         viewer = info.context.viewer
         denied = write_denied(viewer)
         if denied is not None:
@@ -380,7 +392,7 @@ class TrackingMutation:
 
     @strawberry.mutation(description="Apply one change to up to 100 of the viewer's entries, all or nothing.")
     async def update_tracking_entries(
-        self, info: Info, input: UpdateTrackingEntriesInput
+        self, info: Info, input: Annotated[UpdateTrackingEntriesInput, INPUT]
     ) -> UpdateTrackingEntriesPayload:
         if not 1 <= len(input.media_ids) <= tracking_queries.BULK_MAX:
             error = user_error(

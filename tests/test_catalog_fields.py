@@ -15,6 +15,7 @@ from gql.relay import to_global_id
 from tests.client import GraphQLClient
 from tests.conftest import _admin_execute
 from tests.factories import make_media, make_user
+from tests.test_admin import admin_token
 from tests.test_ingest import rows, write_jsonl
 
 SPIRITED_AWAY = {
@@ -68,7 +69,19 @@ async def test_alternative_titles_of_a_feed_are_stored_as_objects_and_returned(
     assert stored == [(expected, {})]
     result = await client(MEDIA, {"id": to_global_id("Media", await only_media_id(engine))})
     assert result.data["media"]["alternativeTitles"] == expected
-    assert result.data["media"]["fieldSources"] == [{"field": "*", "source": "feed:films"}]
+
+
+async def test_field_sources_are_shown_to_admins_only(
+    client: GraphQLClient, engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """Provenance names the internal feeds: anonymous callers and users get null."""
+    await ingest_file(engine, write_jsonl(tmp_path / "films.jsonl", SPIRITED_AWAY))
+    variables = {"id": to_global_id("Media", await only_media_id(engine))}
+    _, user = await make_user(engine)
+    for token in (None, user):
+        assert (await client(MEDIA, variables, token=token)).data["media"]["fieldSources"] is None
+    shown = await client(MEDIA, variables, token=await admin_token(engine))
+    assert shown.data["media"]["fieldSources"] == [{"field": "*", "source": "feed:films"}]
 
 
 async def test_a_year_only_release_date_round_trips_as_a_year(

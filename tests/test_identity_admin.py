@@ -1,13 +1,16 @@
 """Admin tools for identity conflicts: mergeMedia and moveExternalLink."""
 
+from pathlib import Path
+
 from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from db.ingest import ingest_file
 from db.models import Conflict, ImportJob, ListItem, Source, UserList, UserMedia
 from gql.relay import to_global_id
 from tests.client import GraphQLClient
 from tests.factories import link_media, make_media, make_user
-from tests.test_ingest import rows
+from tests.test_ingest import rows, write_jsonl
 
 ERRORS = "userErrors { field code message }"
 MERGE = f"""mutation($input: MergeMediaInput!) {{
@@ -195,3 +198,93 @@ async def test_moving_a_key_repoints_it_with_its_external_id_and_resolves_its_co
         token=token,
     )
     assert [error["code"] for error in unknown.data["moveExternalLink"]["userErrors"]] == ["NOT_FOUND"]
+
+
+CONFLICTS = """query($status: IngestConflictStatus, $first: Int, $after: String) {
+  ingestConflicts(status: $status, first: $first, after: $after) {
+    totalCount pageInfo { hasNextPage endCursor }
+    edges { node {
+      importJobId source lineNumber kind sourceName externalKey externalId title reason details resolvedAt
+      existingMedia { id title } incomingMedia { id title }
+    } }
+  }
+}"""
+
+
+def _film(external_id: str, title: str, *links: tuple[str, str]) -> dict[str, object]:
+    return {
+        "external_id": external_id,
+        "media_type": "film",
+        "media_class": "video.film",
+        "title": title,
+        "external_links": [{"source": source, "key": key} for source, key in links],
+    }
+
+
+async def test_admins_list_open_conflicts_with_both_items_page_by_page_and_settle_them(
+    client: GraphQLClient, engine: AsyncEngine, tmp_path: Path
+) -> None:
+    _, admin = await make_user(engine, role="admin")
+    records = [
+        _film("tmdb:100", "Solaris", ("imdb", "tt0069293")),
+        _film("wikidata:Q1", "Solaris (dup)", ("imdb", "tt0069293")),
+        _film("tmdb:300", "Stalker", ("imdb", "tt0079944")),
+        _film("wikidata:Q3", "Stalker (dup)", ("imdb", "tt0079944")),
+    ]
+    path = write_jsonl(tmp_path / "films.jsonl", *records)
+    await ingest_file(engine, path, source="films", dry_run=True)
+    job = await ingest_file(engine, path, source="films")
+    items = dict(await rows(engine, "SELECT external_id, id FROM media.media"))
+
+    first = (await client(CONFLICTS, {"first": 1}, token=admin)).data["ingestConflicts"]
+    # Newest first; the dry run's report is not an admin's work.
+    assert (first["totalCount"], first["pageInfo"]["hasNextPage"]) == (2, True)
+    assert first["edges"][0]["node"] == {
+        "importJobId": job.job_id,
+        "source": "films",
+        "lineNumber": 4,
+        "kind": "KEY_SHARED_IN_RUN",
+        "sourceName": "imdb",
+        "externalKey": "tt0079944",
+        "externalId": "wikidata:Q3",
+        "title": "Stalker (dup)",
+        "reason": "line 3 (tmdb:300) of this run has the same key; the record was applied without it",
+        "details": {
+            "externalId": "wikidata:Q3",
+            "title": "Stalker (dup)",
+            "reason": "line 3 (tmdb:300) of this run has the same key; the record was applied without it",
+            "earlierLine": 3,
+            "earlierExternalId": "tmdb:300",
+        },
+        "resolvedAt": None,
+        "existingMedia": {"id": to_global_id("Media", items["tmdb:300"]), "title": "Stalker"},
+        "incomingMedia": {"id": to_global_id("Media", items["wikidata:Q3"]), "title": "Stalker (dup)"},
+    }
+    rest = (await client(CONFLICTS, {"first": 5, "after": first["pageInfo"]["endCursor"]}, token=admin)).data[
+        "ingestConflicts"
+    ]
+    assert [edge["node"]["lineNumber"] for edge in rest["edges"]] == [2]
+    assert rest["pageInfo"]["hasNextPage"] is False
+
+    node = first["edges"][0]["node"]
+    merged = await client(
+        MERGE,
+        {"input": {"keepId": node["existingMedia"]["id"], "mergeId": node["incomingMedia"]["id"]}},
+        token=admin,
+    )
+    assert merged.data["mergeMedia"]["userErrors"] == []
+    still_open = (await client(CONFLICTS, {}, token=admin)).data["ingestConflicts"]
+    assert [edge["node"]["lineNumber"] for edge in still_open["edges"]] == [2]
+    resolved = (await client(CONFLICTS, {"status": "RESOLVED"}, token=admin)).data["ingestConflicts"]
+    assert [edge["node"]["lineNumber"] for edge in resolved["edges"]] == [4]
+    assert resolved["edges"][0]["node"]["resolvedAt"] is not None
+
+
+async def test_only_admins_list_conflicts(client: GraphQLClient, engine: AsyncEngine) -> None:
+    film = await make_media(engine, title="Heat")
+    await _conflict(engine, "imdb", "tt0113277", film, None)
+    _, user = await make_user(engine)
+    for token in (None, user):
+        result = await client(CONFLICTS, {}, token=token)
+        assert result.body["data"] is None
+        assert [error["extensions"]["code"] for error in result.errors] == ["FORBIDDEN"]

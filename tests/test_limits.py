@@ -10,11 +10,12 @@ from graphql import get_introspection_query, parse
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import Message, Receive, Scope, Send
 
 from db.engine import PoolSettings, make_engine
 from gql.app import create_app
 from gql.config import Limits, Settings
-from gql.limits import RateLimiter, query_cost
+from gql.limits import RateLimit, RateLimiter, query_cost
 from gql.schema import schema
 from tests.client import GraphQLClient, asgi_client
 
@@ -232,3 +233,25 @@ def test_a_full_table_takes_over_the_least_recently_used_bucket() -> None:
     assert limiter.acquire("10.0.0.3", now=102.0) == 0
     assert limiter.acquire("10.0.0.2", now=102.0) > 0
     assert limiter.acquire("10.0.0.1", now=103.0) == 0
+
+
+async def test_the_rate_limit_refuses_websocket_handshakes_too() -> None:
+    handshakes: list[Scope] = []
+    sent: list[Message] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        handshakes.append(scope)
+
+    async def receive() -> Message:
+        return {"type": "websocket.connect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    limited = RateLimit(app, RateLimiter(per_minute=1))
+    scope: Scope = {"type": "websocket", "path": "/graphql", "client": ("10.9.0.1", 1234), "headers": []}
+    await limited(scope, receive, send)
+    await limited(scope, receive, send)
+    assert len(handshakes) == 1
+    # Closed before it is accepted: the server answers the handshake with 403.
+    assert sent == [{"type": "websocket.close", "code": 1013, "reason": "Too many requests"}]

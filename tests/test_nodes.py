@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.accounts import create_api_token, create_session
+from db.library_import import jobs as job_queries
 from gql.relay import decode_id, to_global_id
 from tests.client import GraphQLClient
 from tests.factories import make_media, make_user
@@ -252,6 +253,24 @@ async def test_nodes_over_users_load_library_and_lists_in_a_constant_number_of_s
     assert small.data["nodes"] == large.data["nodes"][:2]
     assert small.queries == large.queries
     assert large.queries <= 6  # users, library pages, their counts, list pages, their counts, stats
+
+
+JOB_NODES = "query($ids: [ID!]!) { nodes(ids: $ids) { ... on LibraryImportJob { fileName status } } }"
+
+
+async def test_nodes_over_library_imports_load_in_one_statement(client: GraphQLClient, engine) -> None:
+    user_id, token = await make_user(engine)
+    job_ids = []
+    for n in range(6):
+        async with engine.begin() as conn:
+            job = await job_queries.create_job(conn, user_id, "letterboxd", f"export{n}.zip", "newer")
+            await job_queries.finish_job(conn, job.id, "succeeded")
+        job_ids.append(to_global_id("LibraryImportJob", job.id))
+    small = await client(JOB_NODES, {"ids": job_ids[:2]}, token=token)
+    large = await client(JOB_NODES, {"ids": job_ids}, token=token)
+    assert [node["fileName"] for node in large.data["nodes"]] == [f"export{n}.zip" for n in range(6)]
+    assert small.data["nodes"] == large.data["nodes"][:2]
+    assert small.queries == large.queries
 
 
 @pytest.mark.parametrize(

@@ -258,12 +258,24 @@ async def test_two_records_of_one_run_claiming_one_key_are_a_conflict_and_reruns
     second = {**first, "external_id": "tmdb:200", "title": "Solaris (2002)", "release_date": "2002"}
     path = write_jsonl(tmp_path / "tmdb.jsonl", first, second)
     summary = await ingest_file(engine, path)
-    assert (summary.counts.inserted, summary.counts.conflicts) == (1, 1)
-    assert await rows(engine, "SELECT title, release_date::text FROM media.media") == [
-        ("Solaris", "1972-01-01")
+    # The second record becomes its own item, without the key: an admin merges the two or moves the key.
+    assert (summary.counts.inserted, summary.counts.conflicts) == (2, 1)
+    items = dict(await rows(engine, "SELECT external_id, id FROM media.media"))
+    assert await rows(engine, "SELECT title, release_date::text FROM media.media ORDER BY title") == [
+        ("Solaris", "1972-01-01"),
+        ("Solaris (2002)", "2002-01-01"),
     ]
-    conflict = await rows(engine, "SELECT line_number, kind, source_name, external_key FROM ingest.conflicts")
-    assert conflict == [(2, "secondary_key_of_another_item", "imdb", "tt0069293")]
+    assert await rows(engine, "SELECT media_id FROM media.external_links WHERE source_name = 'imdb'") == [
+        (items["tmdb:100"],)
+    ]
+    conflict = await rows(
+        engine,
+        "SELECT line_number, kind, source_name, external_key, existing_media_id, incoming_media_id, "
+        "details ->> 'earlier_line', details ->> 'earlier_external_id' FROM ingest.conflicts",
+    )
+    assert conflict == [
+        (2, "key_shared_in_run", "imdb", "tt0069293", items["tmdb:100"], items["tmdb:200"], "1", "tmdb:100")
+    ]
     versions = await row_versions(engine)
     for _ in range(2):
         again = await ingest_file(engine, path)
@@ -272,12 +284,7 @@ async def test_two_records_of_one_run_claiming_one_key_are_a_conflict_and_reruns
             again.counts.updated,
             again.counts.unchanged,
             again.counts.conflicts,
-        ) == (
-            0,
-            0,
-            1,
-            1,
-        )
+        ) == (0, 0, 2, 1)
         assert await row_versions(engine) == versions
 
 
@@ -359,8 +366,11 @@ async def test_the_command_takes_a_precedence_and_prints_field_counts_and_confli
     out = (await process.communicate())[0].decode()
     assert process.returncode == 1
     assert "field title: 1 changed, 0 kept" in out
-    assert "line 2: conflict (secondary_key_of_another_item) on imdb:tt0076759" in out
-    assert (await the_item(engine))["title"] == "Star Wars: Episode IV - A New Hope"
+    assert "line 2: conflict (key_shared_in_run) on imdb:tt0076759" in out
+    assert await rows(engine, "SELECT external_id, title FROM media.media ORDER BY title") == [
+        ("movielens:261", "A twin"),
+        ("wikidata:Q17738", "Star Wars: Episode IV - A New Hope"),
+    ]
 
 
 async def test_a_feeds_relation_between_existing_items_is_a_revision(
@@ -389,3 +399,144 @@ async def test_a_feeds_relation_between_existing_items_is_a_revision(
         "changes -> 'after' ->> 'relation_type' FROM media.revisions WHERE action = 'link' ORDER BY id",
     )
     assert links == [(first.job_id, None, None, "adaptation"), (second.job_id, None, "2021", "adaptation")]
+
+
+def _film(external_id: str, title: str, *links: tuple[str, str]) -> dict[str, Any]:
+    return {
+        "external_id": external_id,
+        "media_type": "film",
+        "media_class": "video.film",
+        "title": title,
+        "external_links": [{"source": source, "key": key} for source, key in links],
+    }
+
+
+async def test_records_of_one_run_sharing_a_key_conflict_whatever_their_ids_and_batches(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """The second record's own id is in another namespace, and it comes batches later: it used to
+    be matched to the first record's item through the shared key, merging the two."""
+    first = _film("tmdb:100", "Solaris", ("imdb", "tt0069293"))
+    filler = [_film(f"tmdb:{n}", f"Film {n}") for n in range(200, 204)]
+    second = _film("wikidata:Q1", "Solaris (2002)", ("imdb", "tt0069293"))
+    summary = await ingest_file(
+        engine, write_jsonl(tmp_path / "mixed.jsonl", first, *filler, second), batch_size=2
+    )
+    items = dict(await rows(engine, "SELECT external_id, id FROM media.media"))
+    assert (summary.counts.inserted, summary.counts.updated, summary.counts.conflicts) == (6, 0, 1)
+    assert await rows(engine, "SELECT title FROM media.media WHERE external_id = 'tmdb:100'") == [
+        ("Solaris",)
+    ]
+    assert await rows(
+        engine,
+        "SELECT line_number, kind, existing_media_id, incoming_media_id, details ->> 'earlier_line' "
+        "FROM ingest.conflicts",
+    ) == [(6, "key_shared_in_run", items["tmdb:100"], items["wikidata:Q1"], "1")]
+    # The run's claims are gone once it has succeeded.
+    assert await rows(engine, "SELECT count(*) FROM ingest.job_keys") == [(0,)]
+
+
+async def test_records_sharing_a_key_with_an_item_one_of_them_already_is_do_not_merge_into_it(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """One record is an existing item by its own id; another record of the same run, in the same
+    batch and another namespace, reaches that item through a key both give."""
+    known = await make_media(
+        engine, title="Heat", external_id="tmdb:949", external_links=[("tmdb", "949"), ("imdb", "tt0113277")]
+    )
+    same = _film("tmdb:949", "Heat", ("imdb", "tt0113277"))
+    other = _film("movielens:6", "Heat (remake)", ("imdb", "tt0113277"))
+    summary = await ingest_file(engine, write_jsonl(tmp_path / "f.jsonl", same, other))
+    assert await rows(engine, f"SELECT title FROM media.media WHERE id = '{known}'") == [("Heat",)]
+    assert (summary.counts.inserted, summary.counts.conflicts) == (1, 1)
+    assert [(c.line, c.kind, c.key, c.existing_media_id) for c in summary.conflicts] == [
+        (2, "key_shared_in_run", "imdb:tt0113277", str(known))
+    ]
+
+
+async def test_a_dry_run_reports_conflicts_between_its_own_records_and_changes_nothing(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    first = _film("tmdb:100", "Solaris", ("imdb", "tt0069293"))
+    second = _film("wikidata:Q1", "Solaris (2002)", ("imdb", "tt0069293"))
+    path = write_jsonl(tmp_path / "mixed.jsonl", first, _film("tmdb:200", "Filler"), second)
+    summary = await ingest_file(engine, path, batch_size=2, dry_run=True)
+    assert await rows(engine, "SELECT count(*) FROM media.media") == [(0,)]
+    assert [(c.line, c.kind, c.key) for c in summary.conflicts] == [
+        (3, "key_shared_in_run", "imdb:tt0069293")
+    ]
+    assert summary.counts.conflicts == 1
+    # No item of a dry run exists: its conflicts name none.
+    assert [(c.existing_media_id, c.incoming_media_id) for c in summary.conflicts] == [(None, None)]
+    real = await ingest_file(engine, path, batch_size=2)
+    assert [(c.line, c.kind, c.key) for c in real.conflicts] == [(3, "key_shared_in_run", "imdb:tt0069293")]
+
+
+async def test_the_relations_of_items_a_feed_creates_are_revisions_of_its_job(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    book = {
+        "external_id": "wikidata:Q190192",
+        "media_type": "book",
+        "media_class": "written.book",
+        "title": "Dune",
+        "relations": [{"type": "adaptation", "target": "imdb:tt1160419", "notes": "2021"}],
+    }
+    film = {
+        "external_id": "imdb:tt1160419",
+        "media_type": "film",
+        "media_class": "video.film",
+        "title": "Dune",
+        "relations": [{"type": "sequel", "target": "imdb:tt15239678"}],
+    }
+    sequel = {**film, "external_id": "imdb:tt15239678", "title": "Dune: Part Two", "relations": []}
+    # The film's sequel arrives in a later batch: its relation waits, then lands with the sequel.
+    summary = await ingest_file(engine, write_jsonl(tmp_path / "a.jsonl", book, film, sequel), batch_size=2)
+    stored = await rows(
+        engine, "SELECT media_id, related_media_id, relation_type::text FROM media.relationships"
+    )
+    links = await rows(
+        engine,
+        "SELECT media_id, changes -> 'after' ->> 'related_media_id', changes -> 'after' ->> 'relation_type', "
+        "changes -> 'after' ->> 'notes', changes -> 'before', job_id, source FROM media.revisions "
+        "WHERE action = 'link' ORDER BY id",
+    )
+    assert len(stored) == 2
+    assert sorted(links) == sorted(
+        (
+            media_id,
+            str(related),
+            relation_type,
+            "2021" if relation_type == "adaptation" else None,
+            None,
+            summary.job_id,
+            "a",
+        )
+        for media_id, related, relation_type in stored
+    )
+
+
+async def test_the_dry_run_command_prints_its_conflicts_without_items_it_did_not_create(
+    engine: AsyncEngine, tmp_path: Path, database_url: str
+) -> None:
+    first = _film("tmdb:100", "Solaris", ("imdb", "tt0069293"))
+    second = _film("wikidata:Q1", "Solaris (2002)", ("imdb", "tt0069293"))
+    path = write_jsonl(tmp_path / "mixed.jsonl", first, second)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gql.cli",
+        "ingest",
+        str(path),
+        "--dry-run",
+        env={**os.environ, "DATABASE_URL": database_url},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out = (await process.communicate())[0].decode()
+    assert process.returncode == 1
+    assert (
+        "line 2: conflict (key_shared_in_run) on imdb:tt0069293: line 1 (tmdb:100) of this run has the same "
+        "key; the record was applied without it\n"
+    ) in out
+    assert "None" not in out

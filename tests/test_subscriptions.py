@@ -4,7 +4,10 @@ nothing, revoked credentials close the connection, and two server processes on o
 deliver. Timeouts are failure bounds only."""
 
 import asyncio
+import base64
+import datetime as dt
 import json
+import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -18,12 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from db.accounts import create_session
 from db.library_import import jobs as job_queries
 from db.library_import.apply import ImportCounts
 from db.models import UserMedia
 from gql.relay import to_global_id
 from tests.client import GraphQLClient
-from tests.factories import link_media, make_media, make_user
+from tests.factories import FIXTURE_PASSWORD, link_media, make_media, make_user
 from tests.server_process import ServerProcess, running_server
 
 EVENT_TIMEOUT = 10.0
@@ -59,6 +63,9 @@ DELETE_LIST = """
 mutation ($input: DeleteListInput!) { deleteList(input: $input) { userErrors { code } } }
 """
 LOGOUT = "mutation { logout { ok userErrors { code } } }"
+CHANGE_PASSWORD = """
+mutation ($input: ChangePasswordInput!) { changePassword(input: $input) { userErrors { code } } }
+"""
 CREATE_TOKEN = """
 mutation ($input: CreateApiTokenInput!) {
   createApiToken(input: $input) { token apiToken { id } userErrors { code } }
@@ -79,6 +86,7 @@ def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         "OMT_CORS_ORIGINS": "https://app.example",
         "OMT_WS_SUBSCRIPTIONS_PER_CONNECTION": str(SUBSCRIPTIONS_PER_CONNECTION),
         "OMT_WS_INIT_TIMEOUT_SECONDS": "3",
+        "OMT_WS_CREDENTIAL_RECHECK_SECONDS": "1",
     }
     with running_server(log, env, "--workers", "1") as process:
         yield process
@@ -286,6 +294,37 @@ async def test_a_private_list_is_watched_by_its_owner_only(
         assert await other.refusal(again) == "NOT_FOUND"
 
 
+async def test_a_smart_list_signals_when_its_result_may_have_changed(
+    server: ServerProcess, engine: AsyncEngine
+) -> None:
+    media_id = await make_media(engine, title="Before")
+    _, owner_token = await make_user(engine)
+    _, other_token = await make_user(engine)
+    smart = {
+        "name": "Books",
+        "isPublic": True,
+        "listType": "SMART",
+        "definition": {"media": {"mediaTypes": ["BOOK"]}},
+    }
+    created = await http(server, CREATE_LIST, {"input": smart}, owner_token)
+    list_id = created["createList"]["list"]["id"]
+    async with ws_client(server, other_token) as other:
+        watching = await other.subscribe(LIST_CHANGED, {"id": list_id})
+        await other.live()
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("UPDATE media.media SET title = 'After', updated_at = now() WHERE id = :id"),
+                {"id": media_id},
+            )
+        signal = (await other.next_event(watching))["listChanged"]
+    assert signal == {
+        "kind": "RESULT_MAY_HAVE_CHANGED",
+        "listId": list_id,
+        "mediaIds": [],
+        "list": {"name": "Books", "isPublic": True},
+    }
+
+
 async def test_deleting_a_list_ends_its_subscription(server: ServerProcess, engine: AsyncEngine) -> None:
     media_id = await make_media(engine)
     _, owner_token = await make_user(engine)
@@ -354,6 +393,40 @@ async def test_a_revoked_api_token_closes_its_subscriptions(
         media_id = await make_media(engine)
         await track(server, session, media_id)
         assert (await untouched.next_event(kept))["libraryChanged"]["mediaId"] == media_gid(media_id)
+
+
+async def test_a_password_change_closes_the_other_sessions_subscriptions(
+    server: ServerProcess, engine: AsyncEngine
+) -> None:
+    user_id, here = await make_user(engine)
+    async with engine.begin() as conn:
+        there, _ = await create_session(conn, user_id, dt.timedelta(days=1))
+    async with ws_client(server, there) as elsewhere, ws_client(server, here) as this_device:
+        await elsewhere.subscribe(LIBRARY_CHANGED)
+        await elsewhere.live()
+        kept = await this_device.subscribe(LIBRARY_CHANGED)
+        await this_device.live()
+        change = {"currentPassword": FIXTURE_PASSWORD, "newPassword": "an entirely new passphrase 42"}
+        await http(server, CHANGE_PASSWORD, {"input": change}, here)
+        assert await elsewhere.close_code() == 4403
+        media_id = await make_media(engine)
+        await track(server, here, media_id)
+        assert (await this_device.next_event(kept))["libraryChanged"]["mediaId"] == media_gid(media_id)
+
+
+async def test_an_expired_api_token_closes_its_subscriptions(
+    server: ServerProcess, engine: AsyncEngine
+) -> None:
+    _, session = await make_user(engine)
+    created = await http(server, CREATE_TOKEN, {"input": {"name": "tv", "scopes": ["READ"]}}, session)
+    token = created["createApiToken"]["token"]
+    async with ws_client(server, token) as client:
+        await client.subscribe(LIBRARY_CHANGED)
+        await client.live()
+        # Expiry writes nothing a trigger could tell: the periodic check (every second here) finds it.
+        async with engine.begin() as conn:
+            await conn.execute(text("UPDATE auth.tokens SET expires_at = now() - interval '1 second'"))
+        assert await client.close_code() == 4403
 
 
 async def test_an_invalid_token_is_refused_with_4403(server: ServerProcess) -> None:
@@ -532,15 +605,42 @@ async def test_library_import_progress_reports_each_batch_until_it_finishes(
     assert last == {"status": "SUCCEEDED", "counts": {"processed": 4, "created": 4}}
 
 
-async def test_shutting_down_closes_subscriptions_so_clients_reconnect(
+def close_code_of_silent_peer(port: int) -> int:
+    """Open a WebSocket with a raw socket and never answer: the close code the server sends."""
+    with socket.create_connection(("127.0.0.1", port), timeout=EVENT_TIMEOUT) as sock:
+        key = base64.b64encode(os.urandom(16)).decode()
+        sock.sendall(
+            (
+                f"GET /graphql HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                "Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n"
+            ).encode()
+        )
+        received = b""
+        while chunk := sock.recv(4096):
+            received += chunk
+    frames = received.split(b"\r\n\r\n", 1)[1]
+    while frames:  # server frames are unmasked; ours are small: a 1-byte length
+        opcode, length = frames[0] & 0x0F, frames[1] & 0x7F
+        if opcode == 0x8:
+            return int.from_bytes(frames[2:4], "big")
+        frames = frames[2 + length :]
+    raise AssertionError("no close frame")
+
+
+async def test_a_peer_that_stops_answering_pings_is_dropped_and_shutdown_closes_with_1012(
     database_url: str, engine: AsyncEngine, tmp_path: Path
 ) -> None:
     _, token = await make_user(engine)
-    with running_server(tmp_path / "server.log", {"DATABASE_URL": database_url}, "--workers", "1") as server:
+    env = {"DATABASE_URL": database_url, "OMT_WS_PING_INTERVAL_SECONDS": "1"}
+    with running_server(tmp_path / "server.log", env, "--workers", "1") as server:
+        # 1011 (keep-alive ping timeout) well before connection_init's 10 s would close it with 4408.
+        assert await asyncio.to_thread(close_code_of_silent_peer, server.port) == 1011
         async with ws_client(server, token) as client:
             await client.subscribe(LIBRARY_CHANGED)
             await client.live()
             server.process.terminate()
+            # Service restart: graphql-ws clients reconnect (and refetch).
             assert await client.close_code() == 1012
         assert await asyncio.to_thread(server.process.wait, 30) == 0
 

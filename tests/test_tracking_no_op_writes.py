@@ -95,7 +95,7 @@ async def test_library_sorts_by_dates_latest_first_undated_last(
 
 
 def test_the_library_sort_enum_is_the_db_vocabulary() -> None:
-    from db.tracking import LIBRARY_SORTS
+    from db.vocabulary import LIBRARY_SORTS
     from gql.tracking import LibrarySort
 
     assert [sort.value for sort in LibrarySort] == list(LIBRARY_SORTS)

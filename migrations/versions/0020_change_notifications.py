@@ -67,17 +67,15 @@ FUNCTIONS = (
         per=IDS_PER_NOTIFICATION,
         channel=CHANNEL,
     ),
-    # An UPDATE counts when updated_at moved: curation and ingestion set it, while the tracker counts
-    # kept by triggers on every trackMedia leave it alone.
+    # An UPDATE counts when it set updated_at to now() (the transaction's time): curation and ingestion
+    # do, while the tracker counts kept by triggers on every trackMedia leave it alone. Cheaper than
+    # comparing with the old rows: that join doubled the time of an ingestion-sized UPDATE.
     GROUPED_FUNCTION.format(
         schema="media",
         name="notify_media_updates",
         key="NULL::uuid",
         id="id",
-        rows=(
-            "(SELECT n.id FROM changed_rows n JOIN previous_rows o ON o.id = n.id "
-            "WHERE o.updated_at IS DISTINCT FROM n.updated_at) AS changed"
-        ),
+        rows="(SELECT id FROM changed_rows WHERE updated_at = now()) AS changed",
         topic="media",
         per=IDS_PER_NOTIFICATION,
         channel=CHANNEL,
@@ -188,7 +186,7 @@ CREATE TRIGGER trg_{table}_notify_{event.lower()}
     ),
     """
 CREATE TRIGGER trg_media_notify_update
-    AFTER UPDATE ON media.media REFERENCING NEW TABLE AS changed_rows OLD TABLE AS previous_rows
+    AFTER UPDATE ON media.media REFERENCING NEW TABLE AS changed_rows
     FOR EACH STATEMENT EXECUTE FUNCTION media.notify_media_updates()
 """,
     """

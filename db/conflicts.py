@@ -1,0 +1,48 @@
+"""Identity conflicts that ingestion recorded (ingest.conflicts), listed for the admins who settle
+them with db.identity (merge two items, or move a key to the item it belongs to)."""
+
+from typing import Any
+
+from sqlalchemy import Select, false, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from db.keyset import SortKey, keyset_page, keyset_select, parse_int
+from db.models import Conflict, ImportJob, Source
+from db.pagination import Page
+
+# Why a record's key could not be applied (db/ingest_batch.py writes them, docs/ingestion.md tells them).
+KEYS_OF_TWO_ITEMS = "keys_of_two_items"
+SECONDARY_KEY_OF_ANOTHER_ITEM = "secondary_key_of_another_item"
+KEY_OF_ANOTHER_ITEM = "key_of_another_item"
+KEY_SHARED_IN_RUN = "key_shared_in_run"
+CONFLICT_KINDS = (KEYS_OF_TWO_ITEMS, SECONDARY_KEY_OF_ANOTHER_ITEM, KEY_OF_ANOTHER_ITEM, KEY_SHARED_IN_RUN)
+
+NEWEST_FIRST = (SortKey(Conflict.id, True, parse_int),)
+CONFLICT_COLUMNS = (*Conflict.__table__.columns, Source.name.label("feed"))
+
+
+def _conflicts(resolved: bool) -> Select[*tuple[Any, ...]]:
+    """Conflicts of real runs (a dry run's conflicts are its report, not work for an admin)."""
+    state = Conflict.resolved_at.is_not(None) if resolved else Conflict.resolved_at.is_(None)
+    return (
+        select(*CONFLICT_COLUMNS)
+        .join(ImportJob, ImportJob.id == Conflict.job_id)
+        .join(Source, Source.id == ImportJob.source_id)
+        .where(state, ImportJob.dry_run == false())
+    )
+
+
+async def conflicts_page(conn: AsyncConnection, resolved: bool, first: int, after: str | None) -> Page[Any]:
+    """Newest first."""
+    rows = list(
+        await conn.execute(
+            keyset_select(_conflicts(resolved), NEWEST_FIRST, "ingest-conflicts", first, after)
+        )
+    )
+    return keyset_page(rows, NEWEST_FIRST, "ingest-conflicts", first)
+
+
+async def count_conflicts(conn: AsyncConnection, resolved: bool) -> int:
+    return int(
+        (await conn.execute(select(func.count()).select_from(_conflicts(resolved).subquery()))).scalar_one()
+    )
