@@ -5,9 +5,9 @@ from empty tables."""
 
 import asyncio
 import hashlib
+import itertools
 import os
 import tempfile
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,6 +17,7 @@ from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from starlette.applications import Starlette
 
 from db.cluster import EmbeddedCluster, asyncpg_url
 from db.engine import make_engine
@@ -131,17 +132,31 @@ def settings() -> Settings:
     return Settings(environment="development")
 
 
+_client_numbers = itertools.count()
+
+
 @asynccontextmanager
 async def app_client(
-    engine: AsyncEngine, settings: Settings, database_url: str
+    engine: AsyncEngine, settings: Settings, database_url: str, app: Starlette | None = None
 ) -> AsyncIterator[GraphQLClient]:
-    app = create_app(settings, database_url, engine=engine)
-    transport = ASGITransport(app=app, client=(f"10.0.{uuid.uuid4().int % 250}.1", 1234))
+    app = app or create_app(settings, database_url, engine=engine)
+    n = next(_client_numbers)
+    transport = ASGITransport(app=app, client=(f"10.{n // 250 % 250}.{n % 250}.1", 1234))
     async with AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield GraphQLClient(http)
 
 
+@pytest.fixture(scope="module")
+def module_app(engine: AsyncEngine, settings: Settings, database_url: str) -> Starlette:
+    """One app per module for `client`: building one (its schema above all) costs about 50 ms. A test
+    that needs other settings, or counts what an app did, builds its own. What an app keeps between
+    requests is caches and a rate limit per client address, and each test's client has its own address."""
+    return create_app(settings, database_url, engine=engine)
+
+
 @pytest.fixture
-async def client(engine: AsyncEngine, settings: Settings, database_url: str) -> AsyncIterator[GraphQLClient]:
-    async with app_client(engine, settings, database_url) as graphql_client:
+async def client(
+    engine: AsyncEngine, settings: Settings, database_url: str, module_app: Starlette
+) -> AsyncIterator[GraphQLClient]:
+    async with app_client(engine, settings, database_url, module_app) as graphql_client:
         yield graphql_client
