@@ -175,15 +175,17 @@ async def create_session(
 LAST_USE_RESOLUTION = dt.timedelta(hours=1)
 
 
+def _stale(last_use: Any) -> ColumnElement[bool]:
+    return or_(last_use.is_(None), last_use < func.now() - LAST_USE_RESOLUTION)
+
+
 def _token_by_digest() -> Any:
     return (
         select(
             *user_columns,
             ApiToken.id.label("credential_id"),
             ApiToken.scopes,
-            or_(
-                ApiToken.last_used_at.is_(None), ApiToken.last_used_at < func.now() - LAST_USE_RESOLUTION
-            ).label("stale"),
+            _stale(ApiToken.last_used_at).label("stale"),
         )
         .join(User, User.id == ApiToken.user_id)
         .where(ApiToken.token_hash == bindparam("digest", type_=LargeBinary), api_token_is_live())
@@ -201,9 +203,7 @@ def _session_by_digest() -> Any:
         select(
             *user_columns,
             Session.id.label("credential_id"),
-            or_(
-                Session.last_seen_at.is_(None), Session.last_seen_at < func.now() - LAST_USE_RESOLUTION
-            ).label("stale"),
+            _stale(Session.last_seen_at).label("stale"),
         )
         .join(User, User.id == Session.user_id)
         .where(Session.token_hash == bindparam("digest", type_=LargeBinary), session_is_live(idle))

@@ -362,22 +362,16 @@ async def search_media(
             kind,
             keys,
         )
+    cursor_nulls = None if after_values is None else tuple(value is None for value in after_values)
+    parameters: dict[str, Any] = {"limit": first + 1}
+    for number, value in enumerate(after_values or ()):
+        if value is not None:
+            parameters[f"after_{number}"] = value
     if _is_catalog_filter(media_filter, extra_conditions):
-        cursor_nulls = None if after_values is None else tuple(value is None for value in after_values)
-        parameters: dict[str, Any] = {"limit": first + 1}
-        for number, value in enumerate(after_values or ()):
-            if value is not None:
-                parameters[f"after_{number}"] = value
-        page_query = _catalog_page_query(media_filter, tuple(sort), cursor_nulls)
-        return _page(list((await conn.execute(page_query, parameters)).all()), first, kind, keys)
-    query = _filtered(media_filter, extra_conditions).add_columns(
-        *(key.expression.label(f"sort_{key.name}") for key in keys)
-    )
-    if after_values is not None:
-        query = query.where(_after(keys, after_values))
-    query = query.order_by(*_order_by(keys)).limit(first + 1)
-    rows: list[Any] = list((await conn.execute(query)).all())[: first + 1]
-    return _page(rows, first, kind, keys)
+        query = _catalog_page_query(media_filter, tuple(sort), cursor_nulls)
+    else:
+        query = _page_statement(media_filter, keys, extra_conditions, cursor_nulls)
+    return _page(list((await conn.execute(query, parameters)).all()), first, kind, keys)
 
 
 def _is_catalog_filter(media_filter: MediaFilter, extra_conditions: Sequence[ColumnElement[bool]]) -> bool:
@@ -394,8 +388,18 @@ def _is_catalog_filter(media_filter: MediaFilter, extra_conditions: Sequence[Col
 def _catalog_page_query(
     media_filter: MediaFilter, sort: tuple[MediaSort, ...], cursor_nulls: tuple[bool, ...] | None
 ) -> Any:
-    keys = _sort_keys(media_filter, sort)
-    query = _filtered(media_filter, ()).add_columns(
+    return _page_statement(media_filter, _sort_keys(media_filter, sort), (), cursor_nulls)
+
+
+def _page_statement(
+    media_filter: MediaFilter,
+    keys: Sequence["_SortKey"],
+    extra_conditions: Iterable[ColumnElement[bool]],
+    cursor_nulls: tuple[bool, ...] | None,
+) -> Any:
+    """A page in the order of `keys`; the page size (`limit`) and the cursor's non-NULL values
+    (`after_<n>`) are parameters, `cursor_nulls` says which of its values are NULL."""
+    query = _filtered(media_filter, extra_conditions).add_columns(
         *(key.expression.label(f"sort_{key.name}") for key in keys)
     )
     if cursor_nulls is not None:
