@@ -33,7 +33,6 @@ from gql.relay import (
     bad_cursor,
     connection_from_page,
     page_size,
-    register_node,
     to_global_id,
 )
 
@@ -219,8 +218,6 @@ async def job_by_raw_id(info: Info, job_id: uuid.UUID) -> LibraryImportJob | Non
         return None
     return LibraryImportJob.from_row(row)
 
-
-register_node("LibraryImportJob", job_by_raw_id)
 
 LibraryImportJobConnection = Connection[LibraryImportJob]
 

@@ -6,7 +6,6 @@ import datetime as dt
 import operator
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from enum import Enum
 from typing import Annotated, Any
 
 import strawberry
@@ -20,7 +19,7 @@ from db.media import MediaSort
 from db.media_filters import LTREE_PATTERN, MediaFilter, with_typo_corrections
 from db.pagination import InvalidCursor
 from gql.context import Info
-from gql.enums import TrackingStatus
+from gql.enums import DatePrecision, MediaType, TrackingStatus
 from gql.errors import BadUserInput
 from gql.media_filters import MediaFilterInput, MediaSortInput, to_sorts
 from gql.permissions import STATS_BREAKDOWN_MIN_TRACKERS, is_admin, stats_breakdown_visible
@@ -34,33 +33,10 @@ from gql.relay import (
     connection_from_page,
     decode_id,
     page_size,
-    register_node,
     to_global_id,
 )
 from gql.revisions import MediaRevision, media_revisions
 from gql.tracking import TrackingEntry, viewer_entry
-
-
-@strawberry.enum(description="The kind of media; the database stores the lower-case value.")
-class MediaType(Enum):
-    BOOK = "book"
-    COMIC = "comic"
-    MANGA = "manga"
-    ANIME = "anime"
-    FILM = "film"
-    SERIES = "series"
-    GAME = "game"
-    PODCAST = "podcast"
-    AUDIOBOOK = "audiobook"
-    MUSIC = "music"
-    LIVE_EVENT = "live_event"
-
-
-@strawberry.enum(description="How much of a release date is known.")
-class DatePrecision(Enum):
-    YEAR = "year"
-    MONTH = "month"
-    DAY = "day"
 
 
 @strawberry.type(description="Another title of the item, in a language when known.")
@@ -351,9 +327,6 @@ async def media_by_raw_id(info: Info, media_id: uuid.UUID) -> Media | None:
         kept_id = await loaders.redirect_by_old_id.load(media_id)
         row = None if kept_id is None else await loaders.media_by_id.load(kept_id)
     return None if row is None else Media.from_row(row)
-
-
-register_node("Media", media_by_raw_id)
 
 
 @strawberry.type(description="A page of catalog items.")

@@ -13,46 +13,37 @@ from db.media import media_attributes
 from db.media_filters import LTREE_PATTERN
 from db.pagination import InvalidCursor
 from gql.context import Info
-from gql.enums import TrackingStatus
+from gql.enums import MediaType, TrackingStatus
 from gql.errors import INPUT, USER_ERRORS, BadUserInput, UserError, UserErrorCode, user_error
+from gql.lazy_types import lazy_class
 from gql.permissions import profile_visible_to, write_denied
 from gql.relay import (
     Connection,
     Node,
-    NodeType,
     bad_cursor,
     connection_from_page,
     decode_id,
     page_size,
-    parse_uuid_pair,
-    register_node_type,
     to_global_id,
 )
 
 if TYPE_CHECKING:
     from gql.accounts import User
-    from gql.media import Media, MediaType
+    from gql.media import Media
 
+# gql.media imports this module for Media.viewerEntry, gql.accounts for User.library.
 LazyMedia = Annotated["Media", strawberry.lazy("gql.media")]
-LazyMediaType = Annotated["MediaType", strawberry.lazy("gql.media")]
+LazyUser = Annotated["User", strawberry.lazy("gql.accounts")]
 
 
 def _media_from_row(row: Any) -> "Media":
-    from gql.media import Media  # gql.media imports this module for Media.viewerEntry
-
-    return Media.from_row(row)
-
-
-def _media_type(value: str) -> "MediaType":
-    from gql.media import MediaType
-
-    return MediaType(value)
+    media: Media = lazy_class(LazyMedia).from_row(row)
+    return media
 
 
 def _user_from_row(row: Any) -> "User":
-    from gql.accounts import User  # gql.accounts imports this module for User.library
-
-    return User.from_row(row)
+    user: User = lazy_class(LazyUser).from_row(row)
+    return user
 
 
 @strawberry.type(description="A user's entry for one media item: where they are, what they thought.")
@@ -126,8 +117,6 @@ async def entry_by_key(info: Info, key: tuple[uuid.UUID, uuid.UUID]) -> Tracking
     return None if row is None else TrackingEntry.from_row(row)
 
 
-register_node_type("TrackingEntry", NodeType(parse_uuid_pair, entry_by_key))
-
 TrackingEntryConnection = Connection[TrackingEntry]
 
 
@@ -147,7 +136,7 @@ class LibraryFilter:
     statuses: list[TrackingStatus] | None = strawberry.field(
         default=None, description="Any of these statuses."
     )
-    media_types: list[LazyMediaType] | None = strawberry.field(
+    media_types: list[MediaType] | None = strawberry.field(
         default=None, description="Any of these media types."
     )
     media_class: str | None = strawberry.field(default=None, description="Taxonomy subtree, e.g. `written`.")
@@ -200,7 +189,7 @@ class LibraryStatusCount:
 
 @strawberry.type(description="How many entries of a library are of one media type.")
 class LibraryMediaTypeCount:
-    media_type: LazyMediaType = strawberry.field(description="The media type.")
+    media_type: MediaType = strawberry.field(description="The media type.")
     count: int = strawberry.field(description="How many entries are of it.")
 
 
@@ -227,7 +216,7 @@ async def user_stats(info: Info, owner_id: uuid.UUID, profile_public: bool) -> L
             for status, count in sorted(stats.by_status.items())
         ],
         by_media_type=[
-            LibraryMediaTypeCount(media_type=_media_type(media_type), count=count)
+            LibraryMediaTypeCount(media_type=MediaType(media_type), count=count)
             for media_type, count in sorted(stats.by_media_type.items())
         ],
     )

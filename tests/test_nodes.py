@@ -7,12 +7,15 @@ import datetime as dt
 import uuid
 
 import pytest
+from graphql import GraphQLInterfaceType
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.accounts import create_api_token, create_session
 from db.library_import import jobs as job_queries
+from gql.nodes import NODE_TYPES
 from gql.relay import decode_id, to_global_id
+from gql.schema import schema
 from tests.client import GraphQLClient
 from tests.factories import make_media, make_user
 
@@ -292,3 +295,11 @@ async def test_each_object_has_exactly_one_id(client: GraphQLClient, engine, res
     assert result.data["nodes"] == [{"id": canonical}, None, None, None]
     media = await client("query($id: ID!) { media(id: $id) { id } }", {"id": respelt})
     assert media.data == {"media": None}
+
+
+def test_every_type_implementing_node_can_be_refetched() -> None:
+    graphql_schema = schema._schema
+    node_interface = graphql_schema.get_type("Node")
+    assert isinstance(node_interface, GraphQLInterfaceType)
+    implementing = {object_type.name for object_type in graphql_schema.get_possible_types(node_interface)}
+    assert implementing == set(NODE_TYPES)
