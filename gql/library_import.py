@@ -198,12 +198,12 @@ class LibraryImportJob(Node):
 async def _problems(
     info: Info, job: Any, reasons: tuple[str, ...], total: int, first: int | None, after: str | None
 ) -> LibraryImportProblemConnection:
-    size = page_size(first)
+    request = job_queries.ProblemsRequest(job.id, reasons, page_size(first), after)
     try:
-        async with info.context.engine.connect() as conn:
-            page = await job_queries.problems_of_job(conn, job.id, reasons, size, after)
+        job_queries.check_problems_cursor(after)
     except InvalidCursor as exc:
         raise bad_cursor(exc) from exc
+    page = await info.context.loaders.import_problems_page.load(request)
 
     async def count_total() -> int:
         return int(total)

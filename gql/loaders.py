@@ -141,6 +141,10 @@ class Loaders:
     def library_import_job_by_id(self) -> DataLoader[uuid.UUID, Any]:
         return batch_loader(self.engine, library_import_jobs.jobs_by_ids)
 
+    @cached_property
+    def import_problems_page(self) -> DataLoader[library_import_jobs.ProblemsRequest, Page[Any]]:
+        return batch_loader(self.engine, library_import_jobs.problems_pages)
+
     # curation
     @cached_property
     def revisions_by_media_id(self) -> DataLoader[uuid.UUID, list[Row[Any]]]:
