@@ -9,7 +9,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
 import strawberry
-from sqlalchemy import Row
 from strawberry.scalars import JSON
 from strawberry.types.nodes import SelectedField, Selection
 
@@ -17,6 +16,7 @@ from db import media as media_queries
 from db import relations as relation_queries
 from db.media import MediaSort
 from db.media_filters import LTREE_PATTERN, MediaFilter, with_typo_corrections
+from db.media_rows import JsonText, MediaRow
 from db.pagination import InvalidCursor
 from gql.context import Info
 from gql.enums import DatePrecision, MediaType, TrackingStatus
@@ -105,18 +105,18 @@ class ExternalLink:
 # Media's JSON columns are decoded only when a client asks for them (db.media.media_read_columns).
 
 
-def decoded_attributes(root: strawberry.Parent[Any]) -> JSON:
+def decoded_attributes(root: strawberry.Parent["Media"]) -> JSON:
     return JSON(media_queries.decode_json(root.raw_attributes))
 
 
-def decoded_alternative_titles(root: strawberry.Parent[Any]) -> list[AlternativeTitle]:
+def decoded_alternative_titles(root: strawberry.Parent["Media"]) -> list[AlternativeTitle]:
     return [
         AlternativeTitle(title=item["title"], language=item.get("language"))
         for item in media_queries.decode_json(root.raw_alternative_titles)
     ]
 
 
-def decoded_field_sources(root: strawberry.Parent[Any], info: Info) -> list[FieldSource] | None:
+def decoded_field_sources(root: strawberry.Parent["Media"], info: Info) -> list[FieldSource] | None:
     """Null for everyone but admins: provenance names the internal feeds."""
     if not is_admin(info.context.viewer):
         return None
@@ -163,9 +163,9 @@ class Media(Node):
     created_at: dt.datetime = strawberry.field(description="When the item entered the catalog.")
     updated_at: dt.datetime = strawberry.field(description="Its last change.")
     tracker_count: strawberry.Private[int]
-    raw_attributes: strawberry.Private[Any]
-    raw_alternative_titles: strawberry.Private[Any]
-    raw_field_sources: strawberry.Private[Any]
+    raw_attributes: strawberry.Private[JsonText | dict[str, Any]]
+    raw_alternative_titles: strawberry.Private[JsonText | list[dict[str, str | None]]]
+    raw_field_sources: strawberry.Private[JsonText | dict[str, str]]
     viewer_entry: TrackingEntry | None = strawberry.field(
         resolver=viewer_entry, description="The viewer's tracking entry; null when anonymous or untracked."
     )
@@ -175,7 +175,7 @@ class Media(Node):
     )
 
     @classmethod
-    def from_row(cls, row: Row[Any]) -> "Media":
+    def from_row(cls, row: MediaRow) -> "Media":
         """An item whose fields are read from `row` when first asked for (_ROW_FIELDS)."""
         media = cls.__new__(cls)
         media.__dict__[_ROW] = row
@@ -274,7 +274,7 @@ _ROW = "_row"
 
 
 class _RowField:
-    def __init__(self, compute: Callable[[Any], Any]) -> None:
+    def __init__(self, compute: Callable[[MediaRow], object]) -> None:
         self.compute = compute
         self.name = ""
 
@@ -292,7 +292,7 @@ class _RowField:
         return value
 
 
-_ROW_FIELDS: dict[str, Callable[[Any], Any]] = {
+_ROW_FIELDS: dict[str, Callable[[MediaRow], object]] = {
     "id": lambda row: to_global_id("Media", row.id),
     "raw_id": operator.attrgetter("id"),
     "external_id": operator.attrgetter("external_id"),

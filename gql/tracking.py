@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from db import tracking as tracking_queries
+from db.accounts import UserRow
 from db.media import media_attributes
 from db.media_filters import LTREE_PATTERN
+from db.media_rows import EntryRow, MediaRow
 from db.pagination import InvalidCursor
 from gql.context import Info
 from gql.enums import MediaType, TrackingStatus
@@ -36,12 +38,12 @@ LazyMedia = Annotated["Media", strawberry.lazy("gql.media")]
 LazyUser = Annotated["User", strawberry.lazy("gql.accounts")]
 
 
-def _media_from_row(row: Any) -> "Media":
+def _media_from_row(row: MediaRow) -> "Media":
     media: Media = lazy_class(LazyMedia).from_row(row)
     return media
 
 
-def _user_from_row(row: Any) -> "User":
+def _user_from_row(row: UserRow) -> "User":
     user: User = lazy_class(LazyUser).from_row(row)
     return user
 
@@ -58,10 +60,10 @@ class TrackingEntry(Node):
     completed_at: dt.datetime | None = strawberry.field(description="When they finished.")
     created_at: dt.datetime = strawberry.field(description="When the item was first tracked.")
     updated_at: dt.datetime = strawberry.field(description="The entry's last change.")
-    media_row: strawberry.Private[Any] = None
+    media_row: strawberry.Private[MediaRow | None] = None
 
     @classmethod
-    def from_row(cls, row: Any, media_row: Any = None) -> "TrackingEntry":
+    def from_row(cls, row: EntryRow, media_row: MediaRow | None = None) -> "TrackingEntry":
         return cls(
             id=to_global_id("TrackingEntry", row.entry_user_id, row.entry_media_id),
             media_id=row.entry_media_id,
@@ -77,9 +79,11 @@ class TrackingEntry(Node):
             media_row=media_row,
         )
 
-    async def _media_row(self, info: Info) -> Any:
+    async def _media_row(self, info: Info) -> MediaRow:
         if self.media_row is None:
             self.media_row = await info.context.loaders.media_by_id.load(self.media_id)
+        # The entry's item exists (ON DELETE CASCADE) unless deleted between the two reads.
+        assert self.media_row is not None
         return self.media_row
 
     @strawberry.field(description="The catalog item.")
