@@ -16,10 +16,13 @@ from strawberry.scalars import JSON
 from db import curation, identity
 from db import media as media_queries
 from db.curation import CurationError, RelationFact
-from db.media_validation import MEDIA_FIELDS, InvalidValue, external_key, external_link, validate_media_fields
+from db.media_fields import MEDIA_FIELDS, validate_media_fields
+from db.media_validation import InvalidValue, external_key, external_link
+from db.refusals import RefusalCode
 from gql.context import Info
+from gql.enums import DatePrecision, MediaType
 from gql.errors import INPUT, USER_ERRORS, UserError, UserErrorCode, user_error
-from gql.media import DatePrecision, Media, MediaType
+from gql.media import Media
 from gql.permissions import admin_denied
 from gql.relations import RelationType
 from gql.relay import decode_id
@@ -193,7 +196,7 @@ def _not_found(field: str) -> UserError:
 
 
 def _from_curation(exc: CurationError) -> UserError:
-    return user_error(UserErrorCode[exc.code], exc.message, *exc.field)
+    return user_error(RefusalCode[exc.code], exc.message, *exc.field)
 
 
 async def _fresh_media(conn: AsyncConnection, *ids: uuid.UUID) -> list[Media | None]:

@@ -7,8 +7,10 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.scalars import JSON
 
+from db import list_commands, smart_lists
 from db import lists as list_queries
-from db import smart_lists
+from gql.auth import Viewer
+from gql.commands import node_id, perform
 from gql.context import Info
 from gql.errors import INPUT, USER_ERRORS, UserError, UserErrorCode, user_error
 from gql.lists import ListType, UserList
@@ -75,8 +77,10 @@ class ListPayload:
 
 @strawberry.type(description="The list that no longer exists.")
 class DeleteListPayload:
-    deleted_list_id: strawberry.ID | None = strawberry.field(description="The deleted list's ID.")
-    user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
+    deleted_list_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The deleted list's ID."
+    )
+    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
 @strawberry.type(description="The list after an item was added, moved or removed.")
@@ -204,14 +208,12 @@ class ListMutation:
 
     @strawberry.mutation(description="Delete one of the viewer's lists and its items.")
     async def delete_list(self, info: Info, input: Annotated[DeleteListInput, INPUT]) -> DeleteListPayload:
-        try:
-            _check_writer(info)
-            async with info.context.engine.begin() as conn:
-                row = await _locked_own_list(conn, info, input.id, "id")
-                await list_queries.delete_list(conn, row.id)
-        except ListInputError as exc:
-            return DeleteListPayload(deleted_list_id=None, user_errors=[exc.error])
-        return DeleteListPayload(deleted_list_id=input.id, user_errors=[])
+        async def run(viewer: Viewer) -> DeleteListPayload:
+            list_id = node_id(input.id, "UserList", "list", "id")
+            await list_commands.delete_list(info.context.engine, viewer.user_id, list_id)
+            return DeleteListPayload(deleted_list_id=input.id)
+
+        return await perform(info, DeleteListPayload, run)
 
     @strawberry.mutation(
         description="Add a media item to a static list, at the end unless `position` says where."
