@@ -16,7 +16,8 @@ from strawberry.scalars import JSON
 from db import curation, identity
 from db import media as media_queries
 from db.curation import CurationError, RelationFact
-from db.media_validation import MEDIA_FIELDS, InvalidValue, external_key, external_link, validate_media_fields
+from db.media_fields import MEDIA_FIELDS, validate_media_fields
+from db.media_validation import InvalidValue, external_key, external_link
 from db.refusals import RefusalCode
 from gql.context import Info
 from gql.errors import INPUT, USER_ERRORS, UserError, UserErrorCode, user_error
