@@ -7,10 +7,10 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db import tracking
+from db.media_rows import EntryRow
 from db.refusals import RefusalCode, Refused, invalid, not_found, refused
 from db.tracking import EntryChanges
 
@@ -30,7 +30,7 @@ async def _write_entries(
     changes: EntryChanges,
     *,
     bulk: bool,
-) -> list[Row[Any]]:
+) -> list[EntryRow]:
     """Create (not `bulk`) or update (`bulk`: every entry must exist) the entries of the media; the
     entries as written, one per distinct id in order. An id None names no media. Refusals name
     `media_id` or `media_ids.<index>`."""
@@ -68,7 +68,7 @@ async def _write_entries(
 
 async def track_media(
     engine: AsyncEngine, user_id: uuid.UUID, media_id: uuid.UUID | None, changes: EntryChanges
-) -> Row[Any]:
+) -> EntryRow:
     """Create or change the user's entry for one item; `media_id` None: an id that names no media."""
     (entry,) = await _write_entries(engine, user_id, [media_id], changes, bulk=False)
     return entry
@@ -76,7 +76,7 @@ async def track_media(
 
 async def update_entries(
     engine: AsyncEngine, user_id: uuid.UUID, media_ids: Sequence[uuid.UUID | None], changes: EntryChanges
-) -> list[Row[Any]]:
+) -> list[EntryRow]:
     """The same change to up to BULK_MAX entries the user has, all or nothing; an id None names no
     media."""
     if not 1 <= len(media_ids) <= tracking.BULK_MAX:

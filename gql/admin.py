@@ -20,8 +20,9 @@ from db.media_fields import MEDIA_FIELDS, validate_media_fields
 from db.media_validation import InvalidValue, external_key, external_link
 from db.refusals import RefusalCode
 from gql.context import Info
+from gql.enums import DatePrecision, MediaType
 from gql.errors import INPUT, USER_ERRORS, UserError, UserErrorCode, user_error
-from gql.media import DatePrecision, Media, MediaType
+from gql.media import Media
 from gql.permissions import admin_denied
 from gql.relations import RelationType
 from gql.relay import decode_id

@@ -17,9 +17,8 @@ from strawberry.utils.str_converters import to_camel_case
 from db.smart_lists import SMART_SORT_FIELDS, SORT_DIRECTIONS, InvalidDefinition, SmartDefinition
 from db.vocabulary import graphql_name
 from gql.commands import InputRefused
-from gql.enums import TrackingStatus
+from gql.enums import MediaType, TrackingStatus
 from gql.errors import UserError, UserErrorCode
-from gql.media import MediaType
 
 MEDIA_TYPE_VALUES = {member.name: member.value for member in MediaType}
 STATUS_VALUES = {member.name: member.value for member in TrackingStatus}
