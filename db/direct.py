@@ -6,8 +6,10 @@ PostgreSQL's text; what is skipped on every call is SQLAlchemy's execution of a 
 compiled-cache lookup, an execution context, parameter and result processing, a greenlet switch
 and a Row per row. For one media row that path cost 320-420 us of our CPU against 170-230 us for
 the same prepared statement run here (bench/README.md). Only statements whose columns need no
-result processing qualify: JSON is read as text (db.media.media_read_columns), arrays, dates and
-UUIDs as asyncpg decodes them (its UUID is a `uuid.UUID`).
+result processing qualify: JSON as the codec SQLAlchemy sets on each connection decodes it (or as
+text: db.media.media_read_columns), arrays, dates and UUIDs as asyncpg decodes them (its UUID is a
+`uuid.UUID`). Parameters go to asyncpg as they are (no bind processing either): UUIDs, arrays,
+numbers, text, bytes, intervals, timestamps.
 
 The connection is the caller's AsyncConnection (pool, timeouts and AUTOCOMMIT as for every read);
 each statement is prepared once per connection, and counted as SQLAlchemy's statements are

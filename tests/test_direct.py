@@ -5,7 +5,7 @@ import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import any_, select
+from sqlalchemy import any_, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db import lists as list_queries
@@ -86,3 +86,19 @@ async def test_static_list_pages_are_one_direct_statement_per_shape() -> None:
     )
     mixed, _, _ = list_queries.items_query([request(None), smart])
     assert not isinstance(mixed, DirectStatement)
+
+
+async def test_json_columns_are_read_decoded(engine: AsyncEngine) -> None:
+    """As SQLAlchemy reads them: rows of lists (filter_definition) and of users (settings) rely on it."""
+    statement = DirectStatement(
+        select(
+            literal_column("""'{"a": [1, "b"]}'::jsonb""").label("document"),
+            literal_column("""'"text"'::jsonb""").label("text"),
+            literal_column("NULL::jsonb").label("missing"),
+        )
+    )
+    async with reads_of(engine).connect() as conn:
+        [row] = await statement.fetch(conn, {})
+    assert row.document == {"a": [1, "b"]}
+    assert row.text == "text"
+    assert row.missing is None
