@@ -164,7 +164,7 @@ def _camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
-def _fields_of(data: Any) -> dict[str, Any]:
+def _fields_of(data: CreateMediaInput | UpdateMediaInput) -> dict[str, Any]:
     fields = {}
     for name in MEDIA_INPUT_FIELDS:
         value = getattr(data, name)
@@ -178,7 +178,7 @@ def _fields_of(data: Any) -> dict[str, Any]:
     return fields
 
 
-def _validate(data: Any, require_all: bool) -> tuple[dict[str, Any], list[UserError]]:
+def _validate(data: CreateMediaInput | UpdateMediaInput, require_all: bool) -> tuple[dict[str, Any], list[UserError]]:
     clean, errors = validate_media_fields(_fields_of(data), require_all)
     return clean, [
         user_error(
