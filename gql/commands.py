@@ -35,6 +35,15 @@ _LACKING_SCOPE = {
 }
 
 
+class InputRefused(Exception):
+    """Input the API layer could not translate for a command (an unknown enum name inside JSON, a
+    client's own key): refused like a command's refusal, its field path already in the API's names."""
+
+    def __init__(self, *errors: UserError) -> None:
+        super().__init__("; ".join(error.message for error in errors))
+        self.errors = list(errors)
+
+
 def authorised(info: Info, scope: str = WRITE, *, sign_in_session: bool = False) -> Viewer:
     """The caller, if they hold `scope` (ADMIN: an admin account acting with the ADMIN scope) and, with
     `sign_in_session`, act through a password sign-in rather than an API token."""
@@ -57,8 +66,13 @@ def node_id(global_id: str, type_name: str, what: str, *field: str) -> uuid.UUID
 
 
 def user_error(refusal: Refusal) -> UserError:
+    """The refusal in the API's names: its field path camelCased, and a message that starts with its
+    field's snake_case name ("repeat_count cannot be negative") starting with the API's name instead."""
     field = [to_camel_case(part) for part in refusal.field]
-    return UserError(field=field or None, code=refusal.code, message=refusal.message)
+    message = refusal.message
+    if field and message.startswith(f"{refusal.field[-1]} "):
+        message = field[-1] + message[len(refusal.field[-1]) :]
+    return UserError(field=field or None, code=refusal.code, message=message)
 
 
 def user_errors(refusal: Refused) -> list[UserError]:
@@ -95,6 +109,8 @@ async def _answered(
     except Refused as refusal:
         _note_retry_after(info, refusal)
         return payload(user_errors=user_errors(refusal))
+    except InputRefused as refusal:
+        return payload(user_errors=refusal.errors)
 
 
 def _note_retry_after(info: Info, refusal: Refused) -> None:
