@@ -194,7 +194,9 @@ async def prewarm(data_dir: Path) -> None:
         await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
         for relation in PREWARMED:
             # to_regclass: a build that lacks an index (an older checkout) skips it.
-            await conn.execute("SELECT pg_prewarm(to_regclass($1)) WHERE to_regclass($1) IS NOT NULL", relation)
+            await conn.execute(
+                "SELECT pg_prewarm(to_regclass($1)) WHERE to_regclass($1) IS NOT NULL", relation
+            )
         buffers = await conn.fetchval("SHOW shared_buffers")
         print(
             f"prewarmed {len(PREWARMED)} relations in {time.perf_counter() - started:.1f} s (shared_buffers {buffers})"

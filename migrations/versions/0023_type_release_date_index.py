@@ -22,7 +22,11 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_index(
-        "idx_media_type_release_date", "media", ["media_type", "release_date", "id"], unique=False, schema="media"
+        "idx_media_type_release_date",
+        "media",
+        ["media_type", "release_date", "id"],
+        unique=False,
+        schema="media",
     )
 
 
