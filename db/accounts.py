@@ -114,7 +114,7 @@ class Credential:
     token_id: uuid.UUID | None
     # The user's row as `users_by_ids` reads it (and more columns): read with the credential, so a
     # query's `viewer` costs no statement of its own.
-    user_row: Any = field(default=None, compare=False, repr=False)
+    user_row: UserRow | None = field(default=None, compare=False, repr=False)
 
 
 user_columns = (
@@ -293,24 +293,33 @@ async def taken_fields(conn: AsyncConnection, email: str, username: str) -> list
 
 
 async def user_for_login(conn: AsyncConnection, login: str) -> AnyRow | None:
-    """The account a sign-in names by email or by username (`login` already normalised)."""
+    """The account a sign-in names by email or by username (`login` already normalised), with its
+    password hash."""
     return (
         await conn.execute(
-            select(User.id, User.role, User.password_hash)
+            select(*user_columns, User.password_hash)
             .where(or_(User.email == login, func.lower(User.username) == login))
             .limit(1)
         )
     ).first()
 
 
-async def password_hash_of(conn: AsyncConnection, user_id: uuid.UUID) -> str | None:
-    return (await conn.execute(select(User.password_hash).where(User.id == user_id))).scalar_one_or_none()
+async def user_with_password_hash(conn: AsyncConnection, user_id: uuid.UUID) -> AnyRow | None:
+    return (
+        await conn.execute(select(*user_columns, User.password_hash).where(User.id == user_id))
+    ).first()
 
 
-async def set_password_hash(conn: AsyncConnection, user_id: uuid.UUID, password_hash: str) -> None:
-    await conn.execute(
-        update(User).where(User.id == user_id).values(password_hash=password_hash, updated_at=func.now())
-    )
+async def set_password_hash(conn: AsyncConnection, user_id: uuid.UUID, password_hash: str) -> AnyRow:
+    """The user with the new hash."""
+    return (
+        await conn.execute(
+            update(User)
+            .where(User.id == user_id)
+            .values(password_hash=password_hash, updated_at=func.now())
+            .returning(*user_columns)
+        )
+    ).one()
 
 
 async def update_settings(conn: AsyncConnection, user_id: uuid.UUID, changes: dict[str, Any]) -> AnyRow:

@@ -42,6 +42,7 @@ from db.accounts import profile_is_public
 from db.batch import union_of, uuid_keys
 from db.keyset import SortKey, keys_after, parse_datetime, parse_int, parse_uuid
 from db.media import media_read_columns
+from db.media_rows import MediaRow
 from db.models import ListItem, Media, User, UserList
 from db.pagination import InvalidCursor, LazyCursors, Page, decode_cursor, encode_cursor
 from db.smart_lists import SmartDefinition, smart_base, smart_sort_keys
@@ -251,7 +252,7 @@ def _smart_cursor_values(request: ItemsRequest, keys: Sequence[SortKey]) -> tupl
 
 
 def _smart_items(request: ItemsRequest) -> Any:
-    definition = SmartDefinition.parse(json.loads(request.definition or "{}"))
+    definition = SmartDefinition.from_stored(json.loads(request.definition or "{}"))
     keys = smart_sort_keys(definition)
     order = [key.expression.desc() if key.descending else key.expression.asc() for key in keys]
     query = smart_base(
@@ -370,7 +371,7 @@ def items_query(requests: Sequence[ItemsRequest]) -> tuple[Any, dict[str, Any], 
 
 @dataclass
 class ListItemRow:
-    media: Any
+    media: MediaRow
     ordinal: int
     added_at: dt.datetime | None
 
@@ -416,7 +417,7 @@ def counts_query(requests: Sequence[ItemsRequest]) -> tuple[Any, dict[str, Any]]
     parts: list[Any] = [STATIC_COUNTS] if static_ids else []
     for request in requests:
         if request.smart and request.evaluate:
-            definition = SmartDefinition.parse(json.loads(request.definition or "{}"))
+            definition = SmartDefinition.from_stored(json.loads(request.definition or "{}"))
             parts.append(
                 smart_base(
                     definition,
@@ -451,22 +452,39 @@ async def lock_list(conn: AsyncConnection, list_id: uuid.UUID) -> Any:
     return (await conn.execute(query.with_for_update(of=UserList))).first()
 
 
-async def update_list(conn: AsyncConnection, list_id: uuid.UUID, values: dict[str, Any]) -> None:
-    await conn.execute(update(UserList).where(UserList.id == list_id).values(**values, updated_at=func.now()))
+async def update_list(conn: AsyncConnection, list_id: uuid.UUID, values: dict[str, Any]) -> dt.datetime:
+    """Write `values`; the list's new updated_at."""
+    statement = (
+        update(UserList)
+        .where(UserList.id == list_id)
+        .values(**values, updated_at=func.now())
+        .returning(UserList.updated_at)
+    )
+    updated_at: dt.datetime = (await conn.execute(statement)).scalar_one()
+    return updated_at
 
 
 async def delete_list(conn: AsyncConnection, list_id: uuid.UUID) -> None:
     await conn.execute(delete(UserList).where(UserList.id == list_id))
 
 
-async def item_count(conn: AsyncConnection, list_id: uuid.UUID) -> int:
-    query = select(func.count()).select_from(ListItem).where(ListItem.list_id == list_id)
-    return int((await conn.execute(query)).scalar_one())
+@dataclass(frozen=True)
+class ItemFacts:
+    media_exists: bool
+    in_list: bool
+    items: int
 
 
-async def has_item(conn: AsyncConnection, list_id: uuid.UUID, media_id: uuid.UUID) -> bool:
-    query = select(ListItem.media_id).where(ListItem.list_id == list_id, ListItem.media_id == media_id)
-    return (await conn.execute(query)).first() is not None
+async def item_facts(conn: AsyncConnection, list_id: uuid.UUID, media_id: uuid.UUID) -> ItemFacts:
+    """Whether the media exists, whether the list holds it, and how many items the list holds."""
+    in_list = ListItem.list_id == list_id
+    query = select(
+        select(Media.id).where(Media.id == media_id).exists().label("media_exists"),
+        select(ListItem.media_id).where(in_list, ListItem.media_id == media_id).exists().label("in_list"),
+        select(func.count()).select_from(ListItem).where(in_list).scalar_subquery().label("items"),
+    )
+    row = (await conn.execute(query)).one()
+    return ItemFacts(bool(row.media_exists), bool(row.in_list), int(row.items))
 
 
 def _ordinals(list_id: uuid.UUID, moving: uuid.UUID | None) -> Any:
@@ -517,34 +535,46 @@ async def _renumber_with_gap(
     )
 
 
-async def add_item(conn: AsyncConnection, list_id: uuid.UUID, media_id: uuid.UUID, position: int) -> None:
+async def add_item(
+    conn: AsyncConnection, list_id: uuid.UUID, media_id: uuid.UUID, position: int
+) -> dt.datetime:
+    """Insert the item; the list's new updated_at."""
     await conn.execute(insert(ListItem).values(list_id=list_id, media_id=media_id, position=position))
-    await touch_list(conn, list_id)
+    return await touch_list(conn, list_id)
 
 
-async def move_item(conn: AsyncConnection, list_id: uuid.UUID, media_id: uuid.UUID, position: int) -> None:
+async def move_item(
+    conn: AsyncConnection, list_id: uuid.UUID, media_id: uuid.UUID, position: int
+) -> dt.datetime:
     await conn.execute(
         update(ListItem)
         .where(ListItem.list_id == list_id, ListItem.media_id == media_id)
         .values(position=position)
     )
-    await touch_list(conn, list_id)
+    return await touch_list(conn, list_id)
 
 
-async def remove_item(conn: AsyncConnection, list_id: uuid.UUID, media_id: uuid.UUID) -> bool:
+async def remove_item(conn: AsyncConnection, list_id: uuid.UUID, media_id: uuid.UUID) -> dt.datetime | None:
+    """The list's new updated_at, or None when the list did not hold the item."""
     deleted = await conn.execute(
         delete(ListItem)
         .where(ListItem.list_id == list_id, ListItem.media_id == media_id)
         .returning(ListItem.media_id)
     )
     if deleted.first() is None:
-        return False
-    await touch_list(conn, list_id)
-    return True
+        return None
+    return await touch_list(conn, list_id)
 
 
-async def touch_list(conn: AsyncConnection, list_id: uuid.UUID) -> None:
-    await conn.execute(update(UserList).where(UserList.id == list_id).values(updated_at=func.now()))
+async def touch_list(conn: AsyncConnection, list_id: uuid.UUID) -> dt.datetime:
+    statement = (
+        update(UserList)
+        .where(UserList.id == list_id)
+        .values(updated_at=func.now())
+        .returning(UserList.updated_at)
+    )
+    updated_at: dt.datetime = (await conn.execute(statement)).scalar_one()
+    return updated_at
 
 
 def check_items_cursor(request: ItemsRequest) -> None:
@@ -552,11 +582,7 @@ def check_items_cursor(request: ItemsRequest) -> None:
     if request.after is None:
         return
     if request.smart:
-        definition = SmartDefinition.parse(json.loads(request.definition or "{}"))
+        definition = SmartDefinition.from_stored(json.loads(request.definition or "{}"))
         _smart_cursor_values(request, smart_sort_keys(definition))
     else:
         _static_cursor_values(request.after)
-
-
-async def media_exists(conn: AsyncConnection, media_id: uuid.UUID) -> bool:
-    return (await conn.execute(select(Media.id).where(Media.id == media_id))).first() is not None

@@ -11,7 +11,7 @@ import typing
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import (
     ColumnElement,
@@ -48,6 +48,7 @@ from db.keyset import (
     parse_uuid,
 )
 from db.media import media_read_columns
+from db.media_rows import EntryRow, LibraryRow
 from db.models import TRACKING_STATUSES, Media, UserMedia
 from db.pagination import LazyCursors, Page, encode_cursor
 from db.types import Ltree
@@ -55,7 +56,6 @@ from db.types import Ltree
 RATING_RANGE = (1, 10)
 NOTES_MAX_LENGTH = 10_000
 BULK_MAX = 100
-ENTRY_FIELDS = ("status", "progress", "rating", "notes", "repeat_count", "started_at", "completed_at")
 NOT_NULL_FIELDS = ("status", "progress", "repeat_count")
 # Where each media type keeps its number of units (the first positive integer found wins).
 TOTAL_UNIT_ATTRIBUTES: dict[str, tuple[str, ...]] = {
@@ -73,6 +73,20 @@ UNDATED = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
 # STATUS sorts what is being consumed first, then what is waiting, then what is done.
 STATUS_RANK = {"in-progress": 0, "paused": 1, "planned": 2, "completed": 3, "dropped": 4}
 
+
+class EntryChanges(TypedDict, total=False):
+    """Fields of an entry to change; those left out keep their values (a new entry starts planned)."""
+
+    status: str
+    progress: int
+    rating: int | None
+    notes: str | None
+    repeat_count: int
+    started_at: dt.datetime | None
+    completed_at: dt.datetime | None
+
+
+ENTRY_FIELDS = tuple(EntryChanges.__annotations__)
 entry_columns = (
     UserMedia.user_id.label("entry_user_id"),
     UserMedia.media_id.label("entry_media_id"),
@@ -189,7 +203,7 @@ async def upsert_entries(
     user_id: uuid.UUID,
     entries: Mapping[uuid.UUID, Mapping[str, Any]],
     snapshots: Mapping[uuid.UUID, dict[str, Any]],
-) -> list[Row[Any]]:
+) -> list[EntryRow]:
     """Write full entries (already merged and validated) in one statement; the snapshot is kept from
     the first time an item was tracked."""
     values = [
@@ -243,10 +257,12 @@ def entries_query(keys: Sequence[tuple[uuid.UUID, uuid.UUID]]) -> Any:
 
 async def entries_by_keys(
     conn: AsyncConnection, keys: Sequence[tuple[uuid.UUID, uuid.UUID]]
-) -> list[Row[Any] | None]:
+) -> list[EntryRow | None]:
     """Entries by (user id, media id)."""
-    rows: list[Any] = list(await conn.execute(ENTRIES_BY_USERS_AND_MEDIA, _entry_parameters(keys)))
-    by_key = {(row.entry_user_id, row.entry_media_id): row for row in rows}
+    rows = await conn.execute(ENTRIES_BY_USERS_AND_MEDIA, _entry_parameters(keys))
+    by_key: dict[tuple[uuid.UUID, uuid.UUID], EntryRow] = {
+        (row.entry_user_id, row.entry_media_id): row for row in rows
+    }
     return [by_key.get(key) for key in keys]
 
 
@@ -385,16 +401,16 @@ def _library_cursor(sort: str, row: Any) -> str:
     return encode_cursor(f"library:{sort}", json.loads(row.sort_values))
 
 
-async def library_pages(conn: AsyncConnection, requests: Sequence[LibraryRequest]) -> list[Page[Any]]:
+async def library_pages(conn: AsyncConnection, requests: Sequence[LibraryRequest]) -> list[Page[LibraryRow]]:
     """Library pages of many users (any filters and sorts) in one statement, each in its sort order."""
     query, parameters, part_of = library_pages_query(requests)
-    found: dict[tuple[int, uuid.UUID], list[Any]] = {}
+    found: dict[tuple[int, uuid.UUID], list[Row[Any]]] = {}
     for row in await conn.execute(query, parameters):
         found.setdefault((row.part, row.entry_user_id), []).append(row)
     pages = []
     for request, part in zip(requests, part_of, strict=True):
         rows = sorted(found.get((part, request.user_id), []), key=lambda row: row.rank)
-        kept = rows[: request.first]
+        kept: list[LibraryRow] = list(rows[: request.first])
         pages.append(
             Page(
                 rows=kept,

@@ -16,10 +16,13 @@ from strawberry.scalars import JSON
 from db import curation, identity
 from db import media as media_queries
 from db.curation import CurationError, RelationFact
-from db.media_validation import MEDIA_FIELDS, InvalidValue, external_key, external_link, validate_media_fields
+from db.media_fields import MEDIA_FIELDS, validate_media_fields
+from db.media_validation import InvalidValue, external_key, external_link
+from db.refusals import RefusalCode
 from gql.context import Info
+from gql.enums import DatePrecision, MediaType
 from gql.errors import INPUT, USER_ERRORS, UserError, UserErrorCode, user_error
-from gql.media import DatePrecision, Media, MediaType
+from gql.media import Media
 from gql.permissions import admin_denied
 from gql.relations import RelationType
 from gql.relay import decode_id
@@ -161,7 +164,7 @@ def _camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
-def _fields_of(data: Any) -> dict[str, Any]:
+def _fields_of(data: CreateMediaInput | UpdateMediaInput) -> dict[str, Any]:
     fields = {}
     for name in MEDIA_INPUT_FIELDS:
         value = getattr(data, name)
@@ -175,7 +178,7 @@ def _fields_of(data: Any) -> dict[str, Any]:
     return fields
 
 
-def _validate(data: Any, require_all: bool) -> tuple[dict[str, Any], list[UserError]]:
+def _validate(data: CreateMediaInput | UpdateMediaInput, require_all: bool) -> tuple[dict[str, Any], list[UserError]]:
     clean, errors = validate_media_fields(_fields_of(data), require_all)
     return clean, [
         user_error(
@@ -193,7 +196,7 @@ def _not_found(field: str) -> UserError:
 
 
 def _from_curation(exc: CurationError) -> UserError:
-    return user_error(UserErrorCode[exc.code], exc.message, *exc.field)
+    return user_error(RefusalCode[exc.code], exc.message, *exc.field)
 
 
 async def _fresh_media(conn: AsyncConnection, *ids: uuid.UUID) -> list[Media | None]:

@@ -40,6 +40,7 @@ from db.housekeeping import prune_auth_history_unless_running
 from db.library_import.jobs import interrupt_abandoned as interrupt_abandoned_imports
 from db.migrate import head_revision
 from gql.auth import Viewer, bearer_secret
+from gql.commands import RETRY_AFTER_SECONDS as THROTTLED_WAIT
 from gql.config import Settings
 from gql.context import Context
 from gql.errors import present_all
@@ -312,7 +313,7 @@ class GraphQLView(GraphQL[Context, None]):
         if not isinstance(request_data.operation_name, str | None):
             raise HTTPError(400, "`operationName` must be a string or null")
         try:
-            return await super().execute_single(
+            result = await super().execute_single(
                 request, request_adapter, sub_response, context, root_value, request_data
             )
         except HTTPException as error:
@@ -321,6 +322,12 @@ class GraphQLView(GraphQL[Context, None]):
                     405, "Only queries may be sent with GET; use POST", {"Allow": "POST"}
                 ) from error
             raise
+        throttled_wait = context.state.get(THROTTLED_WAIT)
+        if throttled_wait is not None:
+            # A command refused a throttled caller (a RATE_LIMITED userError): say so in HTTP too.
+            sub_response.status_code = 429
+            sub_response.headers["Retry-After"] = str(throttled_wait)
+        return result
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         if result.errors:
@@ -363,7 +370,6 @@ class GraphQLView(GraphQL[Context, None]):
             # Signed in by connection_init (gql/websocket.py); loaders renewed for every event.
             return Context(
                 request=request,
-                response=None,
                 engine=self.engine,
                 reads=self.reads,
                 settings=self.settings,
@@ -388,7 +394,6 @@ class GraphQLView(GraphQL[Context, None]):
             viewer = Viewer.from_credential(credential)
         return Context(
             request=request,
-            response=response,
             engine=self.engine,
             reads=self.reads,
             settings=self.settings,

@@ -5,7 +5,6 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
-from starlette.responses import Response
 from strawberry.types import Info as StrawberryInfo
 
 from gql.auth import Viewer
@@ -19,7 +18,6 @@ if TYPE_CHECKING:
 @dataclass
 class Context:
     request: Request
-    response: Response | None
     engine: AsyncEngine
     # The same pool in AUTOCOMMIT, for plain reads (db/engine.py).
     reads: AsyncEngine

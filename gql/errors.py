@@ -10,8 +10,7 @@ To make a new kind of failure expected, register its exception type in EXPECTED_
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from enum import Enum
-from typing import Any
+from typing import Any, TypeAlias
 
 import strawberry
 from graphql import GraphQLError, GraphQLSyntaxError, ValueNode, VariableDefinitionNode
@@ -20,6 +19,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext, ExecutionResult
 
 from db.availability import is_database_unavailable
+from db.refusals import RefusalCode
 from gql.outage import service_unavailable
 from gql.request_state import current_request_id
 
@@ -31,18 +31,9 @@ GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 
 
-@strawberry.enum(description="Why a mutation refused its input.")
-class UserErrorCode(Enum):
-    INVALID = "INVALID"
-    NOT_FOUND = "NOT_FOUND"
-    FORBIDDEN = "FORBIDDEN"
-    UNAUTHENTICATED = "UNAUTHENTICATED"
-    CONFLICT = "CONFLICT"
-    TAKEN = "TAKEN"
-    LIMIT_EXCEEDED = "LIMIT_EXCEEDED"
-    RATE_LIMITED = "RATE_LIMITED"
-    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
-    WEAK_PASSWORD = "WEAK_PASSWORD"
+# The codes are the commands' own vocabulary (db/refusals.py), exposed as they are.
+strawberry.enum(RefusalCode, name="UserErrorCode", description="Why a mutation refused its input.")
+UserErrorCode: TypeAlias = RefusalCode
 
 
 @strawberry.type(description="One reason a mutation refused its input; nothing was changed.")

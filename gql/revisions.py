@@ -3,16 +3,20 @@
 import datetime as dt
 import uuid
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 from sqlalchemy import Row
 from strawberry.scalars import JSON
 
 from gql.context import Info
+from gql.enums import MediaType
 from gql.permissions import is_admin
 from gql.relations import RelationType
 from gql.relay import to_global_id
+
+if TYPE_CHECKING:
+    from gql.media import Media
 
 
 @strawberry.enum(description="What a revision did to the item.")
@@ -43,8 +47,6 @@ def as_api(values: dict[str, Any] | None) -> Any:
     global IDs, enum names."""
     if values is None:
         return None
-    from gql.media import MediaType  # gql.media imports this module
-
     shown: dict[str, Any] = {}
     for name, value in values.items():
         if name in MEDIA_ID_KEYS and isinstance(value, str):
@@ -91,7 +93,7 @@ class MediaRevision:
         )
 
 
-async def media_revisions(root: Any, info: Info) -> list[MediaRevision] | None:
+async def media_revisions(root: "Media", info: Info) -> list[MediaRevision] | None:
     """Null for everyone but admins."""
     if not is_admin(info.context.viewer):
         return None

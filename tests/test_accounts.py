@@ -583,3 +583,13 @@ async def test_viewer_with_tokens_and_sessions_runs_a_fixed_number_of_statements
     assert [s["current"] for s in result.data["viewer"]["sessions"]] == [True]
     assert result.queries == before
     assert result.queries <= 3  # the credential (with the user), its tokens, its sessions
+
+
+async def test_a_sign_in_reads_once_and_writes_once(client: GraphQLClient, engine) -> None:
+    """The account and its recent failures in one read; the rehash, the session and the login event in
+    one write transaction: two BEGINs and their ends, and no statement beyond those five."""
+    await make_user(engine, username="ada")
+    result = await login(client, "ada", FIXTURE_PASSWORD)
+    assert result.data["login"]["token"] is not None
+    assert result.queries <= 5
+    assert result.round_trips - result.queries - result.prepares <= 4

@@ -281,3 +281,19 @@ async def test_guessing_the_current_password_through_change_password_is_throttle
         assert await change(f"guess {n}") == ["INVALID_CREDENTIALS"]
     assert await change(FIXTURE_PASSWORD) == ["RATE_LIMITED"]
     assert codes(await login(client, "ada", FIXTURE_PASSWORD)) == ["RATE_LIMITED"]
+
+
+async def test_a_throttled_password_change_is_answered_with_429_and_retry_after(
+    client_at: ClientAt, engine
+) -> None:
+    """The command decides that the caller must wait; the HTTP layer turns the wait into the status."""
+    _, session = await make_user(engine, username="ada")
+    client = await client_at()
+    variables = {"input": {"currentPassword": "a wrong guess", "newPassword": "a brand new passphrase"}}
+    for _ in range(3):
+        answered = await client(CHANGE_PASSWORD, variables, token=session)
+        assert answered.response.status_code == 200
+    refused = await client(CHANGE_PASSWORD, variables, token=session)
+    assert refused.response.status_code == 429
+    assert [error["code"] for error in refused.data["changePassword"]["userErrors"]] == ["RATE_LIMITED"]
+    assert WINDOW_SECONDS - 5 <= int(refused.response.headers["retry-after"]) <= WINDOW_SECONDS
