@@ -1,7 +1,7 @@
 """an index of each media type's items by release date
 
 Revision ID: 0023
-Revises: 0021
+Revises: 0024
 
 A text search filtered by media types and sorted by release date walks each type's items in release
 order and merges the walks (db.media._walk), as it already did by popularity through
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0023"
-down_revision: str | None = "0021"
+down_revision: str | None = "0024"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
