@@ -178,7 +178,9 @@ def _fields_of(data: CreateMediaInput | UpdateMediaInput) -> dict[str, Any]:
     return fields
 
 
-def _validate(data: CreateMediaInput | UpdateMediaInput, require_all: bool) -> tuple[dict[str, Any], list[UserError]]:
+def _validate(
+    data: CreateMediaInput | UpdateMediaInput, require_all: bool
+) -> tuple[dict[str, Any], list[UserError]]:
     clean, errors = validate_media_fields(_fields_of(data), require_all)
     return clean, [
         user_error(

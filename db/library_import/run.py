@@ -13,14 +13,21 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from db.library_import import goodreads, letterboxd, mal, omnimediatrak, trakt
 from db.library_import.apply import ImportCounts, apply_batch, problem_of_row, write_problems
 from db.library_import.entry import ParsedFile, UnreadableFile
-from db.library_import.jobs import create_job, finish_job, record_batch, record_lists, release_job, start_job
+from db.library_import.jobs import (
+    JobRow,
+    create_job,
+    finish_job,
+    record_batch,
+    record_lists,
+    release_job,
+    start_job,
+)
 from db.library_import.lists import apply_lists
 
 log = logging.getLogger("omnimediatrak")
@@ -47,7 +54,7 @@ def parse_file(file_format: str, data: bytes, file_name: str) -> ParsedFile:
 class ClaimedJob:
     """A created job and the connection that owns it; `run_job` runs it and gives the connection back."""
 
-    row: Any
+    row: JobRow
     conn: AsyncConnection
 
 
@@ -70,7 +77,7 @@ async def run_job(
     data: bytes,
     batch_size: int = BATCH_SIZE,
     progress: Progress | None = None,
-) -> Any:
+) -> JobRow:
     """The job row once finished (succeeded, or failed with `error`)."""
     job, conn = claimed.row, claimed.conn
     try:
@@ -86,8 +93,8 @@ async def run_job(
 
 
 async def _run(
-    conn: AsyncConnection, job: Any, data: bytes, batch_size: int, progress: Progress | None
-) -> Any:
+    conn: AsyncConnection, job: JobRow, data: bytes, batch_size: int, progress: Progress | None
+) -> JobRow:
     try:
         parsed = await asyncio.to_thread(parse_file, job.format, data, job.file_name)
     except UnreadableFile as exc:
