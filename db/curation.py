@@ -17,7 +17,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.media import media_columns
-from db.media_validation import MEDIA_FIELDS, class_misfit
+from db.media_fields import MEDIA_FIELDS
+from db.media_validation import class_misfit
 from db.models import INVERSE_RELATION, NON_CANONICAL_RELATIONS, ExternalLink, Media, MediaRevision
 from db.provenance import ADMIN, EVERY_FIELD, admin_sources
 from db.refusals import FIELD, RefusalCode, Refused, refused

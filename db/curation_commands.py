@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from db import curation, identity
 from db import media as media_queries
 from db.curation import RelationFact
-from db.media_validation import InvalidValue, external_key, external_link, validate_media_fields
+from db.media_fields import validate_media_fields
+from db.media_validation import InvalidValue, external_key, external_link
 from db.refusals import FIELD, Refusal, RefusalCode, Refused, invalid
 
 MediaRow = Row[Any]

@@ -25,9 +25,9 @@ from db.conflicts import (
 )
 from db.curation import RelationFact, store_relations, take_pending_relations
 from db.ingest_format import BadLine, Batch, Key, Record, Relation
-from db.media_validation import MEDIA_FIELDS
+from db.media_fields import CATALOG_FIELDS, MEDIA_FIELDS, new_item, recordset_type, stored_value
 from db.models import Media
-from db.provenance import EVERY_FIELD, NEW_ITEM, FieldEvent, ItemMerge, Precedence, feed
+from db.provenance import EVERY_FIELD, FieldEvent, ItemMerge, Precedence, feed
 
 
 def time_ordered_uuid() -> uuid.UUID:
@@ -123,34 +123,15 @@ LOOKUP = text(
     "LEFT JOIN media.media m ON l.media_id IS NULL AND m.external_id = k.full_id "
     "WHERE l.media_id IS NOT NULL OR m.id IS NOT NULL"
 )
-MEDIA_RECORDS = _records(
-    {
-        "id": "uuid",
-        "external_id": "text",
-        "media_type": "text",
-        "media_class": "text",
-        "title": "text",
-        "alternative_titles": "jsonb",
-        "release_date": "date",
-        "release_date_precision": "text",
-        "country_of_origin": "text",
-        "creators": "text[]",
-        "cover_url": "text",
-        "description": "text",
-        "attributes": "jsonb",
-        "collection_path": "text",
-        "field_sources": "jsonb",
-    }
+# Everything a batch writes to an item: its identity, its catalog fields and their sources.
+WRITTEN_COLUMNS = (
+    Media.__table__.c.external_id,
+    *(catalog_field.column for catalog_field in CATALOG_FIELDS),
+    Media.__table__.c.field_sources,
 )
-STORED_COLUMNS = (
-    "external_id, media_type, media_class, title, alternative_titles, release_date, release_date_precision, "
-    "country_of_origin, creators, cover_url, description, attributes, collection_path, field_sources"
-)
-MEDIA_VALUES = (
-    "r.external_id, r.media_type, CAST(r.media_class AS ltree), r.title, r.alternative_titles, r.release_date, "
-    "r.release_date_precision, r.country_of_origin, coalesce(r.creators, '{}'), r.cover_url, r.description, "
-    "r.attributes, CAST(r.collection_path AS ltree), r.field_sources"
-)
+MEDIA_RECORDS = _records({"id": "uuid", **{column.key: recordset_type(column) for column in WRITTEN_COLUMNS}})
+STORED_COLUMNS = ", ".join(column.key for column in WRITTEN_COLUMNS)
+MEDIA_VALUES = ", ".join(stored_value(column) for column in WRITTEN_COLUMNS)
 # The item and its "create" revision (the record's fields as stored, actor = the job) together.
 INSERT_MEDIA = text(
     f"WITH r AS MATERIALIZED (SELECT * FROM {MEDIA_RECORDS}), "
@@ -570,7 +551,7 @@ async def apply_batch(
             attributes = first.fields.get("attributes")
             if attributes and None in attributes.values():
                 attributes = {key: value for key, value in attributes.items() if value is not None}
-            values = {**NEW_ITEM, **first.fields, "attributes": attributes or {}}
+            values = {**new_item(), **first.fields, "attributes": attributes or {}}
             sources = {EVERY_FIELD: incoming}
             if later:
                 merge = ItemMerge(values, sources)

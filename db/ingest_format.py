@@ -9,20 +9,12 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from db.media_validation import (
-    DERIVED_FIELDS,
-    MEDIA_FIELDS,
-    InvalidValue,
-    external_key,
-    external_link,
-    relation_type,
-    relation_weight,
-    validate_media_fields,
-)
+from db.media_fields import RECORD_MEDIA_FIELDS, validate_media_fields
+from db.media_validation import InvalidValue, external_key, external_link, relation_type, relation_weight
 from db.storable import MAX_INPUT_DEPTH, UNSTORABLE_CHARACTERS, value_problem
 
 Key = tuple[str, str]
-RECORD_FIELDS = frozenset({"external_id", "external_links", "relations", *MEDIA_FIELDS}) - set(DERIVED_FIELDS)
+RECORD_FIELDS = frozenset({"external_id", "external_links", "relations", *RECORD_MEDIA_FIELDS})
 RAW_LINE_LIMIT = 2000
 # Limits on one record (docs/ingestion.md), enforced before the line is parsed.
 MAX_LINE_BYTES = 1_000_000

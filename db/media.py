@@ -58,25 +58,9 @@ def count_bound(media_filter: MediaFilter) -> int:
     return SEARCH_COUNT_BOUND if media_filter.search else COUNT_BOUND
 
 
-media_columns = (
-    Media.id,
-    Media.external_id,
-    Media.media_type,
-    Media.media_class,
-    Media.title,
-    Media.alternative_titles,
-    Media.release_date,
-    Media.release_date_precision,
-    Media.country_of_origin,
-    Media.creators,
-    Media.cover_url,
-    Media.description,
-    Media.attributes,
-    Media.collection_path,
-    Media.field_sources,
-    Media.tracker_count,
-    Media.created_at,
-    Media.updated_at,
+# Every column of an item but the search columns the database computes from the others.
+media_columns = tuple(
+    getattr(Media, column.key) for column in Media.__table__.columns if column.computed is None
 )
 
 # JSON columns the read path carries as text, decoded only when a client asks (decode_json).

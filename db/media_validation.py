@@ -1,4 +1,5 @@
-"""One validator for catalog fields, shared by the admin mutations and ingestion.
+"""The checks of catalog values, shared by the admin mutations and ingestion (db/media_fields.py
+says which field each one checks).
 
 Values come in as JSON would carry them (strings, numbers, lists, objects); what passes is returned
 in the form the database stores (dates as `datetime.date`, lists of strings, a dict for attributes).
@@ -6,7 +7,6 @@ in the form the database stores (dates as `datetime.date`, lists of strings, a d
 
 import datetime as dt
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -43,23 +43,6 @@ COUNT_ATTRIBUTES = (
 STRING_LIST_ATTRIBUTES = ("platforms", "genres", "tags", "languages", "themes", "studios", "publishers")
 STRING_ATTRIBUTES = ("venue", "publisher", "network", "label", "edition", "format")
 
-MEDIA_FIELDS = (
-    "media_type",
-    "media_class",
-    "title",
-    "alternative_titles",
-    "release_date",
-    "release_date_precision",
-    "country_of_origin",
-    "creators",
-    "cover_url",
-    "description",
-    "attributes",
-    "collection_path",
-)
-REQUIRED_FIELDS = ("media_type", "media_class", "title")
-# Set together with release_date: a feed gives it as the form of its date string.
-DERIVED_FIELDS = ("release_date_precision",)
 MAX_TEXT = 100_000
 MAX_ALTERNATIVE_TITLES = 200
 ALTERNATIVE_TITLE_FIELDS = frozenset({"title", "language"})
@@ -86,7 +69,7 @@ def ltree_path(value: Any) -> str:
     return value
 
 
-def _text(value: Any, limit: int = MAX_TEXT) -> str:
+def text(value: Any, limit: int = MAX_TEXT) -> str:
     if not isinstance(value, str):
         raise InvalidValue("must be a string")
     if len(value) > limit:
@@ -96,14 +79,14 @@ def _text(value: Any, limit: int = MAX_TEXT) -> str:
     return value
 
 
-def _title(value: Any) -> str:
-    title = _text(value, 1000).strip()
+def title(value: Any) -> str:
+    title = text(value, 1000).strip()
     if not title:
         raise InvalidValue("must not be empty")
     return title
 
 
-def _media_type(value: Any) -> str:
+def media_type(value: Any) -> str:
     if value not in MEDIA_TYPES:
         raise InvalidValue(f"must be one of {', '.join(MEDIA_TYPES)}")
     return str(value)
@@ -133,13 +116,13 @@ def start_of_period(date: dt.date, precision: str) -> dt.date:
     return date
 
 
-def _date_precision(value: Any) -> str:
+def date_precision(value: Any) -> str:
     if value not in DATE_PRECISIONS:
         raise InvalidValue(f"must be one of {', '.join(DATE_PRECISIONS)}")
     return str(value)
 
 
-def _language(value: Any) -> str | None:
+def language(value: Any) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not LANGUAGE_PATTERN.fullmatch(value):
@@ -147,7 +130,7 @@ def _language(value: Any) -> str | None:
     return value
 
 
-def _alternative_titles(value: Any) -> list[dict[str, str | None]]:
+def alternative_titles(value: Any) -> list[dict[str, str | None]]:
     """Strings or {"title", "language"} objects, stored as objects, each (title, language) once."""
     if not isinstance(value, list):
         raise InvalidValue("must be a list of titles or of {title, language} objects")
@@ -159,9 +142,9 @@ def _alternative_titles(value: Any) -> list[dict[str, str | None]]:
             if isinstance(item, dict):
                 if not ALTERNATIVE_TITLE_FIELDS.issuperset(item):
                     raise InvalidValue("must be a title or a {title, language} object")
-                entry = {"title": _title(item.get("title")), "language": _language(item.get("language"))}
+                entry = {"title": title(item.get("title")), "language": language(item.get("language"))}
             else:
-                entry = {"title": _title(item), "language": None}
+                entry = {"title": title(item), "language": None}
         except InvalidValue as exc:
             raise InvalidValue(str(exc), str(index), *exc.subfield) from exc
         if entry not in titles:
@@ -169,52 +152,52 @@ def _alternative_titles(value: Any) -> list[dict[str, str | None]]:
     return titles
 
 
-def _country(value: Any) -> str:
+def country(value: Any) -> str:
     if not isinstance(value, str) or not COUNTRY_PATTERN.fullmatch(value):
         raise InvalidValue("must be an ISO 3166-1 alpha-2 country code such as US or JP")
     return value.upper()
 
 
-def _string_list(value: Any, limit: int = 1000) -> list[str]:
+def string_list(value: Any, limit: int = 1000) -> list[str]:
     if not isinstance(value, list):
         raise InvalidValue("must be a list of strings")
     items: list[str] = []
     for index, item in enumerate(value):
-        # The common case costs one check per item; a bad item goes through _text for its message.
+        # The common case costs one check per item; a bad item goes through text for its message.
         if isinstance(item, str) and len(item) <= limit and not CONTROL_CHARACTERS.search(item):
-            text = item.strip()
+            stripped = item.strip()
         else:
             try:
-                text = _text(item, limit).strip()
+                stripped = text(item, limit).strip()
             except InvalidValue as exc:
                 raise InvalidValue(str(exc), str(index)) from exc
-        if not text:
+        if not stripped:
             raise InvalidValue("must not be empty", str(index))
-        items.append(text)
+        items.append(stripped)
     return items
 
 
 def http_url(value: Any) -> str:
-    url = _text(value, 2000)
+    url = text(value, 2000)
     if not HTTP_URL_PATTERN.fullmatch(url):
         raise InvalidValue("must be an absolute http(s) URL")
     return url
 
 
-def _count(value: Any) -> int:
+def count(value: Any) -> int:
     # Progress is an integer column, and progress toward a count is checked against it.
     if not is_int32(value) or value < 0:
         raise InvalidValue(f"must be an integer from 0 to {INT32_MAX}")
     return cast(int, value)
 
 
-def _isbn(value: Any) -> str:
+def isbn(value: Any) -> str:
     if not isinstance(value, str) or not ISBN_PATTERN.fullmatch(value):
         raise InvalidValue("must be a string of 10 or 13 digits (ISBN-10 may end in X), without hyphens")
     return value
 
 
-def _attributes(value: Any) -> dict[str, Any]:
+def attributes(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidValue("must be a JSON object")
     checked: dict[str, Any] = {}
@@ -224,40 +207,20 @@ def _attributes(value: Any) -> dict[str, Any]:
                 # Stands for "remove this key" where attributes merge (ingestion).
                 checked[key] = None
             elif key == "isbn":
-                checked[key] = _isbn(item)
+                checked[key] = isbn(item)
             elif key in COUNT_ATTRIBUTES:
-                checked[key] = _count(item)
+                checked[key] = count(item)
             elif key == "genres":
-                checked[key] = normalize_genres(_string_list(item))
+                checked[key] = normalize_genres(string_list(item))
             elif key in STRING_LIST_ATTRIBUTES:
-                checked[key] = _string_list(item)
+                checked[key] = string_list(item)
             elif key in STRING_ATTRIBUTES:
-                checked[key] = _text(item, 1000)
+                checked[key] = text(item, 1000)
             else:
                 checked[key] = item
         except InvalidValue as exc:
             raise InvalidValue(str(exc), key, *exc.subfield) from exc
     return checked
-
-
-REQUIRED = object()
-
-# name -> (check, what null stands for: None, or an empty list or dict made by the given type);
-# REQUIRED fields may not be null.
-FIELD_CHECKS: dict[str, tuple[Any, Any]] = {
-    "media_type": (_media_type, REQUIRED),
-    "media_class": (ltree_path, REQUIRED),
-    "title": (_title, REQUIRED),
-    "alternative_titles": (_alternative_titles, list),
-    "release_date": (partial_date, None),
-    "release_date_precision": (_date_precision, REQUIRED),
-    "country_of_origin": (_country, None),
-    "creators": (_string_list, list),
-    "cover_url": (http_url, None),
-    "description": (_text, None),
-    "attributes": (_attributes, dict),
-    "collection_path": (ltree_path, None),
-}
 
 
 # The taxonomy subtrees each media type may use: a FILM under written.book.novel is a mistake.
@@ -284,54 +247,6 @@ def class_misfit(media_type: str, media_class: str) -> str | None:
     return f"must lie under {' or '.join(roots)} for this media type"
 
 
-def validate_media_fields(
-    fields: Mapping[str, Any], require_all: bool
-) -> tuple[dict[str, Any], list[FieldError]]:
-    """Check the catalog fields present in `fields` (other keys are ignored); `require_all` for a
-    new item (title, type, class). `release_date` comes out as a date with its precision in
-    `release_date_precision`; a precision given with it (admin mutations) wins and moves the date
-    to the first day of the period."""
-    clean: dict[str, Any] = {}
-    errors: list[FieldError] = []
-    for name, (check, null) in FIELD_CHECKS.items():
-        if name not in fields:
-            if require_all and null is REQUIRED and name not in DERIVED_FIELDS:
-                errors.append(FieldError((name,), "is required"))
-            continue
-        value = fields[name]
-        if value is None:
-            if null is REQUIRED:
-                errors.append(FieldError((name,), "must not be null"))
-            else:
-                clean[name] = None if null is None else null()
-            continue
-        try:
-            clean[name] = check(value)
-        except InvalidValue as exc:
-            errors.append(FieldError((name, *exc.subfield), str(exc)))
-    if "media_type" in clean and clean.get("media_class") is not None:
-        misfit = class_misfit(clean["media_type"], clean["media_class"])
-        if misfit is not None:
-            errors.append(FieldError(("media_class",), misfit))
-    _settle_release_date(clean, errors)
-    return clean, errors
-
-
-def _settle_release_date(clean: dict[str, Any], errors: list[FieldError]) -> None:
-    given_precision = clean.pop("release_date_precision", None)
-    if "release_date" not in clean:
-        if given_precision is not None:
-            errors.append(FieldError(("release_date_precision",), "must be given with release_date"))
-        return
-    if clean["release_date"] is None:
-        clean["release_date_precision"] = "day"
-        return
-    date, precision = clean["release_date"]
-    precision = given_precision or precision
-    clean["release_date"] = start_of_period(date, precision)
-    clean["release_date_precision"] = precision
-
-
 def external_key(value: Any) -> tuple[str, str]:
     """`"<source>:<key>"` split at the first colon; both parts non-empty."""
     if not isinstance(value, str):
@@ -356,7 +271,7 @@ def external_link(source: Any, key: Any) -> tuple[str, str]:
     if not isinstance(key, str) or not key.strip():
         raise InvalidValue("the key must be a non-empty string", "key")
     try:
-        return source_name, _text(key, 500).strip()
+        return source_name, text(key, 500).strip()
     except InvalidValue as exc:
         raise InvalidValue(f"the key {exc}", "key") from exc
 

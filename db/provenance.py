@@ -20,22 +20,6 @@ EVERY_FIELD = "*"
 FEED_PREFIX = "feed:"
 ATTRIBUTE_PREFIX = "attributes."
 
-# What an item holds before its first record is applied (an insert fills every field from here).
-NEW_ITEM: dict[str, Any] = {
-    "media_type": None,
-    "media_class": None,
-    "title": None,
-    "alternative_titles": [],
-    "release_date": None,
-    "release_date_precision": "day",
-    "country_of_origin": None,
-    "creators": [],
-    "cover_url": None,
-    "description": None,
-    "attributes": {},
-    "collection_path": None,
-}
-
 
 def feed(source_name: str) -> str:
     return FEED_PREFIX + source_name

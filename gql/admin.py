@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.scalars import JSON
 
 from db import curation_commands
-from db.media_validation import MEDIA_FIELDS
+from db.media_fields import MEDIA_FIELDS
 from gql.auth import Viewer
 from gql.commands import perform
 from gql.context import Info
