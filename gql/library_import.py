@@ -20,7 +20,7 @@ from strawberry.file_uploads import Upload
 
 from db.library_import import jobs as job_queries
 from db.library_import.entry import DEFAULT_MERGE_POLICY
-from db.library_import.run import claim_job, run_job
+from db.library_import.run import claim_job, interrupt_jobs, run_job
 from db.pagination import InvalidCursor
 from db.refusals import RefusalCode, invalid, refused
 from gql.auth import Viewer
@@ -288,8 +288,7 @@ class LibraryImportRunner:
                 await conn.close()
         self.connections.clear()
         if unfinished:
-            async with self.engine.begin() as conn:
-                await job_queries.interrupt_unfinished(conn, unfinished)
+            await interrupt_jobs(self.engine, unfinished)
 
 
 @strawberry.input(description="A library file to import into your own library.")
