@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from strawberry.utils.str_converters import to_camel_case
 
-from db.refusals import Refusal, RefusalCode, Refused, not_found, refused
+from db.refusals import FIELD, Refusal, RefusalCode, Refused, not_found, refused
 from gql.auth import Viewer
 from gql.context import Info
 from gql.errors import UserError
@@ -39,9 +39,12 @@ def authorised(info: Info, scope: str = WRITE, *, sign_in_session: bool = False)
     """The caller, if they hold `scope` (ADMIN: an admin account acting with the ADMIN scope) and, with
     `sign_in_session`, act through a password sign-in rather than an API token."""
     viewer = info.context.viewer
+    if scope == ADMIN and (viewer is None or not viewer.is_admin):
+        # The catalog's curators are no secret: anyone else, signed in or not, is simply not one.
+        raise refused(RefusalCode.FORBIDDEN, _LACKING_SCOPE[ADMIN])
     if viewer is None:
         raise refused(RefusalCode.UNAUTHENTICATED, "Sign in first")
-    if not viewer.can(scope) or (scope == ADMIN and not viewer.is_admin):
+    if not viewer.can(scope):
         raise refused(RefusalCode.FORBIDDEN, _LACKING_SCOPE[scope])
     if sign_in_session and viewer.session_id is None:
         raise refused(RefusalCode.FORBIDDEN, "Sign in with your password to do this; API tokens cannot")
@@ -57,8 +60,9 @@ def node_id(global_id: str, type_name: str, what: str, *field: str) -> uuid.UUID
 
 
 def user_error(refusal: Refusal) -> UserError:
-    field = [to_camel_case(part) for part in refusal.field]
-    return UserError(field=field or None, code=refusal.code, message=refusal.message)
+    field = [*(to_camel_case(part) for part in refusal.field), *refusal.within]
+    message = refusal.message.replace(FIELD, ".".join(field))
+    return UserError(field=field or None, code=refusal.code, message=message)
 
 
 def user_errors(refusal: Refused) -> list[UserError]:

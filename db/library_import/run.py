@@ -11,7 +11,7 @@ import contextlib
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +20,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from db.library_import import goodreads, letterboxd, mal, omnimediatrak, trakt
 from db.library_import.apply import ImportCounts, apply_batch, problem_of_row, write_problems
 from db.library_import.entry import ParsedFile, UnreadableFile
-from db.library_import.jobs import create_job, finish_job, record_batch, record_lists, release_job, start_job
+from db.library_import.jobs import (
+    create_job,
+    finish_job,
+    interrupt_unfinished,
+    record_batch,
+    record_lists,
+    release_job,
+    start_job,
+)
 from db.library_import.lists import apply_lists
 
 log = logging.getLogger("omnimediatrak")
@@ -63,6 +71,12 @@ async def claim_job(
         await conn.close()
         raise
     return ClaimedJob(row, conn)
+
+
+async def interrupt_jobs(engine: AsyncEngine, job_ids: Sequence[uuid.UUID]) -> None:
+    """Mark the jobs interrupted (those of a server stopping with them unfinished)."""
+    async with engine.begin() as conn:
+        await interrupt_unfinished(conn, job_ids)
 
 
 async def run_job(
