@@ -15,7 +15,6 @@ KEYS_OF_TWO_ITEMS = "keys_of_two_items"
 SECONDARY_KEY_OF_ANOTHER_ITEM = "secondary_key_of_another_item"
 KEY_OF_ANOTHER_ITEM = "key_of_another_item"
 KEY_SHARED_IN_RUN = "key_shared_in_run"
-CONFLICT_KINDS = (KEYS_OF_TWO_ITEMS, SECONDARY_KEY_OF_ANOTHER_ITEM, KEY_OF_ANOTHER_ITEM, KEY_SHARED_IN_RUN)
 
 NEWEST_FIRST = (SortKey(Conflict.id, True, parse_int),)
 CONFLICT_COLUMNS = (*Conflict.__table__.columns, Source.name.label("feed"))

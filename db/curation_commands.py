@@ -7,17 +7,16 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from db import curation, identity
 from db import media as media_queries
 from db.curation import RelationFact
 from db.media_fields import validate_media_fields
+from db.media_rows import MediaRow
 from db.media_validation import InvalidValue, external_key, external_link
 from db.refusals import FIELD, Refusal, RefusalCode, Refused, invalid
 
-MediaRow = Row[Any]
 NO_SUCH_ITEM = "No media item has this id"
 SMALLINT = range(-32768, 32768)
 

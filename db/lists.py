@@ -42,6 +42,7 @@ from db.accounts import profile_is_public
 from db.batch import union_of, uuid_keys
 from db.keyset import SortKey, keys_after, parse_datetime, parse_int, parse_uuid
 from db.media import media_read_columns
+from db.media_rows import MediaRow
 from db.models import ListItem, Media, User, UserList
 from db.pagination import InvalidCursor, LazyCursors, Page, decode_cursor, encode_cursor
 from db.smart_lists import SmartDefinition, smart_base, smart_sort_keys
@@ -370,7 +371,7 @@ def items_query(requests: Sequence[ItemsRequest]) -> tuple[Any, dict[str, Any], 
 
 @dataclass
 class ListItemRow:
-    media: Any
+    media: MediaRow
     ordinal: int
     added_at: dt.datetime | None
 

@@ -37,6 +37,7 @@ from sqlalchemy.types import NullType
 from db.batch import uuid_keys
 from db.keyset import parse_date, parse_datetime, parse_float, parse_int32, parse_text, parse_uuid
 from db.media_filters import MEDIA_TYPES, MediaFilter, exact_title, filter_conditions, relevance
+from db.media_rows import ExternalLinkRow, MediaRow
 from db.models import TRACKING_STATUSES, CatalogCount, ExternalLink, Media, MediaStatsCount
 from db.pagination import BoundedCount, InvalidCursor, LazyCursors, Page, decode_cursor, encode_cursor
 
@@ -82,7 +83,7 @@ def decode_json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-def media_attributes(row: Any) -> dict[str, Any]:
+def media_attributes(row: MediaRow) -> dict[str, Any]:
     attributes: dict[str, Any] = decode_json(row.attributes)
     return attributes
 
@@ -90,13 +91,13 @@ def media_attributes(row: Any) -> dict[str, Any]:
 MEDIA_BY_IDS = select(*media_read_columns).where(Media.id == any_(uuid_keys()))
 
 
-async def media_by_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[Row[Any] | None]:
-    rows: list[Any] = list((await conn.execute(MEDIA_BY_IDS, {"keys": list(ids)})).all())
+async def media_by_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[MediaRow | None]:
+    rows = (await conn.execute(MEDIA_BY_IDS, {"keys": list(ids)})).all()
     by_id = {row.id: row for row in rows}
     return [by_id.get(media_id) for media_id in ids]
 
 
-async def media_by_external_key(conn: AsyncConnection, source: str, key: str) -> Row[Any] | None:
+async def media_by_external_key(conn: AsyncConnection, source: str, key: str) -> MediaRow | None:
     """The item an external source knows as `key`: through external_links, or its own external_id."""
     linked = select(ExternalLink.media_id).where(
         ExternalLink.source_name == source, ExternalLink.external_key == key
@@ -106,8 +107,7 @@ async def media_by_external_key(conn: AsyncConnection, source: str, key: str) ->
         .where(or_(Media.id.in_(linked.scalar_subquery()), Media.external_id == f"{source}:{key}"))
         .limit(1)
     )
-    row: Any = (await conn.execute(query)).first()
-    return row  # type: ignore[no-any-return]
+    return (await conn.execute(query)).first()
 
 
 EXTERNAL_LINKS_BY_MEDIA_IDS = (
@@ -119,10 +119,9 @@ EXTERNAL_LINKS_BY_MEDIA_IDS = (
 
 async def external_links_by_media_ids(
     conn: AsyncConnection, ids: Sequence[uuid.UUID]
-) -> list[list[Row[Any]]]:
-    by_id: dict[uuid.UUID, list[Row[Any]]] = {media_id: [] for media_id in ids}
-    rows: list[Any] = list((await conn.execute(EXTERNAL_LINKS_BY_MEDIA_IDS, {"keys": list(ids)})).all())
-    for row in rows:
+) -> list[list[ExternalLinkRow]]:
+    by_id: dict[uuid.UUID, list[ExternalLinkRow]] = {media_id: [] for media_id in ids}
+    for row in (await conn.execute(EXTERNAL_LINKS_BY_MEDIA_IDS, {"keys": list(ids)})).all():
         by_id[row.media_id].append(row)
     return [by_id[media_id] for media_id in ids]
 

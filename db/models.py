@@ -353,9 +353,6 @@ class UserMedia(Base):
     updated_at: Mapped[created_ts]
 
 
-USER_MEDIA_PARTITIONS = 16
-
-
 class MediaStatsCount(Base):
     """Entries, ratings and their sum per item and status, kept by a trigger on user_media."""
 
@@ -570,7 +567,7 @@ class LibraryImportProblem(Base):
 
     __tablename__ = "library_import_problems"
     __table_args__ = (
-        CheckConstraint("reason IN ('not-found', 'ambiguous', 'invalid')", name="reason"),
+        CheckConstraint(f"reason IN ({', '.join(repr(r) for r in LIBRARY_IMPORT_PROBLEMS)})", name="reason"),
         {"schema": "interaction"},
     )
 

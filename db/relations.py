@@ -11,11 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Row, Text, any_, case, cast, func, literal, select, text, union_all
+from sqlalchemy import Text, any_, case, cast, func, literal, select, text, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.batch import uuid_keys
 from db.media import JSON_READ_AS_TEXT, media_columns, media_read_columns
+from db.media_rows import MediaRow, RelationRow
 from db.models import INVERSE_RELATION, NON_CANONICAL_RELATIONS, RELATION_TYPES, Media, Relationship
 
 OUTGOING = "outgoing"
@@ -83,10 +84,10 @@ def _relations_query() -> Any:
 RELATIONS_BY_IDS = _relations_query()
 
 
-async def relations_by_keys(conn: AsyncConnection, keys: Sequence[RelationKey]) -> list[list[Row[Any]]]:
+async def relations_by_keys(conn: AsyncConnection, keys: Sequence[RelationKey]) -> list[list[RelationRow]]:
     """Each key's relations, both directions labelled for the key's side, with the other item's row."""
     ids = list({media_id for media_id, _, _ in keys})
-    by_viewer: dict[uuid.UUID, list[Row[Any]]] = defaultdict(list)
+    by_viewer: dict[uuid.UUID, list[RelationRow]] = defaultdict(list)
     for row in (await conn.execute(RELATIONS_BY_IDS, {"keys": ids})).all():
         by_viewer[row.viewer_id].append(row)
     return [
@@ -101,7 +102,7 @@ async def relations_by_keys(conn: AsyncConnection, keys: Sequence[RelationKey]) 
 
 @dataclass
 class Graph:
-    nodes: list[Row[Any]] = field(default_factory=list)
+    nodes: list[MediaRow] = field(default_factory=list)
     edges: list[tuple[uuid.UUID, uuid.UUID, str]] = field(default_factory=list)
     truncated: bool = False
 

@@ -3,7 +3,6 @@
 from typing import Any
 
 SCHEMAS = ("media", "users", "interaction", "auth", "ingest")
-EXTENSIONS = ("ltree", "pg_trgm")
 
 
 def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:

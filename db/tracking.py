@@ -48,6 +48,7 @@ from db.keyset import (
     parse_uuid,
 )
 from db.media import media_read_columns
+from db.media_rows import EntryRow, LibraryRow
 from db.models import TRACKING_STATUSES, Media, UserMedia
 from db.pagination import LazyCursors, Page, encode_cursor
 from db.types import Ltree
@@ -189,7 +190,7 @@ async def upsert_entries(
     user_id: uuid.UUID,
     entries: Mapping[uuid.UUID, Mapping[str, Any]],
     snapshots: Mapping[uuid.UUID, dict[str, Any]],
-) -> list[Row[Any]]:
+) -> list[EntryRow]:
     """Write full entries (already merged and validated) in one statement; the snapshot is kept from
     the first time an item was tracked."""
     values = [
@@ -243,10 +244,12 @@ def entries_query(keys: Sequence[tuple[uuid.UUID, uuid.UUID]]) -> Any:
 
 async def entries_by_keys(
     conn: AsyncConnection, keys: Sequence[tuple[uuid.UUID, uuid.UUID]]
-) -> list[Row[Any] | None]:
+) -> list[EntryRow | None]:
     """Entries by (user id, media id)."""
-    rows: list[Any] = list(await conn.execute(ENTRIES_BY_USERS_AND_MEDIA, _entry_parameters(keys)))
-    by_key = {(row.entry_user_id, row.entry_media_id): row for row in rows}
+    rows = await conn.execute(ENTRIES_BY_USERS_AND_MEDIA, _entry_parameters(keys))
+    by_key: dict[tuple[uuid.UUID, uuid.UUID], EntryRow] = {
+        (row.entry_user_id, row.entry_media_id): row for row in rows
+    }
     return [by_key.get(key) for key in keys]
 
 
@@ -385,16 +388,16 @@ def _library_cursor(sort: str, row: Any) -> str:
     return encode_cursor(f"library:{sort}", json.loads(row.sort_values))
 
 
-async def library_pages(conn: AsyncConnection, requests: Sequence[LibraryRequest]) -> list[Page[Any]]:
+async def library_pages(conn: AsyncConnection, requests: Sequence[LibraryRequest]) -> list[Page[LibraryRow]]:
     """Library pages of many users (any filters and sorts) in one statement, each in its sort order."""
     query, parameters, part_of = library_pages_query(requests)
-    found: dict[tuple[int, uuid.UUID], list[Any]] = {}
+    found: dict[tuple[int, uuid.UUID], list[Row[Any]]] = {}
     for row in await conn.execute(query, parameters):
         found.setdefault((row.part, row.entry_user_id), []).append(row)
     pages = []
     for request, part in zip(requests, part_of, strict=True):
         rows = sorted(found.get((part, request.user_id), []), key=lambda row: row.rank)
-        kept = rows[: request.first]
+        kept: list[LibraryRow] = list(rows[: request.first])
         pages.append(
             Page(
                 rows=kept,

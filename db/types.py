@@ -17,13 +17,6 @@ class TsVector(UserDefinedType[str]):
         return "TSVECTOR"
 
 
-class RegConfig(UserDefinedType[str]):
-    cache_ok = True
-
-    def get_col_spec(self, **kw: Any) -> str:
-        return "REGCONFIG"
-
-
 def register_reflection() -> None:
     """Let reflection (the drift check) recognise ltree columns."""
     from sqlalchemy.dialects.postgresql.base import ischema_names

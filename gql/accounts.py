@@ -19,7 +19,7 @@ from gql.context import Info
 from gql.library_import import LibraryImportJobConnection, user_library_imports
 from gql.lists import UserListConnection, user_lists
 from gql.permissions import is_owner, is_signed_in_owner, profile_visible_to
-from gql.relay import After, First, Node, register_node, to_global_id
+from gql.relay import After, First, Node, to_global_id
 from gql.tracking import (
     LibraryFilter,
     LibrarySort,
@@ -221,18 +221,12 @@ async def user_by_raw_id(info: Info, user_id: uuid.UUID) -> User | None:
     return None if row is None else User.from_row(row)
 
 
-register_node("User", user_by_raw_id)
-
-
 async def api_token_by_raw_id(info: Info, token_id: uuid.UUID) -> ApiToken | None:
     """node(id) for a token: only what `viewer.apiTokens` lists, to the same caller."""
     row = await info.context.loaders.api_token_by_id.load(token_id)
     if row is None or not is_signed_in_owner(info.context.viewer, row.user_id):
         return None
     return ApiToken.from_row(row)
-
-
-register_node("ApiToken", api_token_by_raw_id)
 
 
 async def session_by_raw_id(info: Info, session_id: uuid.UUID) -> SignInSession | None:
@@ -242,9 +236,6 @@ async def session_by_raw_id(info: Info, session_id: uuid.UUID) -> SignInSession 
     if row is None or viewer is None or not is_signed_in_owner(viewer, row.user_id):
         return None
     return SignInSession.from_row(row, viewer.session_id)
-
-
-register_node("Session", session_by_raw_id)
 
 
 @strawberry.type

@@ -15,11 +15,13 @@ from strawberry.scalars import JSON
 
 from db import curation_commands
 from db.media_fields import MEDIA_FIELDS
+from db.media_rows import MediaRow
 from gql.auth import Viewer
 from gql.commands import perform
 from gql.context import Info
+from gql.enums import DatePrecision, MediaType
 from gql.errors import INPUT, USER_ERRORS, UserError
-from gql.media import DatePrecision, Media, MediaType
+from gql.media import Media
 from gql.permissions import ADMIN
 from gql.relations import RelationType
 from gql.relay import decode_id
@@ -277,7 +279,7 @@ class AdminMutation:
 
 
 ChangeExternalLink = Callable[
-    [AsyncEngine, uuid.UUID, uuid.UUID | None, str, str], Awaitable[curation_commands.MediaRow | None]
+    [AsyncEngine, uuid.UUID, uuid.UUID | None, str, str], Awaitable[MediaRow | None]
 ]
 
 

@@ -36,7 +36,6 @@ from gql.relay import (
     bad_cursor,
     connection_from_page,
     page_size,
-    register_node,
     to_global_id,
 )
 
@@ -202,12 +201,12 @@ class LibraryImportJob(Node):
 async def _problems(
     info: Info, job: Any, reasons: tuple[str, ...], total: int, first: int | None, after: str | None
 ) -> LibraryImportProblemConnection:
-    size = page_size(first)
+    request = job_queries.ProblemsRequest(job.id, reasons, page_size(first), after)
     try:
-        async with info.context.engine.connect() as conn:
-            page = await job_queries.problems_of_job(conn, job.id, reasons, size, after)
+        job_queries.check_problems_cursor(after)
     except InvalidCursor as exc:
         raise bad_cursor(exc) from exc
+    page = await info.context.loaders.import_problems_page.load(request)
 
     async def count_total() -> int:
         return int(total)
@@ -222,8 +221,6 @@ async def job_by_raw_id(info: Info, job_id: uuid.UUID) -> LibraryImportJob | Non
         return None
     return LibraryImportJob.from_row(row)
 
-
-register_node("LibraryImportJob", job_by_raw_id)
 
 LibraryImportJobConnection = Connection[LibraryImportJob]
 

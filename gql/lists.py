@@ -15,6 +15,7 @@ from strawberry.scalars import JSON
 from db import lists as list_queries
 from db.pagination import InvalidCursor, Page
 from gql.context import Info
+from gql.lazy_types import lazy_class
 from gql.media import Media
 from gql.permissions import (
     can_evaluate_smart_list,
@@ -34,13 +35,13 @@ from gql.relay import (
     edge_cursor,
     page_info,
     page_size,
-    register_node,
     to_global_id,
 )
 
 if TYPE_CHECKING:
     from gql.accounts import User
 
+# gql.accounts imports this module for User.lists.
 LazyUser = Annotated["User", strawberry.lazy("gql.accounts")]
 
 
@@ -106,12 +107,10 @@ class UserList(Node):
 
     @strawberry.field(description="The owner; null when their profile is private to you.")
     async def owner(self, info: Info) -> LazyUser | None:
-        from gql.accounts import User  # gql.accounts imports this module for User.lists
-
         if not profile_visible_to(info.context.viewer, self.row.user_id, self.row.owner_profile_public):
             return None
         owner = await info.context.loaders.user_by_id.load(self.row.user_id)
-        return None if owner is None else User.from_row(owner)
+        return None if owner is None else lazy_class(LazyUser).from_row(owner)
 
     @strawberry.field(
         description="True when this smart list selects by its owner's private library: you see no items."
@@ -158,8 +157,6 @@ async def list_by_raw_id(info: Info, list_id: uuid.UUID) -> UserList | None:
         return None
     return UserList.from_row(row)
 
-
-register_node("UserList", list_by_raw_id)
 
 UserListConnection = Connection[UserList]
 

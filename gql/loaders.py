@@ -20,6 +20,7 @@ from db import relations as relation_queries
 from db import tracking as tracking_queries
 from db.accounts import ApiTokenRow, SessionRow, UserRow
 from db.library_import import jobs as library_import_jobs
+from db.media_rows import EntryRow, ExternalLinkRow, LibraryRow, MediaRow, RelationRow
 from db.pagination import Page
 
 K = TypeVar("K")
@@ -46,7 +47,7 @@ class Loaders:
 
     # catalog
     @cached_property
-    def media_by_id(self) -> DataLoader[uuid.UUID, Row[Any] | None]:
+    def media_by_id(self) -> DataLoader[uuid.UUID, MediaRow | None]:
         return batch_loader(self.engine, media_queries.media_by_ids)
 
     @cached_property
@@ -84,7 +85,7 @@ class Loaders:
 
     # tracking and lists
     @cached_property
-    def entry_by_user_media(self) -> DataLoader[tuple[uuid.UUID, uuid.UUID], Row[Any] | None]:
+    def entry_by_user_media(self) -> DataLoader[tuple[uuid.UUID, uuid.UUID], EntryRow | None]:
         return batch_loader(self.engine, tracking_queries.entries_by_keys)
 
     @cached_property
@@ -92,7 +93,7 @@ class Loaders:
         return batch_loader(self.engine, tracking_queries.stats_by_users)
 
     @cached_property
-    def library_page(self) -> DataLoader[tracking_queries.LibraryRequest, Page[Any]]:
+    def library_page(self) -> DataLoader[tracking_queries.LibraryRequest, Page[LibraryRow]]:
         return batch_loader(self.engine, tracking_queries.library_pages)
 
     @cached_property
@@ -121,7 +122,7 @@ class Loaders:
 
     # catalog relations and stats
     @cached_property
-    def external_links_by_media_id(self) -> DataLoader[uuid.UUID, list[Row[Any]]]:
+    def external_links_by_media_id(self) -> DataLoader[uuid.UUID, list[ExternalLinkRow]]:
         return batch_loader(self.engine, media_queries.external_links_by_media_ids)
 
     @cached_property
@@ -129,7 +130,7 @@ class Loaders:
         return batch_loader(self.engine, media_queries.stats_by_media_ids)
 
     @cached_property
-    def relations_by_key(self) -> DataLoader[relation_queries.RelationKey, list[Row[Any]]]:
+    def relations_by_key(self) -> DataLoader[relation_queries.RelationKey, list[RelationRow]]:
         return batch_loader(self.engine, relation_queries.relations_by_keys)
 
     @cached_property
@@ -141,11 +142,11 @@ class Loaders:
     def library_import_job_by_id(self) -> DataLoader[uuid.UUID, Any]:
         return batch_loader(self.engine, library_import_jobs.jobs_by_ids)
 
+    @cached_property
+    def import_problems_page(self) -> DataLoader[library_import_jobs.ProblemsRequest, Page[Any]]:
+        return batch_loader(self.engine, library_import_jobs.problems_pages)
+
     # curation
     @cached_property
     def revisions_by_media_id(self) -> DataLoader[uuid.UUID, list[Row[Any]]]:
         return batch_loader(self.engine, curation.revisions_by_media_ids)
-
-
-async def load_media(loaders: Loaders, media_id: uuid.UUID) -> Row[Any] | None:
-    return await loaders.media_by_id.load(media_id)

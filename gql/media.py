@@ -6,11 +6,9 @@ import datetime as dt
 import operator
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from enum import Enum
 from typing import Annotated, Any
 
 import strawberry
-from sqlalchemy import Row
 from strawberry.scalars import JSON
 from strawberry.types.nodes import SelectedField, Selection
 
@@ -18,9 +16,10 @@ from db import media as media_queries
 from db import relations as relation_queries
 from db.media import MediaSort
 from db.media_filters import LTREE_PATTERN, MediaFilter, with_typo_corrections
+from db.media_rows import JsonText, MediaRow
 from db.pagination import InvalidCursor
 from gql.context import Info
-from gql.enums import TrackingStatus
+from gql.enums import DatePrecision, MediaType, TrackingStatus
 from gql.errors import BadUserInput
 from gql.media_filters import MediaFilterInput, MediaSortInput, to_sorts
 from gql.permissions import STATS_BREAKDOWN_MIN_TRACKERS, is_admin, stats_breakdown_visible
@@ -34,33 +33,10 @@ from gql.relay import (
     connection_from_page,
     decode_id,
     page_size,
-    register_node,
     to_global_id,
 )
 from gql.revisions import MediaRevision, media_revisions
 from gql.tracking import TrackingEntry, viewer_entry
-
-
-@strawberry.enum(description="The kind of media; the database stores the lower-case value.")
-class MediaType(Enum):
-    BOOK = "book"
-    COMIC = "comic"
-    MANGA = "manga"
-    ANIME = "anime"
-    FILM = "film"
-    SERIES = "series"
-    GAME = "game"
-    PODCAST = "podcast"
-    AUDIOBOOK = "audiobook"
-    MUSIC = "music"
-    LIVE_EVENT = "live_event"
-
-
-@strawberry.enum(description="How much of a release date is known.")
-class DatePrecision(Enum):
-    YEAR = "year"
-    MONTH = "month"
-    DAY = "day"
 
 
 @strawberry.type(description="Another title of the item, in a language when known.")
@@ -129,18 +105,18 @@ class ExternalLink:
 # Media's JSON columns are decoded only when a client asks for them (db.media.media_read_columns).
 
 
-def decoded_attributes(root: strawberry.Parent[Any]) -> JSON:
+def decoded_attributes(root: strawberry.Parent["Media"]) -> JSON:
     return JSON(media_queries.decode_json(root.raw_attributes))
 
 
-def decoded_alternative_titles(root: strawberry.Parent[Any]) -> list[AlternativeTitle]:
+def decoded_alternative_titles(root: strawberry.Parent["Media"]) -> list[AlternativeTitle]:
     return [
         AlternativeTitle(title=item["title"], language=item.get("language"))
         for item in media_queries.decode_json(root.raw_alternative_titles)
     ]
 
 
-def decoded_field_sources(root: strawberry.Parent[Any], info: Info) -> list[FieldSource] | None:
+def decoded_field_sources(root: strawberry.Parent["Media"], info: Info) -> list[FieldSource] | None:
     """Null for everyone but admins: provenance names the internal feeds."""
     if not is_admin(info.context.viewer):
         return None
@@ -187,9 +163,9 @@ class Media(Node):
     created_at: dt.datetime = strawberry.field(description="When the item entered the catalog.")
     updated_at: dt.datetime = strawberry.field(description="Its last change.")
     tracker_count: strawberry.Private[int]
-    raw_attributes: strawberry.Private[Any]
-    raw_alternative_titles: strawberry.Private[Any]
-    raw_field_sources: strawberry.Private[Any]
+    raw_attributes: strawberry.Private[JsonText | dict[str, Any]]
+    raw_alternative_titles: strawberry.Private[JsonText | list[dict[str, str | None]]]
+    raw_field_sources: strawberry.Private[JsonText | dict[str, str]]
     viewer_entry: TrackingEntry | None = strawberry.field(
         resolver=viewer_entry, description="The viewer's tracking entry; null when anonymous or untracked."
     )
@@ -199,7 +175,7 @@ class Media(Node):
     )
 
     @classmethod
-    def from_row(cls, row: Row[Any]) -> "Media":
+    def from_row(cls, row: MediaRow) -> "Media":
         """An item whose fields are read from `row` when first asked for (_ROW_FIELDS)."""
         media = cls.__new__(cls)
         media.__dict__[_ROW] = row
@@ -298,7 +274,7 @@ _ROW = "_row"
 
 
 class _RowField:
-    def __init__(self, compute: Callable[[Any], Any]) -> None:
+    def __init__(self, compute: Callable[[MediaRow], object]) -> None:
         self.compute = compute
         self.name = ""
 
@@ -316,7 +292,7 @@ class _RowField:
         return value
 
 
-_ROW_FIELDS: dict[str, Callable[[Any], Any]] = {
+_ROW_FIELDS: dict[str, Callable[[MediaRow], object]] = {
     "id": lambda row: to_global_id("Media", row.id),
     "raw_id": operator.attrgetter("id"),
     "external_id": operator.attrgetter("external_id"),
@@ -351,9 +327,6 @@ async def media_by_raw_id(info: Info, media_id: uuid.UUID) -> Media | None:
         kept_id = await loaders.redirect_by_old_id.load(media_id)
         row = None if kept_id is None else await loaders.media_by_id.load(kept_id)
     return None if row is None else Media.from_row(row)
-
-
-register_node("Media", media_by_raw_id)
 
 
 @strawberry.type(description="A page of catalog items.")

@@ -2,19 +2,14 @@
 
 import datetime as dt
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.scalars import JSON
 
 from db.media import MediaSort
 from db.media_filters import InvalidFilter, MediaFilter
+from gql.enums import MediaType
 from gql.errors import BadUserInput
-
-if TYPE_CHECKING:
-    from gql.media import MediaType
-
-MediaTypeRef = Annotated["MediaType", strawberry.lazy("gql.media")]
 
 
 @strawberry.enum(description="Ascending or descending.")
@@ -77,7 +72,7 @@ class MediaFilterInput:
         "(`amelie` finds Amélie), and a word no title or creator contains also matches the catalog words "
         "one typo away.",
     )
-    media_types: list[MediaTypeRef] | None = strawberry.field(
+    media_types: list[MediaType] | None = strawberry.field(
         default=None, description="Any of these media types."
     )
     media_class: str | None = strawberry.field(

@@ -1,6 +1,5 @@
 """Relay plumbing: opaque global IDs, the Node interface, PageInfo and generic connections."""
 
-import asyncio
 import base64
 import binascii
 import uuid
@@ -28,13 +27,6 @@ class NodeType(Generic[KeyT]):
     fetch: Callable[[Any, KeyT], Awaitable[Any]]
 
 
-NODE_TYPES: dict[str, NodeType[Any]] = {}
-
-
-def register_node_type(type_name: str, node_type: NodeType[Any]) -> None:
-    NODE_TYPES[type_name] = node_type
-
-
 def canonical_uuid(text: str) -> uuid.UUID:
     """A UUID spelt exactly as `to_global_id` spells it, so each object has one ID (uuid.UUID alone
     also takes braces, `urn:uuid:`, capitals and missing hyphens)."""
@@ -42,11 +34,6 @@ def canonical_uuid(text: str) -> uuid.UUID:
     if str(parsed) != text:
         raise ValueError(f"not a canonical UUID: {text!r}")
     return parsed
-
-
-def register_node(type_name: str, fetch: Callable[[Any, uuid.UUID], Awaitable[Any]]) -> None:
-    """A node type whose raw id is one UUID."""
-    register_node_type(type_name, NodeType(canonical_uuid, fetch))
 
 
 def parse_uuid_pair(raw_id: str) -> tuple[uuid.UUID, uuid.UUID]:
@@ -188,38 +175,3 @@ def page_size(first: int | None, maximum: int = 100) -> int:
 
 def bad_cursor(exc: InvalidCursor) -> BadUserInput:
     return BadUserInput(str(exc))
-
-
-async def resolve_node(info: Any, global_id: str) -> Node | None:
-    split = split_global_id(global_id)
-    if split is None or split[0] not in NODE_TYPES:
-        return None
-    type_name, raw_id = split
-    node_type = NODE_TYPES[type_name]
-    try:
-        key = node_type.parse_raw_id(raw_id)
-    except ValueError:
-        return None
-    node: Node | None = await node_type.fetch(info, key)
-    return node
-
-
-@strawberry.type
-class NodeQuery:
-    @strawberry.field(description="Any object by its global ID; null when it does not exist or is not yours.")
-    async def node(
-        self,
-        info: strawberry.Info,
-        id: Annotated[strawberry.ID, strawberry.argument(description="A global ID.")],
-    ) -> Node | None:
-        return await resolve_node(info, id)
-
-    @strawberry.field(description="Several objects by global ID, in the order asked; null where not found.")
-    async def nodes(
-        self,
-        info: strawberry.Info,
-        ids: Annotated[list[strawberry.ID], strawberry.argument(description="At most 100 global IDs.")],
-    ) -> list[Node | None]:
-        if len(ids) > 100:
-            raise BadUserInput("`ids` holds at most 100 IDs")
-        return list(await asyncio.gather(*(resolve_node(info, global_id) for global_id in ids)))

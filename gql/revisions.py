@@ -10,6 +10,7 @@ from sqlalchemy import Row
 from strawberry.scalars import JSON
 
 from gql.context import Info
+from gql.enums import MediaType
 from gql.permissions import is_admin
 from gql.relations import RelationType
 from gql.relay import to_global_id
@@ -43,8 +44,6 @@ def as_api(values: dict[str, Any] | None) -> Any:
     global IDs, enum names."""
     if values is None:
         return None
-    from gql.media import MediaType  # gql.media imports this module
-
     shown: dict[str, Any] = {}
     for name, value in values.items():
         if name in MEDIA_ID_KEYS and isinstance(value, str):

@@ -17,8 +17,8 @@ from gql.library_import import LibraryImportMutation
 from gql.list_mutations import ListMutation
 from gql.lists import ListQuery
 from gql.media import Media, MediaQuery
+from gql.nodes import NodeQuery
 from gql.observability import DatabaseStats
-from gql.relay import NodeQuery
 from gql.scalars import SCALAR_OVERRIDES
 from gql.subscriptions import Subscription
 from gql.tracking import TrackingMutation

@@ -9,50 +9,43 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from db import tracking as tracking_queries
+from db.accounts import UserRow
 from db.media import media_attributes
 from db.media_filters import LTREE_PATTERN
+from db.media_rows import EntryRow, MediaRow
 from db.pagination import InvalidCursor
 from gql.context import Info
-from gql.enums import TrackingStatus
+from gql.enums import MediaType, TrackingStatus
 from gql.errors import INPUT, USER_ERRORS, BadUserInput, UserError, UserErrorCode, user_error
+from gql.lazy_types import lazy_class
 from gql.permissions import profile_visible_to, write_denied
 from gql.relay import (
     Connection,
     Node,
-    NodeType,
     bad_cursor,
     connection_from_page,
     decode_id,
     page_size,
-    parse_uuid_pair,
-    register_node_type,
     to_global_id,
 )
 
 if TYPE_CHECKING:
     from gql.accounts import User
-    from gql.media import Media, MediaType
+    from gql.media import Media
 
+# gql.media imports this module for Media.viewerEntry, gql.accounts for User.library.
 LazyMedia = Annotated["Media", strawberry.lazy("gql.media")]
-LazyMediaType = Annotated["MediaType", strawberry.lazy("gql.media")]
+LazyUser = Annotated["User", strawberry.lazy("gql.accounts")]
 
 
-def _media_from_row(row: Any) -> "Media":
-    from gql.media import Media  # gql.media imports this module for Media.viewerEntry
-
-    return Media.from_row(row)
-
-
-def _media_type(value: str) -> "MediaType":
-    from gql.media import MediaType
-
-    return MediaType(value)
+def _media_from_row(row: MediaRow) -> "Media":
+    media: Media = lazy_class(LazyMedia).from_row(row)
+    return media
 
 
-def _user_from_row(row: Any) -> "User":
-    from gql.accounts import User  # gql.accounts imports this module for User.library
-
-    return User.from_row(row)
+def _user_from_row(row: UserRow) -> "User":
+    user: User = lazy_class(LazyUser).from_row(row)
+    return user
 
 
 @strawberry.type(description="A user's entry for one media item: where they are, what they thought.")
@@ -67,10 +60,10 @@ class TrackingEntry(Node):
     completed_at: dt.datetime | None = strawberry.field(description="When they finished.")
     created_at: dt.datetime = strawberry.field(description="When the item was first tracked.")
     updated_at: dt.datetime = strawberry.field(description="The entry's last change.")
-    media_row: strawberry.Private[Any] = None
+    media_row: strawberry.Private[MediaRow | None] = None
 
     @classmethod
-    def from_row(cls, row: Any, media_row: Any = None) -> "TrackingEntry":
+    def from_row(cls, row: EntryRow, media_row: MediaRow | None = None) -> "TrackingEntry":
         return cls(
             id=to_global_id("TrackingEntry", row.entry_user_id, row.entry_media_id),
             media_id=row.entry_media_id,
@@ -86,9 +79,11 @@ class TrackingEntry(Node):
             media_row=media_row,
         )
 
-    async def _media_row(self, info: Info) -> Any:
+    async def _media_row(self, info: Info) -> MediaRow:
         if self.media_row is None:
             self.media_row = await info.context.loaders.media_by_id.load(self.media_id)
+        # The entry's item exists (ON DELETE CASCADE) unless deleted between the two reads.
+        assert self.media_row is not None
         return self.media_row
 
     @strawberry.field(description="The catalog item.")
@@ -126,8 +121,6 @@ async def entry_by_key(info: Info, key: tuple[uuid.UUID, uuid.UUID]) -> Tracking
     return None if row is None else TrackingEntry.from_row(row)
 
 
-register_node_type("TrackingEntry", NodeType(parse_uuid_pair, entry_by_key))
-
 TrackingEntryConnection = Connection[TrackingEntry]
 
 
@@ -147,7 +140,7 @@ class LibraryFilter:
     statuses: list[TrackingStatus] | None = strawberry.field(
         default=None, description="Any of these statuses."
     )
-    media_types: list[LazyMediaType] | None = strawberry.field(
+    media_types: list[MediaType] | None = strawberry.field(
         default=None, description="Any of these media types."
     )
     media_class: str | None = strawberry.field(default=None, description="Taxonomy subtree, e.g. `written`.")
@@ -200,7 +193,7 @@ class LibraryStatusCount:
 
 @strawberry.type(description="How many entries of a library are of one media type.")
 class LibraryMediaTypeCount:
-    media_type: LazyMediaType = strawberry.field(description="The media type.")
+    media_type: MediaType = strawberry.field(description="The media type.")
     count: int = strawberry.field(description="How many entries are of it.")
 
 
@@ -227,7 +220,7 @@ async def user_stats(info: Info, owner_id: uuid.UUID, profile_public: bool) -> L
             for status, count in sorted(stats.by_status.items())
         ],
         by_media_type=[
-            LibraryMediaTypeCount(media_type=_media_type(media_type), count=count)
+            LibraryMediaTypeCount(media_type=MediaType(media_type), count=count)
             for media_type, count in sorted(stats.by_media_type.items())
         ],
     )

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from db.library_import.jobs import problems_of_job
+from db.library_import.jobs import ProblemsRequest, problems_pages
 from db.library_import.run import claim_job, run_job
 from db.models import ListItem, UserList, UserMedia
 from tests.factories import make_media, make_user
@@ -34,13 +34,17 @@ async def entries(engine: AsyncEngine, user_id: uuid.UUID) -> dict[uuid.UUID, An
 async def problems(engine: AsyncEngine, job_id: uuid.UUID) -> list[tuple[int, str]]:
     """The library rows'."""
     async with engine.connect() as conn:
-        page = await problems_of_job(conn, job_id, ("not-found", "ambiguous", "invalid"), 100, None)
+        page = (
+            await problems_pages(conn, [ProblemsRequest(job_id, ("not-found", "ambiguous", "invalid"), 100)])
+        )[0]
     return [(row.row_number, row.reason) for row in page.rows if row.list_name is None]
 
 
 async def list_problems(engine: AsyncEngine, job_id: uuid.UUID) -> list[tuple[str, int, str, str | None]]:
     async with engine.connect() as conn:
-        page = await problems_of_job(conn, job_id, ("not-found", "ambiguous", "invalid"), 100, None)
+        page = (
+            await problems_pages(conn, [ProblemsRequest(job_id, ("not-found", "ambiguous", "invalid"), 100)])
+        )[0]
     return [(row.list_name, row.row_number, row.reason, row.title) for row in page.rows if row.list_name]
 
 
@@ -328,7 +332,7 @@ async def test_list_items_the_catalog_lacks_are_kept_with_the_job_and_added_once
     assert (first.lists_created, first.list_items_unmatched) == (1, 1)
     assert await list_problems(engine, first.id) == [("Films to show Ana", 2, "not-found", "Thief")]
     async with engine.connect() as conn:
-        page = await problems_of_job(conn, first.id, ("not-found",), 10, None)
+        page = (await problems_pages(conn, [ProblemsRequest(first.id, ("not-found",), 10)]))[0]
     assert (page.rows[0].year, page.rows[0].external_ids) == (1981, ["imdb:tt0083190"])
     lists = await user_lists(engine, user_id)
     assert lists["Films to show Ana"][3] == [catalog["Heat"], catalog["Alien"]]
@@ -357,7 +361,7 @@ async def test_a_smart_list_whose_definition_is_refused_is_a_failure_of_the_job_
     job = await import_file(engine, user_id, "omnimediatrak", data.encode(), "library.json")
     assert (job.status, job.lists_created, job.list_items_failed) == ("succeeded", 0, 1)
     async with engine.connect() as conn:
-        page = await problems_of_job(conn, job.id, ("invalid",), 10, None)
+        page = (await problems_pages(conn, [ProblemsRequest(job.id, ("invalid",), 10)]))[0]
     (row,) = page.rows
     assert (row.list_name, row.row_number, row.reason) == ("Broken", 0, "invalid")
     assert row.message.startswith("the smart list's definition was refused")

@@ -7,12 +7,16 @@ import datetime as dt
 import uuid
 
 import pytest
-from sqlalchemy import text
+from graphql import GraphQLInterfaceType
+from sqlalchemy import insert, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.accounts import create_api_token, create_session
 from db.library_import import jobs as job_queries
+from db.models import LibraryImport, LibraryImportProblem
+from gql.nodes import NODE_TYPES
 from gql.relay import decode_id, to_global_id
+from gql.schema import schema
 from tests.client import GraphQLClient
 from tests.factories import make_media, make_user
 
@@ -273,6 +277,103 @@ async def test_nodes_over_library_imports_load_in_one_statement(client: GraphQLC
     assert small.queries == large.queries
 
 
+JOB_PROBLEM_NODES = """
+query($ids: [ID!]!) {
+  nodes(ids: $ids) {
+    ... on LibraryImportJob {
+      fileName
+      unmatched(first: 2) { totalCount pageInfo { hasNextPage } edges { node { rowNumber reason } } }
+      failures(first: 2) { edges { node { rowNumber listName } } }
+    }
+  }
+}"""
+
+
+async def test_problems_of_many_library_imports_load_in_a_constant_number_of_statements(
+    client: GraphQLClient, engine
+) -> None:
+    """Each job's unmatched rows and failures come through a loader: no statement per job."""
+    user_id, token = await make_user(engine)
+    job_ids = []
+    for n in range(6):
+        async with engine.begin() as conn:
+            job = await job_queries.create_job(conn, user_id, "letterboxd", f"export{n}.zip", "newer")
+            await conn.execute(
+                insert(LibraryImportProblem),
+                [
+                    {
+                        "job_id": job.id,
+                        "list_position": 0,
+                        "list_name": None,
+                        "row_number": 3,
+                        "reason": "not-found",
+                        "message": "no item",
+                    },
+                    {
+                        "job_id": job.id,
+                        "list_position": 0,
+                        "list_name": None,
+                        "row_number": 1,
+                        "reason": "ambiguous",
+                        "message": "two items",
+                    },
+                    {
+                        "job_id": job.id,
+                        "list_position": 0,
+                        "list_name": None,
+                        "row_number": 2,
+                        "reason": "not-found",
+                        "message": "no item",
+                    },
+                    {
+                        "job_id": job.id,
+                        "list_position": 0,
+                        "list_name": None,
+                        "row_number": 4,
+                        "reason": "invalid",
+                        "message": "bad rating",
+                    },
+                    {
+                        "job_id": job.id,
+                        "list_position": 1,
+                        "list_name": "Watchlist",
+                        "row_number": 1,
+                        "reason": "invalid",
+                        "message": "bad date",
+                    },
+                ],
+            )
+            await conn.execute(
+                update(LibraryImport)
+                .where(LibraryImport.id == job.id)
+                .values(unmatched=3, failed=1, list_items_failed=1)
+            )
+            await job_queries.finish_job(conn, job.id, "succeeded")
+        job_ids.append(to_global_id("LibraryImportJob", job.id))
+    small = await client(JOB_PROBLEM_NODES, {"ids": job_ids[:2]}, token=token)
+    large = await client(JOB_PROBLEM_NODES, {"ids": job_ids}, token=token)
+    expected = {
+        "unmatched": {
+            "totalCount": 3,
+            "pageInfo": {"hasNextPage": True},
+            "edges": [
+                {"node": {"rowNumber": 1, "reason": "AMBIGUOUS"}},
+                {"node": {"rowNumber": 2, "reason": "NOT_FOUND"}},
+            ],
+        },
+        "failures": {
+            "edges": [
+                {"node": {"rowNumber": 4, "listName": None}},
+                {"node": {"rowNumber": 1, "listName": "Watchlist"}},
+            ]
+        },
+    }
+    assert large.data["nodes"] == [{"fileName": f"export{n}.zip", **expected} for n in range(6)]
+    assert small.data["nodes"] == large.data["nodes"][:2]
+    assert small.queries == large.queries
+    assert large.queries <= 3  # jobs, problem pages, and the viewer's session
+
+
 @pytest.mark.parametrize(
     "respell",
     [
@@ -292,3 +393,11 @@ async def test_each_object_has_exactly_one_id(client: GraphQLClient, engine, res
     assert result.data["nodes"] == [{"id": canonical}, None, None, None]
     media = await client("query($id: ID!) { media(id: $id) { id } }", {"id": respelt})
     assert media.data == {"media": None}
+
+
+def test_every_type_implementing_node_can_be_refetched() -> None:
+    graphql_schema = schema._schema
+    node_interface = graphql_schema.get_type("Node")
+    assert isinstance(node_interface, GraphQLInterfaceType)
+    implementing = {object_type.name for object_type in graphql_schema.get_possible_types(node_interface)}
+    assert implementing == set(NODE_TYPES)

@@ -13,9 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from db import vocabulary
 from db.models import LIBRARY_IMPORT_STATUSES
 from gql.accounts import ProfileVisibility, TokenScope, UserRole
-from gql.enums import TrackingStatus
+from gql.enums import DatePrecision, MediaType, TrackingStatus
 from gql.lists import ListType
-from gql.media import DatePrecision, MediaType
 from gql.relations import RelationType
 from gql.schema import schema
 from gql.tracking import LibrarySort

@@ -9,13 +9,23 @@ imports never lock the same entries in different orders."""
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import Uuid, column, func, literal_column, select, text, true, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from db.keyset import SortKey, keyset_page, keyset_select, parse_datetime, parse_int, parse_uuid
+from db.batch import union_of, uuid_keys
+from db.keyset import (
+    SortKey,
+    keyset_page,
+    keyset_select,
+    keyset_values,
+    parse_datetime,
+    parse_int,
+    parse_uuid,
+)
 from db.library_import.apply import ImportCounts
 from db.models import LibraryImport, LibraryImportProblem
 from db.pagination import Page
@@ -28,6 +38,7 @@ PROBLEM_KEYS = (
     SortKey(LibraryImportProblem.list_position, False, parse_int),
     SortKey(LibraryImportProblem.row_number, False, parse_int),
 )
+PROBLEMS_KIND = "import-problems"
 UNMATCHED_REASONS = ("not-found", "ambiguous")
 FINISHED_STATUSES = ("succeeded", "failed", "interrupted")
 UNFINISHED_STATUSES = ("queued", "running")
@@ -160,15 +171,55 @@ async def jobs_of_user(conn: AsyncConnection, user_id: uuid.UUID, first: int, af
     return keyset_page(rows, JOB_KEYS, "library-imports", first)
 
 
-async def problems_of_job(
-    conn: AsyncConnection, job_id: uuid.UUID, reasons: Sequence[str], first: int, after: str | None
-) -> Page[Any]:
-    """In file order: the library's rows, then each list's."""
-    query = select(*LibraryImportProblem.__table__.columns).where(
-        LibraryImportProblem.job_id == job_id, LibraryImportProblem.reason.in_(reasons)
+@dataclass(frozen=True)
+class ProblemsRequest:
+    """One page of a job's problem rows with the given reasons. Check its cursor
+    (`check_problems_cursor`) before loading it: a batch serves many requests and must not fail for one."""
+
+    job_id: uuid.UUID
+    reasons: tuple[str, ...]
+    first: int
+    after: str | None = None
+
+
+def check_problems_cursor(after: str | None) -> None:
+    """Raises InvalidCursor unless `after` is a cursor of a problems page."""
+    if after is not None:
+        keyset_values(PROBLEM_KEYS, PROBLEMS_KIND, after)
+
+
+def _problems_part(number: int, reasons: tuple[str, ...], first: int, after: str | None) -> Any:
+    """The pages of one (reasons, first, after) for the jobs of `part{number}_jobs`: a LATERAL page per job."""
+    jobs = (
+        func.unnest(uuid_keys(f"part{number}_jobs"))
+        .table_valued(column("job_id", Uuid(as_uuid=True)))
+        .render_derived(name=f"jobs{number}")
     )
-    rows = list(await conn.execute(keyset_select(query, PROBLEM_KEYS, "import-problems", first, after)))
-    return keyset_page(rows, PROBLEM_KEYS, "import-problems", first)
+    query = select(*LibraryImportProblem.__table__.columns).where(
+        LibraryImportProblem.job_id == jobs.c.job_id, LibraryImportProblem.reason.in_(reasons)
+    )
+    page = keyset_select(query, PROBLEM_KEYS, PROBLEMS_KIND, first, after).lateral(f"page{number}")
+    return select(literal_column(str(number)).label("part"), page).select_from(jobs).join(page, true())
+
+
+async def problems_pages(conn: AsyncConnection, requests: Sequence[ProblemsRequest]) -> list[Page[Any]]:
+    """Problem pages of many jobs in one statement, each in file order: the library's rows, then each
+    list's."""
+    groups: dict[tuple[tuple[str, ...], int, str | None], list[uuid.UUID]] = {}
+    for request in requests:
+        groups.setdefault((request.reasons, request.first, request.after), []).append(request.job_id)
+    part_of = {key: number for number, key in enumerate(groups)}
+    query = union_of([_problems_part(part_of[key], *key) for key in groups])
+    parameters = {f"part{part_of[key]}_jobs": job_ids for key, job_ids in groups.items()}
+    found: dict[tuple[int, uuid.UUID], list[Any]] = {}
+    for row in await conn.execute(query, parameters):
+        found.setdefault((row.part, row.job_id), []).append(row)
+    pages = []
+    for request in requests:
+        rows = found.get((part_of[(request.reasons, request.first, request.after)], request.job_id), [])
+        rows.sort(key=lambda row: (row.list_position, row.row_number))
+        pages.append(keyset_page(rows, PROBLEM_KEYS, PROBLEMS_KIND, request.first))
+    return pages
 
 
 async def count_jobs_of_user(conn: AsyncConnection, user_id: uuid.UUID) -> int:
