@@ -114,7 +114,7 @@ class Credential:
     token_id: uuid.UUID | None
     # The user's row as `users_by_ids` reads it (and more columns): read with the credential, so a
     # query's `viewer` costs no statement of its own.
-    user_row: Any = field(default=None, compare=False, repr=False)
+    user_row: UserRow | None = field(default=None, compare=False, repr=False)
 
 
 user_columns = (

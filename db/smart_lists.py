@@ -1,9 +1,18 @@
-"""Smart list definitions: the stored JSON format, its validation, and the query it stands for.
+"""Smart list definitions: the stored format, its validation, and the query it stands for.
 
-A definition is `{"media": <searchMedia's MediaFilter with camelCase keys and enum names>,
-"tracking": {"statuses", "ratingMin", "ratingMax"}, "sort": {"field", "direction"}}`; `tracking`
-(even `{}`) restricts the list to media in the owner's library and is evaluated against that one
-user's entries only.
+The stored format (version 2) is the database's own: snake_case keys and the values as stored
+elsewhere (media types, statuses), never the API's names, so renaming a GraphQL enum value leaves
+stored lists alone:
+
+    {"version": 2,
+     "media": <MediaFilter.to_json(): media_types, media_class, released_after, ...>,
+     "tracking": {"statuses": ["in-progress"], "rating_min": 8, "rating_max": 10},
+     "sort": {"field": "title" | "release_date" | "updated_at", "direction": "asc" | "desc"}}
+
+`tracking` (even `{}`) restricts the list to media in the owner's library and is evaluated against
+that one user's entries only. Version 1 (no "version" key) was the API's shape: camelCase keys and
+GraphQL enum names; migration 0024 converted stored lists, and `from_stored` still reads it (files
+exported before).
 """
 
 import datetime as dt
@@ -16,31 +25,24 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, select, true
 
 from db.keyset import SortKey, parse_date, parse_datetime, parse_text, parse_uuid
-from db.media import MEDIA_TYPES
 from db.media_filters import InvalidFilter, MediaFilter, filter_conditions
-from db.models import TRACKING_STATUSES, Media, UserMedia
+from db.models import Media, UserMedia
+from db.vocabulary import TRACKING_STATUSES
 
-SMART_SORT_FIELDS = ("TITLE", "RELEASE_DATE", "UPDATED_AT")
-SORT_DIRECTIONS = ("ASC", "DESC")
-STATUS_NAMES = {status.upper().replace("-", "_"): status for status in TRACKING_STATUSES}
-MEDIA_TYPE_NAMES = {media_type.upper(): media_type for media_type in MEDIA_TYPES}
+DEFINITION_VERSION = 2
+SMART_SORT_FIELDS = ("title", "release_date", "updated_at")
+SORT_DIRECTIONS = ("asc", "desc")
+DEFINITION_KEYS = ("version", "media", "tracking", "sort")
+TRACKING_KEYS = ("statuses", "rating_min", "rating_max")
+SORT_KEYS = ("field", "direction")
 
 
 class InvalidDefinition(ValueError):
-    """A smart list definition refused; `path` names the offending key inside `definition`."""
+    """A smart list definition refused; `path` names the offending key inside the stored form."""
 
     def __init__(self, path: Sequence[str], message: str) -> None:
         super().__init__(message)
         self.path = list(path)
-
-
-def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
 
 
 @dataclass(frozen=True)
@@ -59,48 +61,54 @@ class TrackingCondition:
             conditions.append(UserMedia.rating <= self.rating_max)
         return and_(true(), *conditions)
 
+    def to_stored(self) -> dict[str, Any]:
+        stored: dict[str, Any] = {}
+        if self.statuses is not None:
+            stored["statuses"] = list(self.statuses)
+        if self.rating_min is not None:
+            stored["rating_min"] = self.rating_min
+        if self.rating_max is not None:
+            stored["rating_max"] = self.rating_max
+        return stored
+
 
 @dataclass(frozen=True)
 class SmartDefinition:
-    """`{"media": <searchMedia's MediaFilter, camelCase keys, enum names>, "tracking": {"statuses",
-    "ratingMin", "ratingMax"}, "sort": {"field": TITLE|RELEASE_DATE|UPDATED_AT, "direction": ASC|DESC}}`.
-    `tracking` (even `{}`) limits the list to media in the owner's library."""
-
     media: MediaFilter
     tracking: TrackingCondition | None = None
-    sort_field: str = "TITLE"
-    sort_direction: str = "ASC"
+    sort_field: str = "title"
+    sort_direction: str = "asc"
 
     @classmethod
-    def parse(cls, data: Any) -> "SmartDefinition":
+    def from_stored(cls, data: Any) -> "SmartDefinition":
+        """A stored definition (version 2, or version 1 upgraded), validated; raises InvalidDefinition."""
         if not isinstance(data, dict):
             raise InvalidDefinition([], "definition must be a JSON object")
-        _refuse_unknown(data, ("media", "tracking", "sort"), [])
+        if "version" not in data:
+            data = upgrade_v1(data)
+        elif data["version"] != DEFINITION_VERSION:
+            raise InvalidDefinition(["version"], f"version must be {DEFINITION_VERSION}")
+        _refuse_unknown(data, DEFINITION_KEYS, [])
         media = _parse_media_filter(data.get("media") or {})
         tracking = None if data.get("tracking") is None else _parse_tracking(data["tracking"])
         sort_field, sort_direction = _parse_sort(data.get("sort") or {})
-        if sort_field == "UPDATED_AT" and tracking is None:
+        if sort_field == "updated_at" and tracking is None:
             raise InvalidDefinition(
-                ["sort", "field"], "UPDATED_AT sorts by the owner's entries: add `tracking`"
+                ["sort", "field"], "updated_at sorts by the owner's entries: add `tracking`"
             )
         return cls(media, tracking, sort_field, sort_direction)
 
-    def to_json(self) -> dict[str, Any]:
-        media = {_camel(key): value for key, value in self.media.to_json().items()}
-        if "mediaTypes" in media:
-            media["mediaTypes"] = [value.upper() for value in media["mediaTypes"]]
-        out: dict[str, Any] = {"media": media}
+    def to_stored(self) -> dict[str, Any]:
+        stored: dict[str, Any] = {"version": DEFINITION_VERSION, "media": self.media.to_json()}
         if self.tracking is not None:
-            tracking: dict[str, Any] = {}
-            if self.tracking.statuses is not None:
-                tracking["statuses"] = [status.upper().replace("-", "_") for status in self.tracking.statuses]
-            if self.tracking.rating_min is not None:
-                tracking["ratingMin"] = self.tracking.rating_min
-            if self.tracking.rating_max is not None:
-                tracking["ratingMax"] = self.tracking.rating_max
-            out["tracking"] = tracking
-        out["sort"] = {"field": self.sort_field, "direction": self.sort_direction}
-        return out
+            stored["tracking"] = self.tracking.to_stored()
+        stored["sort"] = {"field": self.sort_field, "direction": self.sort_direction}
+        return stored
+
+
+def selects_by_library(stored: dict[str, Any] | None) -> bool:
+    """Whether a stored definition picks items by its owner's entries (`tracking`)."""
+    return stored is not None and stored.get("tracking") is not None
 
 
 def _refuse_unknown(data: dict[str, Any], known: Sequence[str], path: list[str]) -> None:
@@ -112,21 +120,10 @@ def _refuse_unknown(data: dict[str, Any], known: Sequence[str], path: list[str])
 def _parse_media_filter(data: Any) -> MediaFilter:
     if not isinstance(data, dict):
         raise InvalidDefinition(["media"], "media must be a JSON object")
-    snake: dict[str, Any] = {}
-    for key, value in data.items():
-        if key != _camel(_snake(key)):
-            raise InvalidDefinition(["media", key], f"unknown key {key} (keys are camelCase)")
-        snake[_snake(key)] = value
-    media_types = snake.get("media_types")
-    if isinstance(media_types, list):
-        unknown = [value for value in media_types if value not in MEDIA_TYPE_NAMES]
-        if unknown:
-            raise InvalidDefinition(["media", "mediaTypes"], f"unknown media types: {unknown}")
-        snake["media_types"] = [MEDIA_TYPE_NAMES[value] for value in media_types]
     try:
-        return MediaFilter.from_json(snake)
+        return MediaFilter.from_json(data)
     except InvalidFilter as exc:
-        raise InvalidDefinition(["media", _camel(exc.field)], str(exc)) from exc
+        raise InvalidDefinition(["media", exc.field], str(exc)) from exc
 
 
 def _rating_bound(data: dict[str, Any], key: str) -> int | None:
@@ -141,41 +138,81 @@ def _rating_bound(data: dict[str, Any], key: str) -> int | None:
 def _parse_tracking(data: Any) -> TrackingCondition:
     if not isinstance(data, dict):
         raise InvalidDefinition(["tracking"], "tracking must be a JSON object")
-    _refuse_unknown(data, ("statuses", "ratingMin", "ratingMax"), ["tracking"])
+    _refuse_unknown(data, TRACKING_KEYS, ["tracking"])
     statuses = data.get("statuses")
     if statuses is not None:
-        if not isinstance(statuses, list) or not all(value in STATUS_NAMES for value in statuses):
+        if not isinstance(statuses, list) or not all(value in TRACKING_STATUSES for value in statuses):
             raise InvalidDefinition(
-                ["tracking", "statuses"], f"statuses must be among {sorted(STATUS_NAMES)}"
+                ["tracking", "statuses"], f"statuses must be among {sorted(TRACKING_STATUSES)}"
             )
-        statuses = tuple(STATUS_NAMES[value] for value in statuses)
-    rating_min, rating_max = _rating_bound(data, "ratingMin"), _rating_bound(data, "ratingMax")
+        statuses = tuple(statuses)
+    rating_min, rating_max = _rating_bound(data, "rating_min"), _rating_bound(data, "rating_max")
     if rating_min is not None and rating_max is not None and rating_min > rating_max:
-        raise InvalidDefinition(["tracking", "ratingMin"], "ratingMin cannot be above ratingMax")
+        raise InvalidDefinition(["tracking", "rating_min"], "rating_min cannot be above rating_max")
     return TrackingCondition(statuses, rating_min, rating_max)
 
 
 def _parse_sort(data: Any) -> tuple[str, str]:
     if not isinstance(data, dict):
         raise InvalidDefinition(["sort"], "sort must be a JSON object")
-    _refuse_unknown(data, ("field", "direction"), ["sort"])
-    field, direction = data.get("field", "TITLE"), data.get("direction", "ASC")
+    _refuse_unknown(data, SORT_KEYS, ["sort"])
+    field, direction = data.get("field", "title"), data.get("direction", "asc")
     if field not in SMART_SORT_FIELDS:
         raise InvalidDefinition(
             ["sort", "field"], f"sort field must be one of {', '.join(SMART_SORT_FIELDS)}"
         )
     if direction not in SORT_DIRECTIONS:
-        raise InvalidDefinition(["sort", "direction"], "sort direction must be ASC or DESC")
+        raise InvalidDefinition(["sort", "direction"], "sort direction must be asc or desc")
     return field, direction
 
 
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
+
+
+def _lowered(values: Any, spelled: dict[str, str]) -> Any:
+    return [spelled.get(value, value) for value in values] if isinstance(values, list) else values
+
+
+def upgrade_v1(data: dict[str, Any]) -> dict[str, Any]:
+    """A version 1 definition (camelCase keys, upper-case names) in version 2 terms; what it does not
+    know is carried over as it is, for `from_stored` to refuse."""
+    statuses = {status.upper().replace("-", "_"): status for status in TRACKING_STATUSES}
+    upgraded: dict[str, Any] = {
+        key: value for key, value in data.items() if key not in ("media", "tracking", "sort")
+    }
+    upgraded["version"] = DEFINITION_VERSION
+    media = data.get("media")
+    if isinstance(media, dict):
+        media = {_snake(key): value for key, value in media.items()}
+        if isinstance(media.get("media_types"), list):
+            media["media_types"] = [
+                value.lower() if isinstance(value, str) else value for value in media["media_types"]
+            ]
+    upgraded["media"] = media
+    tracking = data.get("tracking")
+    if isinstance(tracking, dict):
+        tracking = {_snake(key): value for key, value in tracking.items()}
+        tracking["statuses"] = _lowered(tracking.get("statuses"), statuses)
+        if tracking["statuses"] is None:
+            del tracking["statuses"]
+    if tracking is not None:
+        upgraded["tracking"] = tracking
+    sort = data.get("sort")
+    if isinstance(sort, dict):
+        sort = {key: value.lower() if isinstance(value, str) else value for key, value in sort.items()}
+    if sort is not None:
+        upgraded["sort"] = sort
+    return upgraded
+
+
 def smart_sort_keys(definition: SmartDefinition) -> list[SortKey]:
-    descending = definition.sort_direction == "DESC"
+    descending = definition.sort_direction == "desc"
     by_id = SortKey(Media.id, False, parse_uuid)
-    if definition.sort_field == "RELEASE_DATE":
+    if definition.sort_field == "release_date":
         missing = dt.date.min if descending else dt.date.max
         return [SortKey(func.coalesce(Media.release_date, missing), descending, parse_date), by_id]
-    if definition.sort_field == "UPDATED_AT":
+    if definition.sort_field == "updated_at":
         return [SortKey(UserMedia.updated_at, descending, parse_datetime), by_id]
     return [SortKey(Media.title, descending, parse_text), by_id]
 

@@ -11,7 +11,7 @@ import typing
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import (
     ColumnElement,
@@ -56,7 +56,6 @@ from db.types import Ltree
 RATING_RANGE = (1, 10)
 NOTES_MAX_LENGTH = 10_000
 BULK_MAX = 100
-ENTRY_FIELDS = ("status", "progress", "rating", "notes", "repeat_count", "started_at", "completed_at")
 NOT_NULL_FIELDS = ("status", "progress", "repeat_count")
 # Where each media type keeps its number of units (the first positive integer found wins).
 TOTAL_UNIT_ATTRIBUTES: dict[str, tuple[str, ...]] = {
@@ -74,6 +73,20 @@ UNDATED = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
 # STATUS sorts what is being consumed first, then what is waiting, then what is done.
 STATUS_RANK = {"in-progress": 0, "paused": 1, "planned": 2, "completed": 3, "dropped": 4}
 
+
+class EntryChanges(TypedDict, total=False):
+    """Fields of an entry to change; those left out keep their values (a new entry starts planned)."""
+
+    status: str
+    progress: int
+    rating: int | None
+    notes: str | None
+    repeat_count: int
+    started_at: dt.datetime | None
+    completed_at: dt.datetime | None
+
+
+ENTRY_FIELDS = tuple(EntryChanges.__annotations__)
 entry_columns = (
     UserMedia.user_id.label("entry_user_id"),
     UserMedia.media_id.label("entry_media_id"),

@@ -156,7 +156,7 @@ class LinkMediaPayload:
 MEDIA_INPUT_FIELDS = MEDIA_FIELDS
 
 
-def _fields_of(data: Any) -> dict[str, Any]:
+def _fields_of(data: CreateMediaInput | UpdateMediaInput) -> dict[str, Any]:
     fields = {}
     for name in MEDIA_INPUT_FIELDS:
         value = getattr(data, name)
@@ -175,7 +175,7 @@ def _media_id(global_id: str) -> uuid.UUID | None:
     return decode_id(global_id, "Media")
 
 
-def _media(row: Any) -> Media | None:
+def _media(row: MediaRow | None) -> Media | None:
     return None if row is None else Media.from_row(row)
 
 

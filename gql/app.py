@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import orjson
 from cross_web import HTTPException
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -269,6 +270,15 @@ class GraphQLView(GraphQL[Context, None]):
             if request.state.graphql_request_error:
                 response.status_code = 400
         return response
+
+    def encode_json(self, data: object) -> str:
+        """orjson: under a tenth of the json module's time for a page of results. A str still, as the
+        WebSocket transport sends text frames of it; an integer beyond 64 bits (in a JSON value)
+        falls back to the json module."""
+        try:
+            return orjson.dumps(data).decode()
+        except TypeError:
+            return super().encode_json(data)  # type: ignore[return-value]
 
     def parse_json(self, data: str | bytes) -> Any:
         """The body as JSON, or 400 saying what is wrong with it (never a 500)."""

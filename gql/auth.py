@@ -2,9 +2,8 @@
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
 
-from db.accounts import Credential
+from db.accounts import Credential, UserRow
 
 
 @dataclass(frozen=True)
@@ -14,7 +13,7 @@ class Viewer:
     scopes: frozenset[str]
     session_id: uuid.UUID | None
     token_id: uuid.UUID | None
-    user_row: Any = field(default=None, compare=False, repr=False)
+    user_row: UserRow | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_admin(self) -> bool:

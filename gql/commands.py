@@ -60,6 +60,9 @@ def node_id(global_id: str, type_name: str, what: str, *field: str) -> uuid.UUID
 
 
 def user_error(refusal: Refusal) -> UserError:
+    """The refusal in the API's names: its field path camelCased (a path inside a JSON value kept as
+    the client wrote it), and FIELD in its message that path ("{field} cannot be negative" ->
+    "repeatCount cannot be negative")."""
     field = [*(to_camel_case(part) for part in refusal.field), *refusal.within]
     message = refusal.message.replace(FIELD, ".".join(field))
     return UserError(field=field or None, code=refusal.code, message=message)

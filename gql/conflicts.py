@@ -2,6 +2,7 @@
 with mergeMedia (two items that are one) or moveExternalLink (a key that belongs elsewhere)."""
 
 import datetime as dt
+import uuid
 from enum import Enum
 from typing import Annotated, Any
 
@@ -64,8 +65,8 @@ class IngestConflict:
     )
     created_at: dt.datetime = strawberry.field(description="When the run met it.")
     resolved_at: dt.datetime | None = strawberry.field(description="When it was settled; null while OPEN.")
-    existing_media_raw_id: strawberry.Private[Any]
-    incoming_media_raw_id: strawberry.Private[Any]
+    existing_media_raw_id: strawberry.Private[uuid.UUID | None]
+    incoming_media_raw_id: strawberry.Private[uuid.UUID | None]
 
     @strawberry.field(description="The item that held the key (for a merge: usually the one to keep).")
     async def existing_media(self, info: Info) -> Media | None:

@@ -37,6 +37,7 @@ from gql.relay import (
     page_size,
     to_global_id,
 )
+from gql.smart_definitions import definition_to_api
 
 if TYPE_CHECKING:
     from gql.accounts import User
@@ -100,7 +101,9 @@ class UserList(Node):
             description=row.description,
             is_public=row.is_public,
             list_type=ListType(row.list_type),
-            definition=None if row.filter_definition is None else JSON(row.filter_definition),
+            definition=None
+            if row.filter_definition is None
+            else JSON(definition_to_api(row.filter_definition)),
             created_at=row.created_at,
             updated_at=row.updated_at,
         )

@@ -2,6 +2,7 @@
 franchise, lookups and the taxonomy counts for filter menus."""
 
 import asyncio
+import dataclasses
 import datetime as dt
 import operator
 import uuid
@@ -292,26 +293,21 @@ class _RowField:
         return value
 
 
-_ROW_FIELDS: dict[str, Callable[[MediaRow], object]] = {
+# The fields that are not the row's column of the same name.
+_CONVERTED_FROM_ROW: dict[str, Callable[[MediaRow], object]] = {
     "id": lambda row: to_global_id("Media", row.id),
     "raw_id": operator.attrgetter("id"),
-    "external_id": operator.attrgetter("external_id"),
     "media_type": lambda row: MediaType(row.media_type),
-    "media_class": operator.attrgetter("media_class"),
-    "title": operator.attrgetter("title"),
     "raw_alternative_titles": operator.attrgetter("alternative_titles"),
-    "release_date": operator.attrgetter("release_date"),
     "release_date_precision": lambda row: DatePrecision(row.release_date_precision),
-    "country_of_origin": operator.attrgetter("country_of_origin"),
     "creators": lambda row: list(row.creators or []),
-    "cover_url": operator.attrgetter("cover_url"),
-    "description": operator.attrgetter("description"),
     "raw_attributes": operator.attrgetter("attributes"),
-    "collection_path": operator.attrgetter("collection_path"),
     "raw_field_sources": operator.attrgetter("field_sources"),
-    "created_at": operator.attrgetter("created_at"),
-    "updated_at": operator.attrgetter("updated_at"),
-    "tracker_count": operator.attrgetter("tracker_count"),
+}
+_ROW_FIELDS: dict[str, Callable[[MediaRow], object]] = {
+    field.name: _CONVERTED_FROM_ROW.get(field.name) or operator.attrgetter(field.name)
+    for field in dataclasses.fields(Media)
+    if getattr(field, "base_resolver", None) is None
 }
 for _name, _compute in _ROW_FIELDS.items():
     _descriptor = _RowField(_compute)

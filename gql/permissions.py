@@ -19,10 +19,11 @@ Queries raise `Unauthenticated` / `Forbidden` (typed GraphQL errors); mutations 
 import uuid
 
 from db.lists import UserListRow
+from db.smart_lists import selects_by_library
 from db.vocabulary import TOKEN_SCOPES
 from gql.auth import Viewer
 from gql.context import Info
-from gql.errors import Unauthenticated, UserError, UserErrorCode, user_error
+from gql.errors import Unauthenticated
 
 SCOPES = TOKEN_SCOPES
 READ, WRITE, ADMIN = TOKEN_SCOPES
@@ -75,28 +76,9 @@ def can_see_list(viewer: Viewer | None, list_row: UserListRow) -> bool:
 def can_evaluate_smart_list(viewer: Viewer | None, list_row: UserListRow) -> bool:
     """A smart list with tracking conditions selects items by the owner's entries: others see those
     items only when the owner's library is public anyway (PUBLIC profile)."""
-    definition = list_row.filter_definition or {}
-    if definition.get("tracking") is None:
+    if not selects_by_library(list_row.filter_definition):
         return True
     return profile_visible_to(viewer, list_row.user_id, bool(list_row.owner_profile_public))
-
-
-def write_denied(viewer: Viewer | None) -> UserError | None:
-    """Why the caller may not write at all (anonymous, or a token without the WRITE scope)."""
-    if viewer is None:
-        return user_error(UserErrorCode.UNAUTHENTICATED, "Sign in first")
-    if not viewer.can("WRITE"):
-        return user_error(UserErrorCode.FORBIDDEN, "This token may only read")
-    return None
-
-
-def list_write_denied(viewer: Viewer | None, list_row: UserListRow | None, field: str) -> UserError | None:
-    """Why the caller may not change this list: missing/private looks the same as missing."""
-    if list_row is None or not can_see_list(viewer, list_row):
-        return user_error(UserErrorCode.NOT_FOUND, "No such list", field)
-    if not is_owner(viewer, list_row.user_id):
-        return user_error(UserErrorCode.FORBIDDEN, "Only the owner changes a list", field)
-    return None
 
 
 def is_admin(viewer: Viewer | None) -> bool:

@@ -13,6 +13,7 @@ from db.pagination import InvalidCursor, InvalidPageSize, Page, check_page_size
 from gql.errors import BadUserInput
 
 NodeT = TypeVar("NodeT")
+RowT = TypeVar("RowT")
 KeyT = TypeVar("KeyT")
 
 KEY_SEPARATOR = ":"
@@ -143,7 +144,7 @@ class Connection(Generic[NodeT]):
         return await self.count_total()
 
 
-def page_info(page: Page[Any], after: str | None) -> PageInfo:
+def page_info(page: Page[RowT], after: str | None) -> PageInfo:
     return PageInfo(
         has_next_page=page.has_next_page,
         has_previous_page=after is not None,
@@ -152,9 +153,9 @@ def page_info(page: Page[Any], after: str | None) -> PageInfo:
 
 
 def connection_from_page(
-    page: Page[Any],
+    page: Page[RowT],
     after: str | None,
-    to_node: Callable[[Any], NodeT],
+    to_node: Callable[[RowT], NodeT],
     count_total: Callable[[], Awaitable[int]],
 ) -> Connection[NodeT]:
     return Connection(

@@ -3,7 +3,7 @@
 import datetime as dt
 import uuid
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 from sqlalchemy import Row
@@ -14,6 +14,9 @@ from gql.enums import MediaType
 from gql.permissions import is_admin
 from gql.relations import RelationType
 from gql.relay import to_global_id
+
+if TYPE_CHECKING:
+    from gql.media import Media
 
 
 @strawberry.enum(description="What a revision did to the item.")
@@ -90,7 +93,7 @@ class MediaRevision:
         )
 
 
-async def media_revisions(root: Any, info: Info) -> list[MediaRevision] | None:
+async def media_revisions(root: "Media", info: Info) -> list[MediaRevision] | None:
     """Null for everyone but admins."""
     if not is_admin(info.context.viewer):
         return None

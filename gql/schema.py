@@ -11,6 +11,7 @@ from gql.config import Limits
 from gql.conflicts import ConflictQuery
 from gql.documents import DocumentCache
 from gql.errors import ClassifiedErrorsSchema, MaskUnexpectedErrors
+from gql.execution import ExecutionContext
 from gql.input_guard import InputGuard
 from gql.introspection import HideSchemaHints
 from gql.library_import import LibraryImportMutation
@@ -79,6 +80,7 @@ def build_schema(
         types=[Media, User],
         extensions=extensions,  # type: ignore[arg-type]
         scalar_overrides=SCALAR_OVERRIDES,
+        execution_context_class=ExecutionContext,
     )
 
 

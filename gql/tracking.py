@@ -4,21 +4,25 @@ tracking mutations. `user_library` and `user_stats` are plain functions so any U
 import datetime as dt
 import uuid
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
 
 from db import tracking as tracking_queries
+from db import tracking_commands
 from db.accounts import UserRow
 from db.media import media_attributes
 from db.media_filters import LTREE_PATTERN
 from db.media_rows import EntryRow, MediaRow
 from db.pagination import InvalidCursor
+from db.tracking import EntryChanges
+from gql.auth import Viewer
+from gql.commands import perform
 from gql.context import Info
 from gql.enums import MediaType, TrackingStatus
-from gql.errors import INPUT, USER_ERRORS, BadUserInput, UserError, UserErrorCode, user_error
+from gql.errors import INPUT, USER_ERRORS, BadUserInput, UserError
 from gql.lazy_types import lazy_class
-from gql.permissions import profile_visible_to, write_denied
+from gql.permissions import profile_visible_to
 from gql.relay import (
     Connection,
     Node,
@@ -229,15 +233,6 @@ async def user_stats(info: Info, owner_id: uuid.UUID, profile_public: bool) -> L
 # --- mutations ------------------------------------------------------------------------------------
 
 _UNSET: Any = strawberry.UNSET
-ENTRY_INPUT_FIELDS = {
-    "status": "status",
-    "progress": "progress",
-    "rating": "rating",
-    "notes": "notes",
-    "repeat_count": "repeatCount",
-    "started_at": "startedAt",
-    "completed_at": "completedAt",
-}
 
 
 @strawberry.input(description="Fields left out keep their values; a new entry starts PLANNED.")
@@ -275,25 +270,29 @@ class UntrackMediaInput:
 
 @strawberry.type(description="Your entry as it now is.")
 class TrackMediaPayload:
-    entry: TrackingEntry | None = strawberry.field(description="Your entry.")
-    user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
+    entry: TrackingEntry | None = strawberry.field(default=None, description="Your entry.")
+    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
 @strawberry.type(description="Your entries as they now are.")
 class UpdateTrackingEntriesPayload:
-    entries: list[TrackingEntry] = strawberry.field(description="Your entries as changed.")
-    user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
+    entries: list[TrackingEntry] = strawberry.field(
+        default_factory=list, description="Your entries as changed."
+    )
+    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
 @strawberry.type(description="The item no longer in your library.")
 class UntrackMediaPayload:
-    untracked_media_id: strawberry.ID | None = strawberry.field(description="The item no longer tracked.")
-    user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
+    untracked_media_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The item no longer tracked."
+    )
+    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
-def _changes(data: TrackMediaInput | UpdateTrackingEntriesInput) -> dict[str, Any]:
+def _changes(data: TrackMediaInput | UpdateTrackingEntriesInput) -> EntryChanges:
     changes: dict[str, Any] = {}
-    for name in ENTRY_INPUT_FIELDS:
+    for name in EntryChanges.__annotations__:
         value = getattr(data, name)
         if value is strawberry.UNSET:
             continue
@@ -302,97 +301,44 @@ def _changes(data: TrackMediaInput | UpdateTrackingEntriesInput) -> dict[str, An
         elif isinstance(value, dt.datetime) and value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
         changes[name] = value
-    return changes
-
-
-async def _write_entries(
-    info: Info, global_ids: list[strawberry.ID], id_field: str, changes: dict[str, Any], create: bool
-) -> tuple[list[TrackingEntry], list[UserError]]:
-    """Create or update the viewer's entries for `global_ids` in one transaction; nothing on error."""
-    viewer = info.context.viewer
-    denied = write_denied(viewer)
-    if denied is not None:
-        return [], [denied]
-    assert viewer is not None
-    media_ids: list[uuid.UUID] = []
-    for index, global_id in enumerate(global_ids):
-        media_id = decode_id(global_id, "Media")
-        if media_id is None:
-            return [], [
-                user_error(
-                    UserErrorCode.NOT_FOUND, "No such media", *_field_path(id_field, index, bulk=not create)
-                )
-            ]
-        media_ids.append(media_id)
-    now = dt.datetime.now(dt.UTC)
-    async with info.context.engine.begin() as conn:
-        media = await tracking_queries.media_for_tracking(conn, media_ids)
-        existing = await tracking_queries.entries_for_update(conn, viewer.user_id, media_ids)
-        merged: dict[uuid.UUID, dict[str, Any]] = {}
-        for index, media_id in enumerate(media_ids):
-            where = [*_field_path(id_field, index, bulk=not create)]
-            if media_id not in media or (not create and media_id not in existing):
-                message = "No such media" if media_id not in media else "This item is not in your library"
-                return [], [user_error(UserErrorCode.NOT_FOUND, message, *where)]
-            item = media[media_id]
-            try:
-                merged[media_id] = tracking_queries.merge_entry(
-                    existing.get(media_id), changes, item.media_type, item.attributes, now
-                )
-            except tracking_queries.InvalidEntry as exc:
-                field = ENTRY_INPUT_FIELDS[exc.field]
-                return [], [user_error(UserErrorCode.INVALID, f"{field} {exc}", field)]
-        snapshots = {
-            media_id: {"title": media[media_id].title, "mediaType": media[media_id].media_type}
-            for media_id in media_ids
-        }
-        rows = await tracking_queries.upsert_entries(conn, viewer.user_id, merged, snapshots)
-    by_media = {row.entry_media_id: row for row in rows}
-    return [TrackingEntry.from_row(by_media[media_id]) for media_id in dict.fromkeys(media_ids)], []
-
-
-def _field_path(id_field: str, index: int, bulk: bool) -> list[str]:
-    return [id_field, str(index)] if bulk else [id_field]
+    return cast(EntryChanges, changes)
 
 
 @strawberry.type
 class TrackingMutation:
     @strawberry.mutation(description="Create or update the viewer's entry for a media item.")
     async def track_media(self, info: Info, input: Annotated[TrackMediaInput, INPUT]) -> TrackMediaPayload:
-        entries, errors = await _write_entries(
-            info, [input.media_id], "mediaId", _changes(input), create=True
-        )
-        return TrackMediaPayload(entry=entries[0] if entries else None, user_errors=errors)
+        async def run(viewer: Viewer) -> TrackMediaPayload:
+            entry = await tracking_commands.track_media(
+                info.context.engine, viewer.user_id, decode_id(input.media_id, "Media"), _changes(input)
+            )
+            return TrackMediaPayload(entry=TrackingEntry.from_row(entry))
+
+        return await perform(info, TrackMediaPayload, run)
 
     @strawberry.mutation(description="Remove the viewer's entry for a media item.")
     async def untrack_media(
         self, info: Info, input: Annotated[UntrackMediaInput, INPUT]
     ) -> UntrackMediaPayload:
-        viewer = info.context.viewer
-        denied = write_denied(viewer)
-        if denied is not None:
-            return UntrackMediaPayload(untracked_media_id=None, user_errors=[denied])
-        assert viewer is not None
-        media_id = decode_id(input.media_id, "Media")
-        deleted = False
-        if media_id is not None:
-            async with info.context.engine.begin() as conn:
-                deleted = await tracking_queries.delete_entry(conn, viewer.user_id, media_id)
-        if not deleted:
-            error = user_error(UserErrorCode.NOT_FOUND, "This item is not in your library", "mediaId")
-            return UntrackMediaPayload(untracked_media_id=None, user_errors=[error])
-        return UntrackMediaPayload(untracked_media_id=input.media_id, user_errors=[])
+        async def run(viewer: Viewer) -> UntrackMediaPayload:
+            await tracking_commands.untrack_media(
+                info.context.engine, viewer.user_id, decode_id(input.media_id, "Media")
+            )
+            return UntrackMediaPayload(untracked_media_id=input.media_id)
+
+        return await perform(info, UntrackMediaPayload, run)
 
     @strawberry.mutation(description="Apply one change to up to 100 of the viewer's entries, all or nothing.")
     async def update_tracking_entries(
         self, info: Info, input: Annotated[UpdateTrackingEntriesInput, INPUT]
     ) -> UpdateTrackingEntriesPayload:
-        if not 1 <= len(input.media_ids) <= tracking_queries.BULK_MAX:
-            error = user_error(
-                UserErrorCode.INVALID, f"Give 1 to {tracking_queries.BULK_MAX} media ids", "mediaIds"
+        async def run(viewer: Viewer) -> UpdateTrackingEntriesPayload:
+            entries = await tracking_commands.update_entries(
+                info.context.engine,
+                viewer.user_id,
+                [decode_id(media_id, "Media") for media_id in input.media_ids],
+                _changes(input),
             )
-            return UpdateTrackingEntriesPayload(entries=[], user_errors=[error])
-        entries, errors = await _write_entries(
-            info, input.media_ids, "mediaIds", _changes(input), create=False
-        )
-        return UpdateTrackingEntriesPayload(entries=entries, user_errors=errors)
+            return UpdateTrackingEntriesPayload(entries=[TrackingEntry.from_row(row) for row in entries])
+
+        return await perform(info, UpdateTrackingEntriesPayload, run)

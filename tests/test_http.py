@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gql.app import create_app
 from gql.config import Settings
+from gql.relay import to_global_id
 from tests.client import GraphQLClient, asgi_client
+from tests.factories import make_media
 
 COUNT = "{ searchMedia { totalCount } }"
 INVALID = "{ searchMedia { noSuchField } }"
@@ -220,3 +222,18 @@ async def test_cors_lets_browsers_read_the_request_id_and_retry_after(
     exposed = response.headers["access-control-expose-headers"].lower()
     assert "x-request-id" in exposed
     assert "retry-after" in exposed
+
+
+async def test_responses_carry_text_as_utf8_and_json_values_beyond_64_bit_integers(
+    client: GraphQLClient, engine: AsyncEngine
+) -> None:
+    media_id = await make_media(engine, title="千と千尋の神隠し", attributes={"big": 2**70, "small": 1})
+    query = f'{{ media(id: "{to_global_id("Media", media_id)}") {{ title attributes }} }}'
+    response = await post(client, query)
+    assert response.status_code == 200
+    assert response.json()["data"]["media"] == {
+        "title": "千と千尋の神隠し",
+        "attributes": {"big": 2**70, "small": 1},
+    }
+    title_only = await post(client, f'{{ media(id: "{to_global_id("Media", media_id)}") {{ title }} }}')
+    assert "千と千尋の神隠し".encode() in title_only.content

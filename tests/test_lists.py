@@ -617,3 +617,28 @@ async def test_my_lists_with_static_and_smart_lists_costs_constant_statements(
     lists = many.data["viewer"]["lists"]
     assert lists["totalCount"] == 6
     assert [edge["node"]["items"]["totalCount"] for edge in lists["edges"]] == [4, 4, 4, 12, 12, 12]
+
+
+async def test_adding_an_item_is_one_command_of_few_statements(client: GraphQLClient, engine) -> None:
+    _, token = await make_user(engine)
+    list_id = await create(client, token)
+    first, second = await make_media(engine), await make_media(engine)
+    await add(client, token, list_id, first)
+    result = await client(ADD, {"input": {"listId": list_id, "mediaId": mid(second)}}, token=token)
+    assert result.data["addListItem"] == {"position": 1, "userErrors": []}
+    # The viewer, the lock, the facts, a free position, the insert and the touch (9 before the command).
+    assert result.queries <= 6, result.queries
+
+
+async def test_a_null_visibility_is_refused_in_the_api_names(client: GraphQLClient, engine) -> None:
+    _, token = await make_user(engine)
+    list_id = await create(client, token)
+    result = await client(
+        "mutation($input: UpdateListInput!) { updateList(input: $input) { list { id } userErrors { field code message } } }",
+        {"input": {"id": list_id, "isPublic": None}},
+        token=token,
+    )
+    assert result.data["updateList"] == {
+        "list": None,
+        "userErrors": [{"field": ["isPublic"], "code": "INVALID", "message": "isPublic cannot be null"}],
+    }

@@ -474,18 +474,19 @@ async def test_user_scoped_statements_scan_one_partition(engine) -> None:
     library = tracking_queries.LibraryFilter(
         statuses=("completed",), media_types=("book",), media_class="written"
     )
-    smart = SmartDefinition.parse(
+    smart = SmartDefinition.from_stored(
         {
-            "media": {"mediaTypes": ["BOOK"]},
-            "tracking": {"statuses": ["COMPLETED"], "ratingMin": 8},
-            "sort": {"field": "UPDATED_AT"},
+            "version": 2,
+            "media": {"media_types": ["book"]},
+            "tracking": {"statuses": ["completed"], "rating_min": 8},
+            "sort": {"field": "updated_at"},
         }
     )
     smart_request = list_queries.ItemsRequest(
         list_id=uuid.uuid4(),
         smart=True,
         owner_id=user_id,
-        definition=json.dumps(smart.to_json()),
+        definition=json.dumps(smart.to_stored()),
         evaluate=True,
     )
     library_request = tracking_queries.LibraryRequest(user_id, library, "UPDATED_AT", 20, None)

@@ -89,7 +89,7 @@ async def apply_lists(
             definition = None
             if wanted.list_type == "smart":
                 try:
-                    definition = SmartDefinition.parse(wanted.definition or {}).to_json()
+                    definition = SmartDefinition.from_stored(wanted.definition or {}).to_stored()
                 except InvalidDefinition as exc:
                     message = f"the smart list's definition was refused: {exc}"
                     problems.append(

@@ -1,0 +1,88 @@
+"""db/direct.py: statements run by asyncpg on the pooled connection read the same rows as
+SQLAlchemy's execution of the same construct, and are counted as statements and prepares."""
+
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import any_, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from db import lists as list_queries
+from db.batch import uuid_keys
+from db.direct import DirectStatement
+from db.engine import StatementStats, current_stats, reads_of
+from db.media import MEDIA_BY_IDS, media_by_ids, media_read_columns
+from db.models import Media
+from tests.factories import make_media
+
+
+async def test_a_direct_statement_reads_what_sqlalchemy_reads(engine: AsyncEngine) -> None:
+    ids = [
+        await make_media(
+            engine,
+            title="Dune",
+            creators=["Frank Herbert"],
+            release_date="1965-08-01",
+            attributes={"isbn": "978-0441013593", "pages": 412},
+        ),
+        await make_media(engine, title="Solaris"),
+    ]
+    construct = select(*media_read_columns).where(Media.id == any_(uuid_keys()))
+    async with reads_of(engine).connect() as conn:
+        expected = {row.id: row._asdict() for row in await conn.execute(construct, {"keys": ids})}
+        direct = await DirectStatement(construct).fetch(conn, {"keys": ids})
+    assert {row.id: dict(row.items()) for row in direct} == expected
+    assert {row.title for row in direct} == {"Dune", "Solaris"}
+    assert [row.creators for row in direct if row.title == "Dune"] == [["Frank Herbert"]]
+    with pytest.raises(AttributeError):
+        _ = direct[0].no_such_column
+
+
+async def test_direct_statements_are_counted_and_prepared_once_per_connection(engine: AsyncEngine) -> None:
+    media_id = await make_media(engine)
+    stats = StatementStats()
+    token = current_stats.set(stats)
+    try:
+        async with reads_of(engine).connect() as conn:
+            MEDIA_BY_IDS.prepared.clear()  # as on a fresh connection
+            first = await media_by_ids(conn, [media_id])
+            after_first = (stats.queries, stats.prepares)
+            second = await media_by_ids(conn, [media_id])
+    finally:
+        current_stats.reset(token)
+    assert first[0] is not None
+    assert second[0] is not None
+    assert first[0].id == second[0].id == media_id
+    assert after_first[0] == 1
+    assert after_first[1] == 1
+    assert stats.queries == 2
+    assert stats.prepares == 1, "the second run reuses the prepared statement"
+
+
+async def test_static_list_pages_are_one_direct_statement_per_shape() -> None:
+    def request(after: str | None) -> Any:
+        return list_queries.ItemsRequest(
+            list_id=uuid.uuid4(),
+            smart=False,
+            owner_id=uuid.uuid4(),
+            definition=None,
+            evaluate=True,
+            first=20,
+            after=after,
+        )
+
+    first, _, part_of = list_queries.items_query([request(None), request(None)])
+    again, _, _ = list_queries.items_query([request(None)])
+    assert isinstance(first, DirectStatement)
+    assert first is again
+    assert part_of == [0, 0]
+    smart = list_queries.ItemsRequest(
+        list_id=uuid.uuid4(),
+        smart=True,
+        owner_id=uuid.uuid4(),
+        definition="{}",
+        evaluate=True,
+    )
+    mixed, _, _ = list_queries.items_query([request(None), smart])
+    assert not isinstance(mixed, DirectStatement)
