@@ -310,9 +310,7 @@ async def user_for_login(conn: AsyncConnection, login: str) -> AnyRow | None:
 
 
 async def user_with_password_hash(conn: AsyncConnection, user_id: uuid.UUID) -> AnyRow | None:
-    return (
-        await conn.execute(select(*user_columns, User.password_hash).where(User.id == user_id))
-    ).first()
+    return (await conn.execute(select(*user_columns, User.password_hash).where(User.id == user_id))).first()
 
 
 async def set_password_hash(conn: AsyncConnection, user_id: uuid.UUID, password_hash: str) -> AnyRow:

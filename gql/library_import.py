@@ -20,6 +20,7 @@ from strawberry.file_uploads import Upload
 
 from db.library_import import jobs as job_queries
 from db.library_import.entry import DEFAULT_MERGE_POLICY
+from db.library_import.jobs import JobRow, ProblemRow
 from db.library_import.run import claim_job, interrupt_jobs, run_job
 from db.pagination import InvalidCursor
 from db.refusals import RefusalCode, invalid, refused
@@ -98,7 +99,7 @@ class LibraryImportProblem:
     external_ids: list[str] = strawberry.field(description='As "source:key".')
 
     @classmethod
-    def from_row(cls, row: Any) -> "LibraryImportProblem":
+    def from_row(cls, row: ProblemRow) -> "LibraryImportProblem":
         return cls(
             row_number=row.row_number,
             list_name=row.list_name,
@@ -135,7 +136,7 @@ LibraryImportProblemConnection = Connection[LibraryImportProblem]
 
 @strawberry.type(description="An import of a library file; only its owner sees it.")
 class LibraryImportJob(Node):
-    row: strawberry.Private[Any]
+    row: strawberry.Private[JobRow]
     format: LibraryImportFormat = strawberry.field(description="The file's format.")
     file_name: str = strawberry.field(description="The name of the uploaded file.")
     merge_policy: LibraryImportMergePolicy = strawberry.field(description="What wins over existing entries.")
@@ -146,7 +147,7 @@ class LibraryImportJob(Node):
     finished_at: dt.datetime | None = strawberry.field(description="When the job ended; null while it runs.")
 
     @classmethod
-    def from_row(cls, row: Any) -> "LibraryImportJob":
+    def from_row(cls, row: JobRow) -> "LibraryImportJob":
         return cls(
             id=to_global_id("LibraryImportJob", row.id),
             row=row,
@@ -199,7 +200,7 @@ class LibraryImportJob(Node):
 
 
 async def _problems(
-    info: Info, job: Any, reasons: tuple[str, ...], total: int, first: int | None, after: str | None
+    info: Info, job: JobRow, reasons: tuple[str, ...], total: int, first: int | None, after: str | None
 ) -> LibraryImportProblemConnection:
     request = job_queries.ProblemsRequest(job.id, reasons, page_size(first), after)
     try:
@@ -256,7 +257,7 @@ class LibraryImportRunner:
 
     async def start(
         self, user_id: uuid.UUID, file_format: str, file_name: str, merge_policy: str, data: bytes
-    ) -> Any:
+    ) -> JobRow:
         """The new job, running; raises ImportInProgress while the user's previous one runs."""
         claimed = await claim_job(self.engine, user_id, file_format, file_name, merge_policy)
         job = claimed.row

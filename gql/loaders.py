@@ -139,11 +139,13 @@ class Loaders:
 
     # library imports
     @cached_property
-    def library_import_job_by_id(self) -> DataLoader[uuid.UUID, Any]:
+    def library_import_job_by_id(self) -> DataLoader[uuid.UUID, library_import_jobs.JobRow | None]:
         return batch_loader(self.engine, library_import_jobs.jobs_by_ids)
 
     @cached_property
-    def import_problems_page(self) -> DataLoader[library_import_jobs.ProblemsRequest, Page[Any]]:
+    def import_problems_page(
+        self,
+    ) -> DataLoader[library_import_jobs.ProblemsRequest, Page[library_import_jobs.ProblemRow]]:
         return batch_loader(self.engine, library_import_jobs.problems_pages)
 
     # curation

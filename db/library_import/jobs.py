@@ -7,10 +7,11 @@ no owner any more: `interrupt_abandoned` marks it interrupted (at start-up, and 
 the same user is created). A user has at most one unfinished job (a partial unique index), so two
 imports never lock the same entries in different orders."""
 
+import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Uuid, column, func, literal_column, select, text, true, update
 from sqlalchemy.dialects.postgresql import insert
@@ -65,6 +66,74 @@ INTERRUPT_ABANDONED = text(
 )
 
 
+class JobRow(Protocol):
+    """A library import as its table's columns read it."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def user_id(self) -> uuid.UUID: ...
+    @property
+    def format(self) -> str: ...
+    @property
+    def file_name(self) -> str: ...
+    @property
+    def merge_policy(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def total(self) -> int: ...
+    @property
+    def processed(self) -> int: ...
+    @property
+    def matched(self) -> int: ...
+    @property
+    def created(self) -> int: ...
+    @property
+    def updated(self) -> int: ...
+    @property
+    def unchanged(self) -> int: ...
+    @property
+    def unmatched(self) -> int: ...
+    @property
+    def failed(self) -> int: ...
+    @property
+    def lists_created(self) -> int: ...
+    @property
+    def list_items_unmatched(self) -> int: ...
+    @property
+    def list_items_failed(self) -> int: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def created_at(self) -> dt.datetime: ...
+    @property
+    def finished_at(self) -> dt.datetime | None: ...
+
+
+class ProblemRow(Protocol):
+    """A row of an import file that wrote nothing."""
+
+    @property
+    def job_id(self) -> uuid.UUID: ...
+    @property
+    def list_position(self) -> int: ...
+    @property
+    def row_number(self) -> int: ...
+    @property
+    def list_name(self) -> str | None: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def title(self) -> str | None: ...
+    @property
+    def year(self) -> int | None: ...
+    @property
+    def external_ids(self) -> list[str]: ...
+
+
 class ImportInProgress(Exception):
     """The user already has a queued or running import: one at a time per user."""
 
@@ -81,7 +150,7 @@ async def interrupt_abandoned(conn: AsyncConnection, user_id: uuid.UUID | None =
 
 async def create_job(
     conn: AsyncConnection, user_id: uuid.UUID, file_format: str, file_name: str, merge_policy: str
-) -> Any:
+) -> JobRow:
     """The new job, owned by `conn`'s session until `release_job`; ImportInProgress when the user has
     an unfinished job whose owner is alive."""
     await interrupt_abandoned(conn, user_id)
@@ -140,7 +209,9 @@ async def record_lists(
     )
 
 
-async def finish_job(conn: AsyncConnection, job_id: uuid.UUID, status: str, error: str | None = None) -> Any:
+async def finish_job(
+    conn: AsyncConnection, job_id: uuid.UUID, status: str, error: str | None = None
+) -> JobRow:
     statement = (
         update(LibraryImport)
         .where(LibraryImport.id == job_id)
@@ -158,13 +229,15 @@ async def interrupt_unfinished(conn: AsyncConnection, job_ids: Sequence[uuid.UUI
     )
 
 
-async def jobs_by_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[Any]:
+async def jobs_by_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[JobRow | None]:
     rows = await conn.execute(select(*LibraryImport.__table__.columns).where(LibraryImport.id.in_(ids)))
     by_id = {row.id: row for row in rows}
     return [by_id.get(job_id) for job_id in ids]
 
 
-async def jobs_of_user(conn: AsyncConnection, user_id: uuid.UUID, first: int, after: str | None) -> Page[Any]:
+async def jobs_of_user(
+    conn: AsyncConnection, user_id: uuid.UUID, first: int, after: str | None
+) -> Page[JobRow]:
     """Newest first."""
     query = select(*LibraryImport.__table__.columns).where(LibraryImport.user_id == user_id)
     rows = list(await conn.execute(keyset_select(query, JOB_KEYS, "library-imports", first, after)))
@@ -202,7 +275,9 @@ def _problems_part(number: int, reasons: tuple[str, ...], first: int, after: str
     return select(literal_column(str(number)).label("part"), page).select_from(jobs).join(page, true())
 
 
-async def problems_pages(conn: AsyncConnection, requests: Sequence[ProblemsRequest]) -> list[Page[Any]]:
+async def problems_pages(
+    conn: AsyncConnection, requests: Sequence[ProblemsRequest]
+) -> list[Page[ProblemRow]]:
     """Problem pages of many jobs in one statement, each in file order: the library's rows, then each
     list's."""
     groups: dict[tuple[tuple[str, ...], int, str | None], list[uuid.UUID]] = {}

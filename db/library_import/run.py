@@ -13,7 +13,6 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -21,6 +20,7 @@ from db.library_import import goodreads, letterboxd, mal, omnimediatrak, trakt
 from db.library_import.apply import ImportCounts, apply_batch, problem_of_row, write_problems
 from db.library_import.entry import ParsedFile, UnreadableFile
 from db.library_import.jobs import (
+    JobRow,
     create_job,
     finish_job,
     interrupt_unfinished,
@@ -55,7 +55,7 @@ def parse_file(file_format: str, data: bytes, file_name: str) -> ParsedFile:
 class ClaimedJob:
     """A created job and the connection that owns it; `run_job` runs it and gives the connection back."""
 
-    row: Any
+    row: JobRow
     conn: AsyncConnection
 
 
@@ -84,7 +84,7 @@ async def run_job(
     data: bytes,
     batch_size: int = BATCH_SIZE,
     progress: Progress | None = None,
-) -> Any:
+) -> JobRow:
     """The job row once finished (succeeded, or failed with `error`)."""
     job, conn = claimed.row, claimed.conn
     try:
@@ -100,8 +100,8 @@ async def run_job(
 
 
 async def _run(
-    conn: AsyncConnection, job: Any, data: bytes, batch_size: int, progress: Progress | None
-) -> Any:
+    conn: AsyncConnection, job: JobRow, data: bytes, batch_size: int, progress: Progress | None
+) -> JobRow:
     try:
         parsed = await asyncio.to_thread(parse_file, job.format, data, job.file_name)
     except UnreadableFile as exc:
