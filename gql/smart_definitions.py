@@ -116,8 +116,9 @@ def definition_from_api(data: Any) -> SmartDefinition:
 
 
 def definition_to_api(stored: dict[str, Any]) -> dict[str, Any]:
-    """A stored definition as the API shows it (the canonical form: every part, defaults filled in)."""
-    definition = SmartDefinition.from_stored(stored).to_stored()
+    """A stored definition as the API shows it. Stored definitions are canonical (`to_stored`: every
+    part, defaults filled in), so this only renames."""
+    definition = stored
     media = {to_camel_case(key): value for key, value in definition["media"].items()}
     if "mediaTypes" in media:
         media["mediaTypes"] = [MediaType(value).name for value in media["mediaTypes"]]
