@@ -27,7 +27,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from db.batch import text_keys, uuid_keys
 from db.direct import DirectStatement
@@ -247,6 +247,11 @@ async def user_id_by_username(conn: AsyncConnection, username: str) -> uuid.UUID
     return (
         await conn.execute(select(User.id).where(func.lower(User.username) == username.lower()))
     ).scalar_one_or_none()
+
+
+async def find_user_id(engine: AsyncEngine, username: str) -> uuid.UUID | None:
+    async with engine.connect() as conn:
+        return await user_id_by_username(conn, username)
 
 
 USERS_BY_IDS = select(*user_columns).where(User.id == any_(uuid_keys()))
