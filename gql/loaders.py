@@ -9,7 +9,6 @@ from functools import cached_property, partial
 from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from db import accounts as account_queries
@@ -150,5 +149,5 @@ class Loaders:
 
     # curation
     @cached_property
-    def revisions_by_media_id(self) -> DataLoader[uuid.UUID, list[Row[Any]]]:
+    def revisions_by_media_id(self) -> DataLoader[uuid.UUID, list[curation.RevisionRow]]:
         return batch_loader(self.engine, curation.revisions_by_media_ids)
