@@ -293,16 +293,16 @@ def _parse_dated(value: Any) -> dt.datetime:
 
 def library_sort_keys(sort: str) -> list[SortKey]:
     by_media = SortKey(UserMedia.media_id, False, parse_uuid)
-    if sort == "RATING":
+    if sort == "rating":
         return [SortKey(func.coalesce(UserMedia.rating, 0), True, parse_int32), by_media]
-    if sort == "TITLE":
+    if sort == "title":
         return [SortKey(Media.title, False, parse_text), by_media]
-    if sort == "RELEASE_DATE":
+    if sort == "release_date":
         return [SortKey(func.coalesce(Media.release_date, dt.date.max), False, parse_date), by_media]
-    if sort in ("COMPLETED_AT", "STARTED_AT"):
-        date = UserMedia.completed_at if sort == "COMPLETED_AT" else UserMedia.started_at
+    if sort in ("completed_at", "started_at"):
+        date = UserMedia.completed_at if sort == "completed_at" else UserMedia.started_at
         return [SortKey(func.coalesce(date, UNDATED), True, _parse_dated), by_media]
-    if sort == "STATUS":
+    if sort == "status":
         rank = case(STATUS_RANK, value=UserMedia.status, else_=len(STATUS_RANK))
         return [
             SortKey(rank, False, parse_int32),

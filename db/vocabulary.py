@@ -55,7 +55,7 @@ LIST_TYPES = ("static", "smart")
 PROFILE_VISIBILITIES = ("public", "private")
 # What an API token may do; cumulative, each implying those before it.
 TOKEN_SCOPES = ("READ", "WRITE", "ADMIN")
-LIBRARY_SORTS = ("UPDATED_AT", "RATING", "TITLE", "RELEASE_DATE", "STATUS", "COMPLETED_AT", "STARTED_AT")
+LIBRARY_SORTS = ("updated_at", "rating", "title", "release_date", "status", "completed_at", "started_at")
 
 
 def graphql_name(value: str) -> str:

@@ -130,13 +130,13 @@ TrackingEntryConnection = Connection[TrackingEntry]
 
 @strawberry.enum(description="The order of a library: most recently changed first unless chosen.")
 class LibrarySort(Enum):
-    UPDATED_AT = "UPDATED_AT"
-    RATING = "RATING"
-    TITLE = "TITLE"
-    RELEASE_DATE = "RELEASE_DATE"
-    STATUS = "STATUS"
-    COMPLETED_AT = strawberry.enum_value("COMPLETED_AT", description="Latest finished first; undated last.")
-    STARTED_AT = strawberry.enum_value("STARTED_AT", description="Latest started first; undated last.")
+    UPDATED_AT = "updated_at"
+    RATING = "rating"
+    TITLE = "title"
+    RELEASE_DATE = "release_date"
+    STATUS = "status"
+    COMPLETED_AT = strawberry.enum_value("completed_at", description="Latest finished first; undated last.")
+    STARTED_AT = strawberry.enum_value("started_at", description="Latest started first; undated last.")
 
 
 @strawberry.input(description="Which entries of a library to show; every condition given must hold.")

@@ -489,7 +489,7 @@ async def test_user_scoped_statements_scan_one_partition(engine) -> None:
         definition=json.dumps(smart.to_stored()),
         evaluate=True,
     )
-    library_request = tracking_queries.LibraryRequest(user_id, library, "UPDATED_AT", 20, None)
+    library_request = tracking_queries.LibraryRequest(user_id, library, "updated_at", 20, None)
     query, parameters, _ = tracking_queries.library_pages_query([library_request])
     assert len(await partitions_scanned(engine, query, executed=True, parameters=parameters)) == 1
     query, parameters, _ = tracking_queries.library_counts_query([library_request])
