@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from functools import cached_property, partial
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from aiodataloader import DataLoader
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -100,7 +100,7 @@ class Loaders:
         return batch_loader(self.engine, tracking_queries.library_counts)
 
     @cached_property
-    def lists_page(self) -> DataLoader[list_queries.ListsRequest, Page[Any]]:
+    def lists_page(self) -> DataLoader[list_queries.ListsRequest, Page[list_queries.UserListRow]]:
         return batch_loader(self.engine, list_queries.list_pages_of_owners)
 
     @cached_property
