@@ -179,6 +179,7 @@ PREWARMED = (
     "media.idx_media_tracker_count",
     "media.idx_media_type_tracker_count",
     "media.idx_media_release_date",
+    "media.idx_media_type_release_date",
     "media.pk_media",
 )
 
@@ -192,7 +193,10 @@ async def prewarm(data_dir: Path) -> None:
         started = time.perf_counter()
         await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
         for relation in PREWARMED:
-            await conn.execute("SELECT pg_prewarm($1::regclass)", relation)
+            # to_regclass: a build that lacks an index (an older checkout) skips it.
+            await conn.execute(
+                "SELECT pg_prewarm(to_regclass($1)) WHERE to_regclass($1) IS NOT NULL", relation
+            )
         buffers = await conn.fetchval("SHOW shared_buffers")
         print(
             f"prewarmed {len(PREWARMED)} relations in {time.perf_counter() - started:.1f} s (shared_buffers {buffers})"

@@ -30,7 +30,9 @@ from sqlalchemy import (
     true,
     tuple_,
     type_coerce,
+    union_all,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import NullType
 
@@ -418,17 +420,18 @@ async def _walked_page(
     match = and_(filter_conditions(media_filter), *extra_conditions)
     columns = (*media_read_columns, *(key.expression.label(f"sort_{key.name}") for key in keys))
     leading = keys[0]
+    types = media_filter.media_types
     position = [] if after_values is None else [_after(keys, after_values)]
     rows: list[Any] = []
     if not leading.nullable:
-        return await _first_matches(conn, match, columns, position, keys, first + 1)
+        return await _first_matches(conn, match, columns, position, keys, first + 1, types)
     start = ... if after_values is None else after_values[0]
     if start is not None:
         bound: list[ColumnElement[bool]] = [leading.expression.is_not(None)]
         if start is not ...:
             bound.append(leading.expression <= start if leading.descending else leading.expression >= start)
         dated = [replace(key, nullable=False) for key in keys]
-        rows = await _first_matches(conn, match, columns, [*bound, *position], dated, first + 1)
+        rows = await _first_matches(conn, match, columns, [*bound, *position], dated, first + 1, types)
     if len(rows) <= first:
         undated = select(*columns).where(match, leading.expression.is_(None), *position)
         undated = undated.order_by(*_order_by(keys[1:])).limit(first + 1 - len(rows))
@@ -500,7 +503,8 @@ async def _ranked_page(
             popular_after = _decode_after(after, popular_kind, POPULAR_KEYS)
 
     counted = max(RANK_WINDOW, SEARCH_COUNT_BOUND) + 1
-    window = await _first_matches(conn, match, POPULAR_COLUMNS, [], POPULAR_KEYS, counted)
+    types = media_filter.media_types
+    window = await _first_matches(conn, match, POPULAR_COLUMNS, [], POPULAR_KEYS, counted, types)
     total = BoundedCount(min(len(window), SEARCH_COUNT_BOUND), len(window) <= SEARCH_COUNT_BOUND)
     del window[RANK_WINDOW:]
     rows: list[Any] = []
@@ -528,7 +532,7 @@ async def _ranked_page(
             beyond.append(position < tuple_(*popular_after))
         columns = (*media_read_columns, *POPULAR_COLUMNS)
         rest = and_(match, ~exact_title(search))
-        more = await _first_matches(conn, rest, columns, beyond, POPULAR_KEYS, first + 1 - len(rows))
+        more = await _first_matches(conn, rest, columns, beyond, POPULAR_KEYS, first + 1 - len(rows), types)
     ranked_page = _page(rows, first, ranked_kind, ranked_keys)
     popular_page = _page(more, first - len(rows), popular_kind, POPULAR_KEYS)
     both = ranked_page.rows + popular_page.rows
@@ -551,8 +555,27 @@ POPULAR_COLUMNS = tuple(key.expression.label(f"sort_{key.name}") for key in POPU
 # How `_first_matches` reads: the first WALK_ROWS items of the sort's index, then MAX_WALK_ROWS at most.
 WALK_ROWS = 2_000
 MAX_WALK_ROWS = 20_000
-# The planner's count of catalog items (kept by VACUUM and ANALYZE).
+# Sort keys with an index per media type ((media_type, key, id)): a search filtered by types walks
+# each type's index and merges them.
+TYPED_WALKS = ("popularity", "release_date")
+
+
+async def _catalog_sizes(conn: AsyncConnection, media_types: Sequence[str] | None) -> dict[str, float]:
+    """How many items the walks go through: the planner's count of the catalog (kept by VACUUM and
+    ANALYZE) under "", or the counters' count of each of `media_types`."""
+    if media_types is None:
+        return {"": float((await conn.execute(CATALOG_ROWS)).scalar_one())}
+    rows = (await conn.execute(TYPE_SIZES, {"types": list(media_types)})).all()
+    sizes = {media_type: float(items) for media_type, items in rows}
+    return {media_type: sizes.get(media_type, 0.0) for media_type in media_types}
+
+
 CATALOG_ROWS = text("SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = 'media.media'::regclass")
+TYPE_SIZES = (
+    select(CatalogCount.value, func.sum(CatalogCount.items))
+    .where(CatalogCount.kind == "type", CatalogCount.value == any_(bindparam("types", type_=ARRAY(Text))))
+    .group_by(CatalogCount.value)
+)
 
 
 async def _first_matches(
@@ -562,9 +585,11 @@ async def _first_matches(
     conditions: Sequence[ColumnElement[bool]],
     keys: Sequence[_SortKey],
     limit: int,
+    media_types: Sequence[str] | None = None,
 ) -> list[Any]:
     """The first `limit` rows (`columns`, labelled `sort_<key>` for each key) in the order of
-    `keys` (non-null, an index's order) that match `match` and meet `conditions`.
+    `keys` (non-null, an index's order) that match `match` and meet `conditions`. With
+    `media_types` (which `match` requires), the walks go through each type's index and merge.
 
     How many rows a plan reads to find them depends on how common the matches are, which the
     planner can only estimate (2x off for two common words together, and then it walked 46,000
@@ -573,23 +598,25 @@ async def _first_matches(
     WALK_ROWS items and measures: common matches are found in that walk, rarer ones in a longer walk
     sized from what the first found, or by sorting every match when the walks do not find enough.
     """
+    types = sorted(set(media_types)) if media_types and keys[0].name in TYPED_WALKS else None
     estimate = await _estimated_rows(conn, select(Media.id).where(match, *conditions))
-    catalog = float((await conn.execute(CATALOG_ROWS)).scalar_one())
+    sizes = await _catalog_sizes(conn, types)
+    catalog = sum(sizes.values())
     # A walk reads about limit * catalog / matches rows, sorting every match reads the matches.
     if estimate * estimate > limit * catalog:
-        rows = list((await conn.execute(_walk(match, columns, conditions, keys, WALK_ROWS, limit))).all())
-        if len(rows) >= limit:
+        rows, found = await _walk(conn, match, columns, conditions, keys, WALK_ROWS, limit, sizes)
+        if rows is not None:
             return rows
         walk_rows = 0
-        if len(rows) * MAX_WALK_ROWS >= 2 * limit * WALK_ROWS:
-            walk_rows = 2 * limit * WALK_ROWS // len(rows)
-        elif not rows:
+        if found * MAX_WALK_ROWS >= 2 * limit * WALK_ROWS:
+            walk_rows = 2 * limit * WALK_ROWS // found
+        elif not found:
             # None among the first items, yet many by the statistics: they sit further along the
             # order (items of a kind cluster: the latest release dates are announced books and games).
             walk_rows = MAX_WALK_ROWS
         if walk_rows:
-            rows = list((await conn.execute(_walk(match, columns, conditions, keys, walk_rows, limit))).all())
-            if len(rows) >= limit:
+            rows, _ = await _walk(conn, match, columns, conditions, keys, walk_rows, limit, sizes)
+            if rows is not None:
                 return rows
     # `+ 0`: not the index's order, so the plan starts from the matches.
     leading, *others = keys
@@ -607,29 +634,65 @@ async def _estimated_rows(conn: AsyncConnection, statement: Any) -> float:
     return float(plan[0]["Plan"]["Plan Rows"])
 
 
-def _walk(
+async def _walk(
+    conn: AsyncConnection,
     match: ColumnElement[bool],
     columns: Sequence[Any],
     conditions: Sequence[ColumnElement[bool]],
     keys: Sequence[_SortKey],
     walk_rows: int,
     limit: int,
-) -> Any:
-    """The matches among the first `walk_rows` rows meeting `conditions`, `limit` at most."""
-    walked = (
-        select(*columns, match.label("hit"))
-        .where(*conditions)
-        .order_by(*_order_by(keys))
-        .limit(walk_rows)
-        .subquery("walked")
+    sizes: dict[str, float],
+) -> tuple[list[Any] | None, int]:
+    """The first `limit` matches among the first `walk_rows` rows meeting `conditions`, or None
+    when the walk may have missed some of them; and how many matches it found for sure.
+
+    `sizes` is {"": catalog size} for one walk of the sort's index, or the size of each media type
+    (which `match` requires) to walk each type's index, merged. A type's share of `walk_rows` is its
+    share of the items, so that the walks of all types reach about the same point of the order. The
+    walk of a type stops at its frontier, its last row: beyond it that type's matches are unknown,
+    so only matches ordered before the first frontier reached are certain. Rows are read lazily
+    (a merge of index walks, up to `limit` matches): common matches cost few rows."""
+    catalog = sum(sizes.values())
+    order = _order_by(keys)
+    statements = []
+    for media_type, size in sizes.items():
+        share = size / catalog if catalog > 0 else 1 / len(sizes)
+        part_rows = max(limit + 1, round(walk_rows * share))
+        walked = (
+            select(
+                *columns,
+                match.label("hit"),
+                (func.row_number().over(order_by=order) == part_rows).label("frontier"),
+            )
+            .where(*([Media.media_type == media_type] if media_type else []), *conditions)
+            .order_by(*order)
+            .limit(part_rows)
+            .subquery("walked")
+        )
+        statements.append(
+            select(walked).where(or_(walked.c.hit, walked.c.frontier)).order_by(*_sort_columns(walked, keys))
+        )
+    walks = (
+        union_all(*statements).subquery("walks") if len(statements) > 1 else statements[0].subquery("walks")
     )
-    order = [walked.c[f"sort_{key.name}"] for key in keys]
-    return (
-        select(*(column for column in walked.c if column.key != "hit"))
-        .where(walked.c.hit)
-        .order_by(*(c.desc() if key.descending else c.asc() for c, key in zip(order, keys, strict=True)))
-        .limit(limit)
-    )
+    # The first `limit` matches, or fewer followed by a frontier: `limit + 1` rows at most.
+    query = select(walks).order_by(*_sort_columns(walks, keys)).limit(limit + 1)
+    certain: list[Any] = []
+    for row in (await conn.execute(query)).all():
+        if row.hit:
+            certain.append(row)
+            if len(certain) == limit:
+                return certain, limit
+        if row.frontier:
+            return None, len(certain)
+    return certain, len(certain)
+
+
+def _sort_columns(selectable: Any, keys: Sequence[_SortKey]) -> list[Any]:
+    """The order of `keys` over the `sort_<key>` columns of a subquery."""
+    columns = [selectable.c[f"sort_{key.name}"] for key in keys]
+    return [c.desc() if key.descending else c.asc() for c, key in zip(columns, keys, strict=True)]
 
 
 MediaCount = BoundedCount

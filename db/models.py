@@ -96,6 +96,7 @@ class Media(Base):
         Index("idx_media_search_titles", "search_titles", postgresql_using="gin"),
         Index("idx_media_type_title", "media_type", "title", "id"),
         Index("idx_media_type_tracker_count", "media_type", "tracker_count", "id"),
+        Index("idx_media_type_release_date", "media_type", "release_date", "id"),
         Index(
             "idx_media_title_trgm", "title", postgresql_using="gin", postgresql_ops={"title": "gin_trgm_ops"}
         ),

@@ -357,12 +357,14 @@ async def test_the_exact_title_outranks_items_that_only_mention_it(client: Graph
 
 
 def _executed_scans_matching(plan: object, needle: str) -> int:
-    """Plan nodes that ran (loops > 0) with `needle` in a scan or filter condition."""
+    """Plan nodes that ran (loops > 0) with `needle` in a scan or filter condition. A bitmap heap
+    scan's recheck is part of its bitmap index scan's read (which of the two plans the planner
+    takes depends on the table's statistics, left by the tests before)."""
     if isinstance(plan, list):
         return sum(_executed_scans_matching(node, needle) for node in plan)
     if not isinstance(plan, dict):
         return 0
-    conditions = " ".join(str(plan.get(key, "")) for key in ("Filter", "Index Cond", "Recheck Cond"))
+    conditions = " ".join(str(plan.get(key, "")) for key in ("Filter", "Index Cond"))
     here = int(needle in conditions and plan.get("Actual Loops", 0) > 0)
     return here + sum(_executed_scans_matching(value, needle) for value in plan.values())
 
@@ -382,7 +384,7 @@ async def test_a_search_reads_the_search_vector_once_and_never_scans_titles(engi
             count = (await conn.exec_driver_sql(compiled.string, params)).scalar_one()
         plan = json.loads(plan) if isinstance(plan, str) else plan
         assert count == expected
-        assert _executed_scans_matching(plan, "search_vector @@") == 1
+        assert _executed_scans_matching(plan, "search_vector @@") == 1, json.dumps(plan)
         # The typo tier looks words up in the dictionary; titles are never compared with the query.
         assert _executed_scans_matching(plan, "title %") == 0
         assert _executed_scans_matching(plan, "title ~*") == 0

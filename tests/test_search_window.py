@@ -4,7 +4,8 @@ when they are common among popular items and by sorting every match when they ar
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text, update
+from sqlalchemy import Text, bindparam, event, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import db.media
@@ -97,3 +98,85 @@ async def test_pages_by_release_date_are_exact_whichever_way_they_are_read(
     )
     assert [release for release, _ in seen] == [release for release, _ in dated] + [None] * 3
     assert sorted(title for _, title in seen) == sorted(title for _, title in expected)
+
+
+def walk_types_in_small_steps(monkeypatch: pytest.MonkeyPatch, walk_rows: int) -> None:
+    """Walks of `walk_rows` rows, split 2:1 between films and series (as if the catalog had twice
+    as many films), and the statistics' many matches: every page is read by walking each type."""
+    sizes = text(
+        "SELECT t, CASE t WHEN 'film' THEN 0.02 ELSE 0.01 END FROM unnest(CAST(:types AS text[])) AS t"
+    ).bindparams(bindparam("types", type_=ARRAY(Text)))
+    monkeypatch.setattr(db.media, "TYPE_SIZES", sizes)
+    monkeypatch.setattr(db.media, "WALK_ROWS", walk_rows)
+    monkeypatch.setattr(db.media, "MAX_WALK_ROWS", 2 * walk_rows)
+
+
+TYPED_PAGE = """query($sort: [MediaSort!], $after: String) {
+  searchMedia(filter: {search: "tide", mediaTypes: [FILM, SERIES]}, sort: $sort, first: 4, after: $after) {
+    pageInfo { hasNextPage endCursor } edges { node { title releaseDate } } } }"""
+
+
+@pytest.mark.parametrize("walk_rows", [3, 12, 1000])
+@pytest.mark.parametrize(
+    ("field", "direction"), [("RELEASE_DATE", "DESC"), ("RELEASE_DATE", "ASC"), ("POPULARITY", "DESC")]
+)
+async def test_a_search_filtered_by_types_merges_each_types_walk_exactly(
+    client: GraphQLClient,
+    engine: AsyncEngine,
+    monkeypatch: pytest.MonkeyPatch,
+    walk_rows: int,
+    field: str,
+    direction: str,
+) -> None:
+    walk_types_in_small_steps(monkeypatch, walk_rows)
+    rows: list[tuple[str, str, str | None, int]] = []
+    for n in range(16):
+        # Films that do not match come first in either direction and by popularity.
+        rows.append((f"Ember {n}", "film", f"{1900 if n % 2 else 2100}-01-{1 + n:02d}", 1000 + n))
+    for n in range(12):
+        rows.append((f"Tide film {n}", "film", None if n % 6 == 0 else f"20{n:02d}-05-01", 3 * n))
+    for n in range(7):
+        rows.append((f"Tide series {n}", "series", f"20{2 * n + 1:02d}-07-01", 3 * n + 1))
+    for n in range(4):
+        rows.append((f"Tide book {n}", "book", f"20{n:02d}-09-01", 500 + n))
+    ids = {}
+    for title, media_type, release, trackers in rows:
+        ids[title] = await make_media(
+            engine,
+            title=title,
+            media_type=media_type,
+            media_class="x",
+            release_date=release,
+            tracker_count=trackers,
+        )
+    executed: list[str] = []
+
+    def record(*args: Any) -> None:
+        executed.append(args[2])
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    seen: list[str] = []
+    after = None
+    try:
+        while True:
+            variables = {"sort": [{"field": field, "direction": direction}], "after": after}
+            page = (await client(TYPED_PAGE, variables)).data["searchMedia"]
+            seen += [edge["node"]["title"] for edge in page["edges"]]
+            if not page["pageInfo"]["hasNextPage"]:
+                break
+            after = page["pageInfo"]["endCursor"]
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+    matches = [row for row in rows if row[0].startswith("Tide") and row[1] != "book"]
+    if field == "POPULARITY":
+        expected = [row[0] for row in sorted(matches, key=lambda row: -row[3])]
+    else:
+        dated = sorted(
+            (row for row in matches if row[2]), key=lambda row: row[2] or "", reverse=direction == "DESC"
+        )
+        undated = sorted(
+            (row[0] for row in matches if not row[2]), key=ids.__getitem__, reverse=direction == "DESC"
+        )
+        expected = [row[0] for row in dated] + undated
+    assert seen == expected
+    assert any("row_number() OVER" in statement and "media_type = " in statement for statement in executed)
