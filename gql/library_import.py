@@ -18,11 +18,11 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from strawberry.file_uploads import Upload
 
+from db.keyset import InvalidCursor
 from db.library_import import jobs as job_queries
 from db.library_import.entry import DEFAULT_MERGE_POLICY
 from db.library_import.jobs import JobRow, ProblemRow
 from db.library_import.run import claim_job, run_job
-from db.pagination import InvalidCursor
 from gql.context import Info
 from gql.errors import INPUT, USER_ERRORS, UserError, UserErrorCode, user_error
 from gql.permissions import is_owner, write_denied

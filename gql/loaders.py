@@ -19,9 +19,9 @@ from db import media as media_queries
 from db import relations as relation_queries
 from db import tracking as tracking_queries
 from db.accounts import ApiTokenRow, SessionRow, UserRow
+from db.keyset import Page
 from db.library_import import jobs as library_import_jobs
 from db.media_rows import EntryRow, ExternalLinkRow, LibraryRow, MediaRow, RelationRow
-from db.pagination import Page
 
 K = TypeVar("K")
 V = TypeVar("V")

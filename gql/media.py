@@ -14,11 +14,12 @@ from strawberry.scalars import JSON
 from strawberry.types.nodes import SelectedField, Selection
 
 from db import media as media_queries
+from db import media_search as search_queries
 from db import relations as relation_queries
-from db.media import MediaSort
+from db.keyset import InvalidCursor
 from db.media_filters import LTREE_PATTERN, MediaFilter, with_typo_corrections
 from db.media_rows import JsonText, MediaRow
-from db.pagination import InvalidCursor
+from db.media_search import MediaSort
 from gql.context import Info
 from gql.enums import DatePrecision, MediaType, TrackingStatus
 from gql.errors import BadUserInput
@@ -327,19 +328,19 @@ async def media_by_raw_id(info: Info, media_id: uuid.UUID) -> Media | None:
 
 @strawberry.type(description="A page of catalog items.")
 class MediaConnection(Connection[Media]):
-    count_media: strawberry.Private[Callable[[], Awaitable[media_queries.MediaCount]]]
+    count_media: strawberry.Private[Callable[[], Awaitable[search_queries.MediaCount]]]
 
     @strawberry.field(
         description=f"The number of items matching across all pages: exact up to "
-        f"{media_queries.COUNT_BOUND:,} ({media_queries.SEARCH_COUNT_BOUND:,} with a text `search`); "
+        f"{search_queries.COUNT_BOUND:,} ({search_queries.SEARCH_COUNT_BOUND:,} with a text `search`); "
         'above that it is that bound and `totalCountIsExact` is false ("more than").'
     )
     async def total_count(self) -> int:
         return (await self.count_media()).count
 
     @strawberry.field(
-        description=f"False when more than {media_queries.COUNT_BOUND:,} items match "
-        f"({media_queries.SEARCH_COUNT_BOUND:,} with a text `search`) and `totalCount` is that bound "
+        description=f"False when more than {search_queries.COUNT_BOUND:,} items match "
+        f"({search_queries.SEARCH_COUNT_BOUND:,} with a text `search`) and `totalCount` is that bound "
         "rather than the exact number."
     )
     async def total_count_is_exact(self) -> bool:
@@ -356,14 +357,14 @@ async def media_connection(
 ) -> MediaConnection:
     size = page_size(first)
     engine = info.context.reads
-    counted: asyncio.Future[media_queries.MediaCount] | None = None
+    counted: asyncio.Future[search_queries.MediaCount] | None = None
 
-    async def count() -> media_queries.MediaCount:
+    async def count() -> search_queries.MediaCount:
         async with engine.connect() as conn:
-            bound = media_queries.count_bound(media_filter)
-            return await media_queries.count_media(conn, media_filter, bound=bound)
+            bound = search_queries.count_bound(media_filter)
+            return await search_queries.count_media(conn, media_filter, bound=bound)
 
-    async def count_once() -> media_queries.MediaCount:
+    async def count_once() -> search_queries.MediaCount:
         # totalCount and totalCountIsExact share one statement.
         nonlocal counted
         if counted is None:
@@ -374,14 +375,14 @@ async def media_connection(
         async with engine.connect() as conn:
             if media_filter.search:
                 media_filter = await with_typo_corrections(conn, media_filter)
-            counts_with_page = media_queries.page_counts_matches(media_filter, sort)
+            counts_with_page = search_queries.page_counts_matches(media_filter, sort)
             if not counts_with_page and _asks_for(info.selected_fields[0].selections, COUNT_FIELDS):
                 # The count reads on its own connection while this one reads the page. Its failure
                 # is reported by totalCount, or not at all when the page failed first (no second
                 # error, no "exception never retrieved" at exit).
                 counted = asyncio.ensure_future(count())
                 counted.add_done_callback(_retrieve_exception)
-            page = await media_queries.search_media(
+            page = await search_queries.search_media(
                 conn, media_filter, sort, size, after, cursor_kind=cursor_kind
             )
             if page.total is not None:

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.batch import union_of, uuid_keys
 from db.keyset import (
+    Page,
     SortKey,
     keyset_page,
     keyset_select,
@@ -29,7 +30,6 @@ from db.keyset import (
 )
 from db.library_import.apply import ImportCounts
 from db.models import LibraryImport, LibraryImportProblem
-from db.pagination import Page
 
 JOB_KEYS = (
     SortKey(LibraryImport.created_at, True, parse_datetime),
