@@ -90,6 +90,24 @@ async def _record_failure(
         )
 
 
+def _taken(fields: Sequence[str]) -> Refused:
+    return Refused(*(Refusal(RefusalCode.TAKEN, f"This {field} is already taken", (field,)) for field in fields))
+
+
+async def create_admin(engine: AsyncEngine, email: str, username: str, password: str) -> UserRow:
+    """An admin account (`omnimediatrak create-admin`), under the rules of registration."""
+    email, username = normalize_email(email), username.strip()
+    problems = registration_problems(email, username, password)
+    if problems:
+        raise _problems_refused(problems)
+    password_hash = await hash_password(password)
+    async with engine.begin() as conn:
+        row = await accounts.create_user(conn, email, username, password_hash, role="admin")
+        if row is None:
+            raise _taken(await accounts.taken_fields(conn, email, username))
+    return row
+
+
 async def register(
     engine: AsyncEngine, rules: SignInRules, client: Client, email: str, username: str, password: str
 ) -> SignedIn:
@@ -120,9 +138,7 @@ async def register(
                 conn, email, row.id, True, "register", client.ip, client.user_agent
             )
     if row is None:
-        raise Refused(
-            *(Refusal(RefusalCode.TAKEN, f"This {field} is already taken", (field,)) for field in taken)
-        )
+        raise _taken(taken)
     return SignedIn(token, row)
 
 

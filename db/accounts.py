@@ -27,9 +27,10 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from db.batch import text_keys, uuid_keys
+from db.direct import DirectStatement
 from db.models import ApiToken, Session, User
 
 SESSION_PREFIX = "omts_"
@@ -223,15 +224,15 @@ async def credential_for_secret(
     runs this: its statements are built once, at import."""
     digest = hash_secret(secret)
     if secret.startswith(API_TOKEN_PREFIX):
-        row = (await conn.execute(TOKEN_BY_DIGEST, {"digest": digest})).first()
+        row = next(iter(await TOKEN_BY_DIGEST.fetch(conn, {"digest": digest})), None)
         if row is None:
             return None
         if row.stale:
             await conn.execute(TOKEN_USED, {"token_id": row.credential_id})
         return Credential(row.id, row.role, frozenset(row.scopes), None, row.credential_id, row)
-    session_row = (
-        await conn.execute(SESSION_BY_DIGEST, {"digest": digest, "session_idle": session_idle})
-    ).first()
+    session_row = next(
+        iter(await SESSION_BY_DIGEST.fetch(conn, {"digest": digest, "session_idle": session_idle})), None
+    )
     if session_row is None:
         return None
     if session_row.stale:
@@ -246,6 +247,11 @@ async def user_id_by_username(conn: AsyncConnection, username: str) -> uuid.UUID
     return (
         await conn.execute(select(User.id).where(func.lower(User.username) == username.lower()))
     ).scalar_one_or_none()
+
+
+async def find_user_id(engine: AsyncEngine, username: str) -> uuid.UUID | None:
+    async with engine.connect() as conn:
+        return await user_id_by_username(conn, username)
 
 
 USERS_BY_IDS = select(*user_columns).where(User.id == any_(uuid_keys()))
@@ -495,5 +501,6 @@ def profile_is_public() -> ColumnElement[bool]:
     return func.coalesce(User.settings[PROFILE_VISIBILITY_KEY].astext == PROFILE_VISIBILITY_PUBLIC, False)
 
 
-TOKEN_BY_DIGEST = _token_by_digest()
-SESSION_BY_DIGEST = _session_by_digest()
+# Every signed-in request: run by asyncpg directly (db/direct.py).
+TOKEN_BY_DIGEST = DirectStatement(_token_by_digest())
+SESSION_BY_DIGEST = DirectStatement(_session_by_digest())

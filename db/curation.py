@@ -1,13 +1,14 @@
 """Catalog writes by admins, each recorded in media.revisions; relation storage shared with ingestion.
 
-Every function runs inside the caller's transaction and raises `CurationError` for an expected
-failure, so the caller's transaction rolls back and bad input changes nothing.
+Every function runs inside the caller's transaction and raises `Refused` for an expected failure, so
+the caller's transaction rolls back and bad input changes nothing (db/curation_commands.py holds the
+transactions).
 """
 
 import datetime as dt
 import uuid
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -20,16 +21,7 @@ from db.media_fields import MEDIA_FIELDS
 from db.media_validation import class_misfit
 from db.models import INVERSE_RELATION, NON_CANONICAL_RELATIONS, ExternalLink, Media, MediaRevision
 from db.provenance import ADMIN, EVERY_FIELD, admin_sources
-
-
-class CurationError(Exception):
-    """An expected failure; `code` is one of INVALID, NOT_FOUND, CONFLICT."""
-
-    def __init__(self, code: str, message: str, *field: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.field = field
+from db.refusals import FIELD, RefusalCode, Refused, refused
 
 
 @dataclass(frozen=True)
@@ -90,7 +82,7 @@ async def _locked_media(conn: AsyncConnection, media_id: uuid.UUID) -> Any:
         await conn.execute(select(*media_columns).where(Media.id == media_id).with_for_update())
     ).first()
     if row is None:
-        raise CurationError("NOT_FOUND", "No media item has this id", "id")
+        raise refused(RefusalCode.NOT_FOUND, "No media item has this id", "id")
     return row
 
 
@@ -115,10 +107,10 @@ async def _claim_link(conn: AsyncConnection, media_id: uuid.UUID, source: str, k
         )
     ).one()
     if owner.media_id != media_id:
-        raise CurationError(
-            "CONFLICT",
+        raise refused(
+            RefusalCode.CONFLICT,
             f"{source}:{key} already belongs to another media item ({owner.media_id})",
-            "externalKey",
+            "external_key",
         )
     return False
 
@@ -133,8 +125,8 @@ async def create_media(
     if external_text is not None:
         taken = (await conn.execute(select(Media.id).where(Media.external_id == external_text))).first()
         if taken is not None:
-            raise CurationError(
-                "CONFLICT", f"{external_text} already belongs to another media item", "externalId"
+            raise refused(
+                RefusalCode.CONFLICT, f"{external_text} already belongs to another media item", "external_id"
             )
     row: Any = (
         await conn.execute(
@@ -146,8 +138,8 @@ async def create_media(
     if external_id is not None:
         try:
             await _claim_link(conn, row.id, *external_id)
-        except CurationError as exc:
-            raise CurationError(exc.code, exc.message, "externalId") from exc
+        except Refused as exc:
+            raise Refused(*(replace(refusal, field=("external_id",)) for refusal in exc.refusals)) from exc
     await record_revision(conn, actor_id, row.id, "create", {"before": None, "after": snapshot(row)})
     return uuid.UUID(str(row.id))
 
@@ -165,7 +157,7 @@ async def update_media(
             changed.get("media_type", current.media_type), changed.get("media_class", current.media_class)
         )
         if misfit is not None:
-            raise CurationError("INVALID", f"mediaClass {misfit}", "mediaClass")
+            raise refused(RefusalCode.INVALID, f"{FIELD} {misfit}", "media_class")
     sources = admin_sources(
         current.field_sources, {name: getattr(current, name) for name in changed}, changed
     )
@@ -197,14 +189,14 @@ async def _require_media(conn: AsyncConnection, ids: Sequence[uuid.UUID], fields
     found = set((await conn.execute(select(Media.id).where(Media.id.in_(ids)))).scalars())
     for media_id, field in zip(ids, fields, strict=True):
         if media_id not in found:
-            raise CurationError("NOT_FOUND", "No media item has this id", field)
+            raise refused(RefusalCode.NOT_FOUND, "No media item has this id", field)
 
 
 async def link_media(conn: AsyncConnection, actor_id: uuid.UUID | None, fact: RelationFact) -> bool:
     """Store a relation; False when the same fact is already stored (in either direction)."""
     if fact.media_id == fact.related_media_id:
-        raise CurationError("INVALID", "An item cannot be related to itself", "relatedMediaId")
-    await _require_media(conn, [fact.media_id, fact.related_media_id], ["mediaId", "relatedMediaId"])
+        raise refused(RefusalCode.INVALID, "An item cannot be related to itself", "related_media_id")
+    await _require_media(conn, [fact.media_id, fact.related_media_id], ["media_id", "related_media_id"])
     inserted, updated = await store_relations(conn, [fact])
     if not (inserted or updated):
         return False
@@ -251,7 +243,7 @@ async def unlink_media(conn: AsyncConnection, actor_id: uuid.UUID | None, fact: 
         )
     ).first()
     if removed is None:
-        raise CurationError("NOT_FOUND", "These items are not related this way", "relationType")
+        raise refused(RefusalCode.NOT_FOUND, "These items are not related this way", "relation_type")
     await record_revision(
         conn,
         actor_id,
@@ -273,7 +265,7 @@ async def unlink_media(conn: AsyncConnection, actor_id: uuid.UUID | None, fact: 
 async def add_external_link(
     conn: AsyncConnection, actor_id: uuid.UUID | None, media_id: uuid.UUID, source: str, key: str
 ) -> bool:
-    await _require_media(conn, [media_id], ["mediaId"])
+    await _require_media(conn, [media_id], ["media_id"])
     added = await _claim_link(conn, media_id, source, key)
     if added:
         link = {"source_name": source, "external_key": key}
@@ -296,7 +288,7 @@ async def remove_external_link(
         )
     ).first()
     if removed is None:
-        raise CurationError("NOT_FOUND", "This item has no such external link", "externalKey")
+        raise refused(RefusalCode.NOT_FOUND, "This item has no such external link", "external_key")
     link = {"source_name": source, "external_key": key}
     await record_revision(conn, actor_id, media_id, "remove_external_link", {"before": link, "after": None})
 

@@ -6,8 +6,10 @@ PostgreSQL's text; what is skipped on every call is SQLAlchemy's execution of a 
 compiled-cache lookup, an execution context, parameter and result processing, a greenlet switch
 and a Row per row. For one media row that path cost 320-420 us of our CPU against 170-230 us for
 the same prepared statement run here (bench/README.md). Only statements whose columns need no
-result processing qualify: JSON is read as text (db.media.media_read_columns), arrays, dates and
-UUIDs as asyncpg decodes them (its UUID is a `uuid.UUID`).
+result processing qualify: JSON as the codec SQLAlchemy sets on each connection decodes it (or as
+text: db.media.media_read_columns), arrays, dates and UUIDs as asyncpg decodes them (its UUID is a
+`uuid.UUID`). Parameters go to asyncpg as they are (no bind processing either): UUIDs, arrays,
+numbers, text, bytes, intervals, timestamps.
 
 The connection is the caller's AsyncConnection (pool, timeouts and AUTOCOMMIT as for every read);
 each statement is prepared once per connection, and counted as SQLAlchemy's statements are
@@ -15,15 +17,16 @@ each statement is prepared once per connection, and counted as SQLAlchemy's stat
 """
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 from weakref import WeakKeyDictionary
 
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.selectable import SelectBase
 
 from db.availability import is_database_unavailable
 from db.engine import current_stats
@@ -32,17 +35,20 @@ _DIALECT = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
 
 
 class Record(asyncpg.Record):  # type: ignore[misc]
-    """A row read by attribute, as SQLAlchemy's rows are."""
+    """A row of a DirectStatement. Its columns are also its attributes, as in SQLAlchemy's rows."""
 
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
+
+def _record_class(columns: Sequence[str]) -> type[Record]:
+    # Properties reading by position: a plain attribute lookup, where a `__getattr__` fallback
+    # (run after the lookup fails) cost several times as much, for each of the ~700 reads of a
+    # page of 5 lists of 20 items.
+    return type("Record", (Record,), {name: property(itemgetter(i)) for i, name in enumerate(columns)})
 
 
 class DirectStatement:
-    def __init__(self, statement: ClauseElement) -> None:
+    def __init__(self, statement: SelectBase) -> None:
+        self.columns = tuple(str(column.key) for column in statement.selected_columns)
+        self.record_class = _record_class(self.columns)
         compiled = statement.compile(dialect=_DIALECT)
         assert isinstance(compiled, SQLCompiler)
         self.sql = compiled.string
@@ -61,12 +67,12 @@ class DirectStatement:
         try:
             prepared = self.prepared.get(driver)
             if prepared is None:
-                prepared = self.prepared[driver] = await driver.prepare(self.sql, record_class=Record)
+                prepared = await self._prepare(driver)
             try:
                 rows: list[Record] = await prepared.fetch(*arguments)
             except (asyncpg.InvalidCachedStatementError, asyncpg.OutdatedSchemaCacheError):
                 # The tables changed under the prepared statement (a migration): prepare it again.
-                prepared = self.prepared[driver] = await driver.prepare(self.sql, record_class=Record)
+                prepared = await self._prepare(driver)
                 rows = await prepared.fetch(*arguments)
         except Exception as error:
             if is_database_unavailable(error):
@@ -78,3 +84,11 @@ class DirectStatement:
                 stats.queries += 1
                 stats.seconds += time.perf_counter() - started
         return rows
+
+    async def _prepare(self, driver: Any) -> Any:
+        prepared = await driver.prepare(self.sql, record_class=self.record_class)
+        returned = tuple(attribute.name for attribute in prepared.get_attributes())
+        if returned != self.columns:
+            raise RuntimeError(f"the statement returns {returned}, its record class reads {self.columns}")
+        self.prepared[driver] = prepared
+        return prepared

@@ -3,11 +3,13 @@ ended (expired or revoked), older than the retention period. Throttling reads mi
 and users list only live sessions and tokens, so nothing anyone reads goes away."""
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from db.library_import.jobs import interrupt_abandoned
 from db.models import ApiToken, LoginEvent, Session
 
 # Every worker process of `serve` runs the hourly pruning; this transaction-level advisory lock lets
@@ -40,3 +42,15 @@ async def prune_auth_history_unless_running(conn: AsyncConnection, keep: dt.time
     if not locked:
         return None
     return await prune_auth_history(conn, keep)
+
+
+async def interrupt_abandoned_imports(engine: AsyncEngine) -> list[uuid.UUID]:
+    """The library imports of server processes that died, marked interrupted."""
+    async with engine.begin() as conn:
+        return await interrupt_abandoned(conn)
+
+
+async def prune_auth_history_once(engine: AsyncEngine, keep: dt.timedelta) -> Pruned | None:
+    """One transaction of `prune_auth_history_unless_running`."""
+    async with engine.begin() as conn:
+        return await prune_auth_history_unless_running(conn, keep)

@@ -10,9 +10,10 @@ from sqlalchemy import delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.counters import PUBLIC_OWNER
-from db.curation import CurationError, record_revision, snapshot
+from db.curation import record_revision, snapshot
 from db.media import media_columns
 from db.models import ExternalLink, Media, MediaRedirect
+from db.refusals import RefusalCode, refused
 
 MOVE_RELATIONS = text(
     "INSERT INTO media.relationships (media_id, related_media_id, relation_type, notes, weight, created_at) "
@@ -73,7 +74,7 @@ async def _locked(conn: AsyncConnection, ids: dict[str, uuid.UUID]) -> dict[str,
     by_id = {row.id: row for row in rows}
     for field, media_id in ids.items():
         if media_id not in by_id:
-            raise CurationError("NOT_FOUND", "No media item has this id", field)
+            raise refused(RefusalCode.NOT_FOUND, "No media item has this id", field)
     return {field: by_id[media_id] for field, media_id in ids.items()}
 
 
@@ -84,9 +85,9 @@ async def merge_media(
     list items move over, the kept item's fields stay as they are, and the merged id becomes a
     redirect to the kept item. Returns how many of each moved."""
     if keep_id == merge_id:
-        raise CurationError("INVALID", "An item cannot be merged into itself", "mergeId")
-    items = await _locked(conn, {"keepId": keep_id, "mergeId": merge_id})
-    keep, merged = items["keepId"], items["mergeId"]
+        raise refused(RefusalCode.INVALID, "An item cannot be merged into itself", "merge_id")
+    items = await _locked(conn, {"keep_id": keep_id, "merge_id": merge_id})
+    keep, merged = items["keep_id"], items["merge_id"]
     ids = {"keep": keep_id, "merge": merge_id}
     links = (
         await conn.execute(
@@ -137,16 +138,18 @@ async def move_external_link(
         )
     ).scalar_one_or_none()
     if holder is None:
-        raise CurationError(
-            "NOT_FOUND", f"No item holds {source}:{key}; add it with addExternalLink", "externalKey"
+        raise refused(
+            RefusalCode.NOT_FOUND,
+            f"No item holds {source}:{key}; add it with addExternalLink",
+            "external_key",
         )
     if holder == media_id:
         return False
-    items = await _locked(conn, {"mediaId": media_id, "holder": holder})
+    items = await _locked(conn, {"media_id": media_id, "holder": holder})
     full_key = f"{source}:{key}"
     if items["holder"].external_id == full_key:
         await conn.execute(update(Media).where(Media.id == holder).values(external_id=None))
-        if items["mediaId"].external_id is None:
+        if items["media_id"].external_id is None:
             await conn.execute(update(Media).where(Media.id == media_id).values(external_id=full_key))
     await conn.execute(
         update(ExternalLink)

@@ -6,11 +6,13 @@ import csv
 import datetime as dt
 import io
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from db.accounts import Credential, credential_for_secret, user_id_by_username
 from db.library_import.omnimediatrak import EXPORT_FORMAT
 from db.models import ExternalLink, ListItem, Media, User, UserList, UserMedia
 
@@ -121,6 +123,29 @@ async def library_export(conn: AsyncConnection, user_id: uuid.UUID, now: dt.date
         ],
         "lists": list(lists.values()),
     }
+
+
+async def export_for_secret(
+    engine: AsyncEngine,
+    secret: str,
+    session_idle: dt.timedelta,
+    now: dt.datetime,
+    may_export: Callable[[Credential], bool],
+) -> dict[str, Any] | None:
+    """The library of the account a bearer secret signs in, or None when the secret does not work or
+    `may_export` says no. One transaction, which also writes the credential's last use."""
+    async with engine.begin() as conn:
+        credential = await credential_for_secret(conn, secret, session_idle)
+        if credential is None or not may_export(credential):
+            return None
+        return await library_export(conn, credential.user_id, now)
+
+
+async def export_for_username(engine: AsyncEngine, username: str, now: dt.datetime) -> dict[str, Any] | None:
+    """The library of the user named (case-insensitively); None when there is no such user."""
+    async with engine.begin() as conn:
+        user_id = await user_id_by_username(conn, username)
+        return None if user_id is None else await library_export(conn, user_id, now)
 
 
 def spreadsheet_cell(value: object) -> str:

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from db import lists
 from db.lists import UserListRow
-from db.refusals import RefusalCode, Refused, invalid, not_found, refused
+from db.refusals import FIELD, RefusalCode, Refused, invalid, not_found, refused
 from db.smart_lists import SmartDefinition
 
 
@@ -141,7 +141,7 @@ async def update_list(
             values["description"] = _checked_description(changes.description)
         if changes.is_public is not UNCHANGED:
             if changes.is_public is None:
-                raise invalid("is_public cannot be null", "is_public")
+                raise invalid(f"{FIELD} cannot be null", "is_public")
             values["is_public"] = changes.is_public
         if changes.definition is not UNCHANGED:
             if row.list_type != "smart":
@@ -170,7 +170,7 @@ async def _locked_static_list(
 
 def _checked_position(position: int | None) -> None:
     if position is not None and position < 0:
-        raise invalid("position cannot be negative", "position")
+        raise invalid(f"{FIELD} cannot be negative", "position")
 
 
 def _not_in_the_list() -> Refused:

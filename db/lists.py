@@ -165,8 +165,11 @@ def _lists_part(part: int, include_private: bool, with_cursor: bool) -> Any:
 
 
 @functools.lru_cache(maxsize=64)
-def _lists_query(variants: tuple[tuple[bool, bool], ...]) -> Any:
-    return union_of([_lists_part(number, *variant) for number, variant in enumerate(variants)])
+def _lists_query(variants: tuple[tuple[bool, bool], ...]) -> DirectStatement:
+    """Run by asyncpg directly (db/direct.py): a viewer's lists are read on most requests of the apps."""
+    return DirectStatement(
+        union_of([_lists_part(number, *variant) for number, variant in enumerate(variants)])
+    )
 
 
 def _lists_parameters(part: int, owners: list[uuid.UUID], first: int, after: str | None) -> dict[str, Any]:
@@ -196,7 +199,7 @@ async def list_pages_of_owners(conn: AsyncConnection, requests: Sequence[ListsRe
         parameters.update(_lists_parameters(number, owners, first, after))
     part_of = {group: number for number, group in enumerate(groups)}
     found: dict[tuple[int, uuid.UUID], list[Any]] = {}
-    for row in await conn.execute(query, parameters):
+    for row in await query.fetch(conn, parameters):
         found.setdefault((row.part, row.user_id), []).append(row)
     pages = []
     for request in requests:

@@ -19,6 +19,11 @@ class RefusalCode(Enum):
     WEAK_PASSWORD = "WEAK_PASSWORD"
 
 
+# A message that names its field says FIELD where the API layer writes the field's path in its own
+# spelling ("{field} must not be empty" -> "coverUrl must not be empty").
+FIELD = "{field}"
+
+
 @dataclass(frozen=True)
 class Refusal:
     code: RefusalCode
@@ -26,6 +31,8 @@ class Refusal:
     field: tuple[str, ...] = ()
     # RATE_LIMITED only: when to try again.
     retry_after_seconds: int | None = None
+    # A path inside the JSON value at `field` (keys and indexes of the data, kept as they are).
+    within: tuple[str, ...] = ()
 
 
 class Refused(Exception):

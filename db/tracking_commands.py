@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db import tracking
 from db.media_rows import EntryRow
-from db.refusals import RefusalCode, Refused, invalid, not_found, refused
+from db.refusals import FIELD, RefusalCode, Refused, invalid, not_found, refused
 from db.tracking import EntryChanges
 
 
@@ -56,7 +56,7 @@ async def _write_entries(
                     existing.get(media_id), changes, item.media_type, item.attributes, now
                 )
             except tracking.InvalidEntry as exc:
-                raise invalid(f"{exc.field} {exc}", exc.field) from exc
+                raise invalid(f"{FIELD} {exc}", exc.field) from exc
         snapshots = {
             media_id: {"title": media[media_id].title, "mediaType": media[media_id].media_type}
             for media_id in media_ids

@@ -1,7 +1,7 @@
 """Catalog curation by admins: media, relation and external-link mutations, and Media.revisions.
 
-Each mutation authorises first (anyone but an admin gets FORBIDDEN and nothing changes), validates
-with the validator ingestion uses, then writes in one transaction that also records a revision.
+Each mutation authorises the ADMIN scope (anyone else gets FORBIDDEN and nothing changes) and runs one
+command of db/curation_commands.py.
 """
 
 import datetime as dt
@@ -10,26 +10,21 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.scalars import JSON
 
-from db import curation, identity
-from db import media as media_queries
-from db.curation import CurationError, RelationFact
-from db.media_fields import MEDIA_FIELDS, validate_media_fields
-from db.media_validation import InvalidValue, external_key, external_link
-from db.refusals import RefusalCode
+from db import curation_commands
+from db.media_fields import MEDIA_FIELDS
+from db.media_rows import MediaRow
+from gql.auth import Viewer
+from gql.commands import perform
 from gql.context import Info
 from gql.enums import DatePrecision, MediaType
-from gql.errors import INPUT, USER_ERRORS, UserError, UserErrorCode, user_error
+from gql.errors import INPUT, USER_ERRORS, UserError
 from gql.media import Media
-from gql.permissions import admin_denied
+from gql.permissions import ADMIN
 from gql.relations import RelationType
 from gql.relay import decode_id
-
-
-def require_admin(info: Info) -> UserError | None:
-    return admin_denied(info.context.viewer)
 
 
 @strawberry.input(description="Another title of an item.")
@@ -130,38 +125,35 @@ class MergeMediaInput:
 
 @strawberry.type(description="The item that absorbed another.")
 class MergeMediaPayload:
-    media: Media | None = strawberry.field(description="The item kept, holding everything moved.")
-    merged_media_id: strawberry.ID | None = strawberry.field(
-        description="The merged item's id; it keeps resolving to the item kept."
+    media: Media | None = strawberry.field(
+        default=None, description="The item kept, holding everything moved."
     )
-    user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
+    merged_media_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The merged item's id; it keeps resolving to the item kept."
+    )
+    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
 @strawberry.type(description="The catalog item as changed.")
 class MediaPayload:
-    media: Media | None = strawberry.field(description="The item.")
-    user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
+    media: Media | None = strawberry.field(default=None, description="The item.")
+    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
 @strawberry.type(description="The catalog item that no longer exists.")
 class DeleteMediaPayload:
-    deleted_media_id: strawberry.ID | None = strawberry.field(description="Its ID.")
-    user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
+    deleted_media_id: strawberry.ID | None = strawberry.field(default=None, description="Its ID.")
+    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
 @strawberry.type(description="The two items of a relation, as changed.")
 class LinkMediaPayload:
-    media: Media | None = strawberry.field(description="The item the relation starts at.")
-    related_media: Media | None = strawberry.field(description="The item it ends at.")
-    user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
+    media: Media | None = strawberry.field(default=None, description="The item the relation starts at.")
+    related_media: Media | None = strawberry.field(default=None, description="The item it ends at.")
+    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
 MEDIA_INPUT_FIELDS = MEDIA_FIELDS
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
 
 
 def _fields_of(data: CreateMediaInput | UpdateMediaInput) -> dict[str, Any]:
@@ -178,152 +170,89 @@ def _fields_of(data: CreateMediaInput | UpdateMediaInput) -> dict[str, Any]:
     return fields
 
 
-def _validate(
-    data: CreateMediaInput | UpdateMediaInput, require_all: bool
-) -> tuple[dict[str, Any], list[UserError]]:
-    clean, errors = validate_media_fields(_fields_of(data), require_all)
-    return clean, [
-        user_error(
-            UserErrorCode.INVALID,
-            f"{'.'.join((_camel(error.field[0]), *error.field[1:]))} {error.message}",
-            _camel(error.field[0]),
-            *error.field[1:],
-        )
-        for error in errors
-    ]
+def _media_id(global_id: str) -> uuid.UUID | None:
+    """None for an id that is no media ID: the command refuses it as an item that does not exist."""
+    return decode_id(global_id, "Media")
 
 
-def _not_found(field: str) -> UserError:
-    return user_error(UserErrorCode.NOT_FOUND, "No media item has this id", field)
-
-
-def _from_curation(exc: CurationError) -> UserError:
-    return user_error(RefusalCode[exc.code], exc.message, *exc.field)
-
-
-async def _fresh_media(conn: AsyncConnection, *ids: uuid.UUID) -> list[Media | None]:
-    rows = await media_queries.media_by_ids(conn, list(ids))
-    return [None if row is None else Media.from_row(row) for row in rows]
-
-
-Write = Callable[[AsyncConnection], Awaitable[list[Media | None]]]
-
-
-async def _write(info: Info, write: Write) -> tuple[list[Media | None], list[UserError]]:
-    """One transaction; a CurationError rolls it back and becomes a user error."""
-    try:
-        async with info.context.engine.begin() as conn:
-            return await write(conn), []
-    except CurationError as exc:
-        return [], [_from_curation(exc)]
-
-
-def _actor(info: Info) -> uuid.UUID | None:
-    viewer = info.context.viewer
-    return None if viewer is None else viewer.user_id
+def _media(row: MediaRow | None) -> Media | None:
+    return None if row is None else Media.from_row(row)
 
 
 @strawberry.type
 class AdminMutation:
     @strawberry.mutation(description="Add a catalog item (admins only).")
     async def create_media(self, info: Info, input: Annotated[CreateMediaInput, INPUT]) -> MediaPayload:
-        if forbidden := require_admin(info):
-            return MediaPayload(media=None, user_errors=[forbidden])
-        fields, errors = _validate(input, require_all=True)
-        key = None
-        if input.external_id is not None:
-            try:
-                key = external_key(input.external_id)
-            except InvalidValue as exc:
-                errors.append(user_error(UserErrorCode.INVALID, f"externalId {exc}", "externalId"))
-        if errors:
-            return MediaPayload(media=None, user_errors=errors)
+        async def run(viewer: Viewer) -> MediaPayload:
+            row = await curation_commands.create_media(
+                info.context.engine, viewer.user_id, _fields_of(input), input.external_id
+            )
+            return MediaPayload(media=_media(row))
 
-        async def write(conn: AsyncConnection) -> list[Media | None]:
-            return await _fresh_media(conn, await curation.create_media(conn, _actor(info), fields, key))
-
-        media, errors = await _write(info, write)
-        return MediaPayload(media=media[0] if media else None, user_errors=errors)
+        return await perform(info, MediaPayload, run, scope=ADMIN)
 
     @strawberry.mutation(description="Change the given fields of a catalog item (admins only).")
     async def update_media(self, info: Info, input: Annotated[UpdateMediaInput, INPUT]) -> MediaPayload:
-        if forbidden := require_admin(info):
-            return MediaPayload(media=None, user_errors=[forbidden])
-        media_id = decode_id(input.id, "Media")
-        if media_id is None:
-            return MediaPayload(media=None, user_errors=[_not_found("id")])
-        fields, errors = _validate(input, require_all=False)
-        if errors:
-            return MediaPayload(media=None, user_errors=errors)
+        async def run(viewer: Viewer) -> MediaPayload:
+            row = await curation_commands.update_media(
+                info.context.engine, viewer.user_id, _media_id(input.id), _fields_of(input)
+            )
+            return MediaPayload(media=_media(row))
 
-        async def write(conn: AsyncConnection) -> list[Media | None]:
-            await curation.update_media(conn, _actor(info), media_id, fields)
-            return await _fresh_media(conn, media_id)
-
-        media, errors = await _write(info, write)
-        return MediaPayload(media=media[0] if media else None, user_errors=errors)
+        return await perform(info, MediaPayload, run, scope=ADMIN)
 
     @strawberry.mutation(description="Delete a catalog item with its links and relations (admins only).")
     async def delete_media(self, info: Info, input: Annotated[DeleteMediaInput, INPUT]) -> DeleteMediaPayload:
-        if forbidden := require_admin(info):
-            return DeleteMediaPayload(deleted_media_id=None, user_errors=[forbidden])
-        media_id = decode_id(input.id, "Media")
-        if media_id is None:
-            return DeleteMediaPayload(deleted_media_id=None, user_errors=[_not_found("id")])
+        async def run(viewer: Viewer) -> DeleteMediaPayload:
+            await curation_commands.delete_media(info.context.engine, viewer.user_id, _media_id(input.id))
+            return DeleteMediaPayload(deleted_media_id=input.id)
 
-        async def write(conn: AsyncConnection) -> list[Media | None]:
-            await curation.delete_media(conn, _actor(info), media_id)
-            return []
-
-        _, errors = await _write(info, write)
-        return DeleteMediaPayload(deleted_media_id=None if errors else input.id, user_errors=errors)
+        return await perform(info, DeleteMediaPayload, run, scope=ADMIN)
 
     @strawberry.mutation(
         description="Relate two items: relatedMedia is the <relationType> of media. A fact already stored "
         "in either direction (B SOURCE A when A ADAPTATION B exists) stores nothing new (admins only)."
     )
     async def link_media(self, info: Info, input: Annotated[LinkMediaInput, INPUT]) -> LinkMediaPayload:
-        if forbidden := require_admin(info):
-            return LinkMediaPayload(media=None, related_media=None, user_errors=[forbidden])
-        fact, errors = _relation_fact(input, input.notes, input.weight)
-        if fact is None:
-            return LinkMediaPayload(media=None, related_media=None, user_errors=errors)
+        async def run(viewer: Viewer) -> LinkMediaPayload:
+            item, related = await curation_commands.link_media(
+                info.context.engine,
+                viewer.user_id,
+                _media_id(input.media_id),
+                _media_id(input.related_media_id),
+                input.relation_type.value,
+                input.notes,
+                input.weight,
+            )
+            return LinkMediaPayload(media=_media(item), related_media=_media(related))
 
-        async def write(conn: AsyncConnection) -> list[Media | None]:
-            await curation.link_media(conn, _actor(info), fact)
-            return await _fresh_media(conn, fact.media_id, fact.related_media_id)
-
-        media, errors = await _write(info, write)
-        item, related = media or [None, None]
-        return LinkMediaPayload(media=item, related_media=related, user_errors=errors)
+        return await perform(info, LinkMediaPayload, run, scope=ADMIN)
 
     @strawberry.mutation(description="Remove a relation however it is phrased (admins only).")
     async def unlink_media(self, info: Info, input: Annotated[UnlinkMediaInput, INPUT]) -> LinkMediaPayload:
-        if forbidden := require_admin(info):
-            return LinkMediaPayload(media=None, related_media=None, user_errors=[forbidden])
-        fact, errors = _relation_fact(input, None, None)
-        if fact is None:
-            return LinkMediaPayload(media=None, related_media=None, user_errors=errors)
+        async def run(viewer: Viewer) -> LinkMediaPayload:
+            item, related = await curation_commands.unlink_media(
+                info.context.engine,
+                viewer.user_id,
+                _media_id(input.media_id),
+                _media_id(input.related_media_id),
+                input.relation_type.value,
+            )
+            return LinkMediaPayload(media=_media(item), related_media=_media(related))
 
-        async def write(conn: AsyncConnection) -> list[Media | None]:
-            await curation.unlink_media(conn, _actor(info), fact)
-            return await _fresh_media(conn, fact.media_id, fact.related_media_id)
-
-        media, errors = await _write(info, write)
-        item, related = media or [None, None]
-        return LinkMediaPayload(media=item, related_media=related, user_errors=errors)
+        return await perform(info, LinkMediaPayload, run, scope=ADMIN)
 
     @strawberry.mutation(
         description="Link an external id to an item; a key held by another item is a CONFLICT (admins only)."
     )
     async def add_external_link(self, info: Info, input: Annotated[ExternalLinkInput, INPUT]) -> MediaPayload:
-        return await _change_external_link(info, input, curation.add_external_link)
+        return await _change_external_link(info, input, curation_commands.add_external_link)
 
     @strawberry.mutation(description="Remove an external id from an item (admins only).")
     async def remove_external_link(
         self, info: Info, input: Annotated[ExternalLinkInput, INPUT]
     ) -> MediaPayload:
-        return await _change_external_link(info, input, curation.remove_external_link)
+        return await _change_external_link(info, input, curation_commands.remove_external_link)
 
     @strawberry.mutation(
         description="Move an external id from the item holding it to this item, e.g. to settle an ingestion "
@@ -332,7 +261,7 @@ class AdminMutation:
     async def move_external_link(
         self, info: Info, input: Annotated[ExternalLinkInput, INPUT]
     ) -> MediaPayload:
-        return await _change_external_link(info, input, identity.move_external_link)
+        return await _change_external_link(info, input, curation_commands.move_external_link)
 
     @strawberry.mutation(
         description="Merge two items that are one: the external ids, relations, tracking entries and list "
@@ -340,66 +269,27 @@ class AdminMutation:
         "fields stay, and mergeId's global ID keeps resolving to keepId (admins only)."
     )
     async def merge_media(self, info: Info, input: Annotated[MergeMediaInput, INPUT]) -> MergeMediaPayload:
-        if forbidden := require_admin(info):
-            return MergeMediaPayload(media=None, merged_media_id=None, user_errors=[forbidden])
-        keep_id = decode_id(input.keep_id, "Media")
-        merge_id = decode_id(input.merge_id, "Media")
-        errors = [
-            _not_found(field)
-            for field, value in (("keepId", keep_id), ("mergeId", merge_id))
-            if value is None
-        ]
-        if keep_id is None or merge_id is None:
-            return MergeMediaPayload(media=None, merged_media_id=None, user_errors=errors)
+        async def run(viewer: Viewer) -> MergeMediaPayload:
+            row = await curation_commands.merge_media(
+                info.context.engine, viewer.user_id, _media_id(input.keep_id), _media_id(input.merge_id)
+            )
+            return MergeMediaPayload(media=_media(row), merged_media_id=input.merge_id)
 
-        async def write(conn: AsyncConnection) -> list[Media | None]:
-            await identity.merge_media(conn, _actor(info), keep_id, merge_id)
-            return await _fresh_media(conn, keep_id)
-
-        media, errors = await _write(info, write)
-        return MergeMediaPayload(
-            media=media[0] if media else None,
-            merged_media_id=None if errors else input.merge_id,
-            user_errors=errors,
-        )
+        return await perform(info, MergeMediaPayload, run, scope=ADMIN)
 
 
-def _relation_fact(
-    data: LinkMediaInput | UnlinkMediaInput, notes: str | None, weight: int | None
-) -> tuple[RelationFact | None, list[UserError]]:
-    media_id = decode_id(data.media_id, "Media")
-    related_id = decode_id(data.related_media_id, "Media")
-    errors = []
-    if media_id is None:
-        errors.append(_not_found("mediaId"))
-    if related_id is None:
-        errors.append(_not_found("relatedMediaId"))
-    if weight is not None and not -32768 <= weight <= 32767:
-        errors.append(user_error(UserErrorCode.INVALID, "weight must fit in 16 bits", "weight"))
-    if media_id is None or related_id is None or errors:
-        return None, errors
-    return RelationFact(media_id, related_id, data.relation_type.value, notes, weight), []
+ChangeExternalLink = Callable[
+    [AsyncEngine, uuid.UUID, uuid.UUID | None, str, str], Awaitable[MediaRow | None]
+]
 
 
 async def _change_external_link(
-    info: Info,
-    data: ExternalLinkInput,
-    change: Callable[[AsyncConnection, uuid.UUID | None, uuid.UUID, str, str], Awaitable[Any]],
+    info: Info, data: ExternalLinkInput, change: ChangeExternalLink
 ) -> MediaPayload:
-    if forbidden := require_admin(info):
-        return MediaPayload(media=None, user_errors=[forbidden])
-    media_id = decode_id(data.media_id, "Media")
-    if media_id is None:
-        return MediaPayload(media=None, user_errors=[_not_found("mediaId")])
-    try:
-        source, key = external_link(data.source_name, data.external_key)
-    except InvalidValue as exc:
-        field = "sourceName" if exc.subfield == ("source",) else "externalKey"
-        return MediaPayload(media=None, user_errors=[user_error(UserErrorCode.INVALID, str(exc), field)])
+    async def run(viewer: Viewer) -> MediaPayload:
+        row = await change(
+            info.context.engine, viewer.user_id, _media_id(data.media_id), data.source_name, data.external_key
+        )
+        return MediaPayload(media=_media(row))
 
-    async def write(conn: AsyncConnection) -> list[Media | None]:
-        await change(conn, _actor(info), media_id, source, key)
-        return await _fresh_media(conn, media_id)
-
-    media, errors = await _write(info, write)
-    return MediaPayload(media=media[0] if media else None, user_errors=errors)
+    return await perform(info, MediaPayload, run, scope=ADMIN)

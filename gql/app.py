@@ -37,8 +37,7 @@ from db.accounts import credential_for_secret
 from db.availability import is_database_unavailable
 from db.change_feed import ChangeListener
 from db.engine import PoolSettings, StatementStats, current_stats, make_engine, reads_of
-from db.housekeeping import prune_auth_history_unless_running
-from db.library_import.jobs import interrupt_abandoned as interrupt_abandoned_imports
+from db.housekeeping import interrupt_abandoned_imports, prune_auth_history_once
 from db.migrate import head_revision
 from gql.auth import Viewer, bearer_secret
 from gql.commands import RETRY_AFTER_SECONDS as THROTTLED_WAIT
@@ -421,14 +420,12 @@ async def keep_house(engine: AsyncEngine, keep: dt.timedelta) -> None:
     runs this loop, one at a time prunes."""
     while True:
         try:
-            async with engine.begin() as conn:
-                abandoned = await interrupt_abandoned_imports(conn)
+            abandoned = await interrupt_abandoned_imports(engine)
             if abandoned:
                 log.warning(
                     "marked %d library imports of a stopped server process interrupted", len(abandoned)
                 )
-            async with engine.begin() as conn:
-                pruned = await prune_auth_history_unless_running(conn, keep)
+            pruned = await prune_auth_history_once(engine, keep)
             if pruned and (pruned.login_events or pruned.sessions or pruned.api_tokens):
                 log.info(
                     "pruned sign-in history older than %d days: %d login events, %d sessions, %d API tokens",

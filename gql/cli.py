@@ -10,13 +10,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from db import accounts as account_queries
+from db import account_commands
 from db.cluster import DATABASE_NAME, ClusterSupervisor, EmbeddedCluster, RunningAsRoot, asyncpg_url
 from db.engine import make_engine
 from db.ingest import DEFAULT_WRITERS, catalog_is_empty, ingest_file
 from db.library_import.entry import DEFAULT_MERGE_POLICY, FORMATS, MERGE_POLICIES
 from db.migrate import upgrade
-from db.passwords import hash_password, normalize_email, registration_problems
+from db.refusals import Refused
 from gql.config import Settings
 from gql.logs import configure_logging
 
@@ -75,19 +75,11 @@ def _exit_cleanly(signum: int, frame: object) -> None:
 
 async def _create_admin(url: str, email: str, username: str, password: str) -> list[str]:
     """Create an admin account; the problems that prevented it, if any."""
-    email = normalize_email(email)
-    problems = [problem.message for problem in registration_problems(email, username, password)]
-    if problems:
-        return problems
     engine = make_engine(url)
     try:
-        async with engine.begin() as conn:
-            row = await account_queries.create_user(
-                conn, email, username, await hash_password(password), role="admin"
-            )
-            if row is None:
-                taken = await account_queries.taken_fields(conn, email, username)
-                return [f"this {field} is already taken" for field in taken]
+        await account_commands.create_admin(engine, email, username, password)
+    except Refused as refusal:
+        return [one.message for one in refusal.refusals]
     finally:
         await engine.dispose()
     return []

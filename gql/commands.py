@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from strawberry.utils.str_converters import to_camel_case
 
-from db.refusals import Refusal, RefusalCode, Refused, not_found, refused
+from db.refusals import FIELD, Refusal, RefusalCode, Refused, not_found, refused
 from gql.auth import Viewer
 from gql.context import Info
 from gql.errors import UserError
@@ -35,22 +35,16 @@ _LACKING_SCOPE = {
 }
 
 
-class InputRefused(Exception):
-    """Input the API layer could not translate for a command (an unknown enum name inside JSON, a
-    client's own key): refused like a command's refusal, its field path already in the API's names."""
-
-    def __init__(self, *errors: UserError) -> None:
-        super().__init__("; ".join(error.message for error in errors))
-        self.errors = list(errors)
-
-
 def authorised(info: Info, scope: str = WRITE, *, sign_in_session: bool = False) -> Viewer:
     """The caller, if they hold `scope` (ADMIN: an admin account acting with the ADMIN scope) and, with
     `sign_in_session`, act through a password sign-in rather than an API token."""
     viewer = info.context.viewer
+    if scope == ADMIN and (viewer is None or not viewer.is_admin):
+        # The catalog's curators are no secret: anyone else, signed in or not, is simply not one.
+        raise refused(RefusalCode.FORBIDDEN, _LACKING_SCOPE[ADMIN])
     if viewer is None:
         raise refused(RefusalCode.UNAUTHENTICATED, "Sign in first")
-    if not viewer.can(scope) or (scope == ADMIN and not viewer.is_admin):
+    if not viewer.can(scope):
         raise refused(RefusalCode.FORBIDDEN, _LACKING_SCOPE[scope])
     if sign_in_session and viewer.session_id is None:
         raise refused(RefusalCode.FORBIDDEN, "Sign in with your password to do this; API tokens cannot")
@@ -66,12 +60,11 @@ def node_id(global_id: str, type_name: str, what: str, *field: str) -> uuid.UUID
 
 
 def user_error(refusal: Refusal) -> UserError:
-    """The refusal in the API's names: its field path camelCased, and a message that starts with its
-    field's snake_case name ("repeat_count cannot be negative") starting with the API's name instead."""
-    field = [to_camel_case(part) for part in refusal.field]
-    message = refusal.message
-    if field and message.startswith(f"{refusal.field[-1]} "):
-        message = field[-1] + message[len(refusal.field[-1]) :]
+    """The refusal in the API's names: its field path camelCased (a path inside a JSON value kept as
+    the client wrote it), and FIELD in its message that path ("{field} cannot be negative" ->
+    "repeatCount cannot be negative")."""
+    field = [*(to_camel_case(part) for part in refusal.field), *refusal.within]
+    message = refusal.message.replace(FIELD, ".".join(field))
     return UserError(field=field or None, code=refusal.code, message=message)
 
 
@@ -109,8 +102,6 @@ async def _answered(
     except Refused as refusal:
         _note_retry_after(info, refusal)
         return payload(user_errors=user_errors(refusal))
-    except InputRefused as refusal:
-        return payload(user_errors=refusal.errors)
 
 
 def _note_retry_after(info: Info, refusal: Refused) -> None:

@@ -51,10 +51,6 @@ USER_ERRORS = "Why the input was refused, each with a code; empty when the mutat
 INPUT = strawberry.argument(description="What to do; see the input type.")
 
 
-def user_error(code: UserErrorCode, message: str, *field: str) -> UserError:
-    return UserError(field=list(field) or None, code=code, message=message)
-
-
 class BadUserInput(GraphQLError):
     """An argument the client must fix (bad cursor, page size above the maximum, ...)."""
 

@@ -13,6 +13,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from graphql import (
+    ExecutionResult,
     GraphQLField,
     GraphQLLeafType,
     GraphQLObjectType,
@@ -65,6 +66,10 @@ def _plain_leaf(field: GraphQLField) -> GraphQLLeafType | None:
 
 
 class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    """Also: graphql-core's executor refers to itself (its `async_helpers` hold two of its bound
+    methods), so every request left its executor, and all that it reaches, to the cycle collector;
+    the reference is dropped once the response is built."""
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.leaf_fields = plain_leaf_fields(self.schema)
@@ -92,3 +97,9 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
             except Exception:  # noqa: S110 - graphql-core's path below reports it
                 pass
         return super().execute_field(parent_type, source, field_details_list, path, position_context)
+
+    def build_response(self, data: dict[str, Any] | None) -> Any:
+        response = super().build_response(data)
+        if isinstance(response, ExecutionResult):  # not incremental delivery, which goes on from here
+            self.async_helpers = None  # type: ignore[assignment]
+        return response

@@ -11,7 +11,7 @@ import orjson
 
 from db import accounts as account_queries
 from db.engine import make_engine
-from db.library_export import export_csv, library_export
+from db.library_export import export_csv, export_for_username
 from db.library_import.entry import DEFAULT_MERGE_POLICY
 from db.library_import.jobs import ImportInProgress
 from db.library_import.run import claim_job, run_job
@@ -31,11 +31,10 @@ def progress_bar(out: TextIO) -> Any:
 async def _import(url: str, username: str, file_format: str, path: Path, merge_policy: str) -> int:
     engine = make_engine(url)
     try:
-        async with engine.begin() as conn:
-            user_id = await account_queries.user_id_by_username(conn, username)
-            if user_id is None:
-                print(f"import-library: no user {username!r}", file=sys.stderr)
-                return 1
+        user_id = await account_queries.find_user_id(engine, username)
+        if user_id is None:
+            print(f"import-library: no user {username!r}", file=sys.stderr)
+            return 1
         try:
             claimed = await claim_job(engine, user_id, file_format, path.name, merge_policy)
         except ImportInProgress as exc:
@@ -67,11 +66,7 @@ def import_library(url: str, username: str, file_format: str, path: Path, merge_
 async def _export(url: str, username: str) -> dict[str, Any] | None:
     engine = make_engine(url)
     try:
-        async with engine.begin() as conn:
-            user_id = await account_queries.user_id_by_username(conn, username)
-            if user_id is None:
-                return None
-            return await library_export(conn, user_id, dt.datetime.now(dt.UTC))
+        return await export_for_username(engine, username, dt.datetime.now(dt.UTC))
     finally:
         await engine.dispose()
 

@@ -9,8 +9,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from db.accounts import credential_for_secret
-from db.library_export import export_csv, library_export
+from db.library_export import export_csv, export_for_secret
 from gql.auth import bearer_secret
 from gql.config import Settings
 from gql.permissions import READ
@@ -35,11 +34,15 @@ async def export_library(request: Request) -> Response:
     if secret is None:
         return _unauthenticated()
     now = dt.datetime.now(dt.UTC)
-    async with request.app.state.engine.begin() as conn:
-        credential = await credential_for_secret(conn, secret, dt.timedelta(days=settings.session_idle_days))
-        if credential is None or READ not in credential.scopes:
-            return _unauthenticated()
-        document = await library_export(conn, credential.user_id, now)
+    document = await export_for_secret(
+        request.app.state.engine,
+        secret,
+        dt.timedelta(days=settings.session_idle_days),
+        now,
+        lambda credential: READ in credential.scopes,
+    )
+    if document is None:
+        return _unauthenticated()
     body = orjson.dumps(document) if file_format == "json" else export_csv(document).encode()
     name = f"omnimediatrak-library-{now:%Y%m%d}.{file_format}"
     return Response(

@@ -22,10 +22,13 @@ from db.keyset import InvalidCursor
 from db.library_import import jobs as job_queries
 from db.library_import.entry import DEFAULT_MERGE_POLICY
 from db.library_import.jobs import JobRow, ProblemRow
-from db.library_import.run import claim_job, run_job
+from db.library_import.run import claim_job, interrupt_jobs, run_job
+from db.refusals import RefusalCode, invalid, refused
+from gql.auth import Viewer
+from gql.commands import perform
 from gql.context import Info
-from gql.errors import INPUT, USER_ERRORS, UserError, UserErrorCode, user_error
-from gql.permissions import is_owner, write_denied
+from gql.errors import INPUT, USER_ERRORS, UserError
+from gql.permissions import is_owner
 from gql.relay import (
     After,
     Connection,
@@ -283,8 +286,7 @@ class LibraryImportRunner:
                 await conn.close()
         self.connections.clear()
         if unfinished:
-            async with self.engine.begin() as conn:
-                await job_queries.interrupt_unfinished(conn, unfinished)
+            await interrupt_jobs(self.engine, unfinished)
 
 
 @strawberry.input(description="A library file to import into your own library.")
@@ -299,8 +301,10 @@ class ImportLibraryInput:
 
 @strawberry.type(description="The import job, started.")
 class ImportLibraryPayload:
-    job: LibraryImportJob | None = strawberry.field(description="The job; poll it until it ends.")
-    user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
+    job: LibraryImportJob | None = strawberry.field(
+        default=None, description="The job; poll it until it ends."
+    )
+    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
 @strawberry.type
@@ -312,30 +316,25 @@ class LibraryImportMutation:
     async def import_library(
         self, info: Info, input: Annotated[ImportLibraryInput, INPUT]
     ) -> ImportLibraryPayload:
-        viewer = info.context.viewer
-        denied = write_denied(viewer)
-        if denied is not None:
-            return ImportLibraryPayload(job=None, user_errors=[denied])
-        assert viewer is not None
-        upload = input.file
-        if not hasattr(upload, "read"):
-            error = user_error(UserErrorCode.INVALID, "Send the file as a multipart upload", "file")
-            return ImportLibraryPayload(job=None, user_errors=[error])
-        data: bytes = await upload.read()
-        if not data:
-            return ImportLibraryPayload(
-                job=None, user_errors=[user_error(UserErrorCode.INVALID, "The file is empty", "file")]
-            )
-        file_name = str(getattr(upload, "filename", None) or "upload")[:200]
-        runner: LibraryImportRunner = info.context.request.app.state.library_imports
-        try:
-            row = await runner.start(
-                viewer.user_id, input.format.value, file_name, input.merge_policy.value, data
-            )
-        except job_queries.ImportInProgress as exc:
-            message = (
-                f"Your import {to_global_id('LibraryImportJob', exc.job_id)} is still running: "
-                "send this file once it has finished"
-            )
-            return ImportLibraryPayload(job=None, user_errors=[user_error(UserErrorCode.CONFLICT, message)])
-        return ImportLibraryPayload(job=LibraryImportJob.from_row(row), user_errors=[])
+        async def run(viewer: Viewer) -> ImportLibraryPayload:
+            upload = input.file
+            if not hasattr(upload, "read"):
+                raise invalid("Send the file as a multipart upload", "file")
+            data: bytes = await upload.read()
+            if not data:
+                raise invalid("The file is empty", "file")
+            file_name = str(getattr(upload, "filename", None) or "upload")[:200]
+            runner: LibraryImportRunner = info.context.request.app.state.library_imports
+            try:
+                row = await runner.start(
+                    viewer.user_id, input.format.value, file_name, input.merge_policy.value, data
+                )
+            except job_queries.ImportInProgress as exc:
+                message = (
+                    f"Your import {to_global_id('LibraryImportJob', exc.job_id)} is still running: "
+                    "send this file once it has finished"
+                )
+                raise refused(RefusalCode.CONFLICT, message) from exc
+            return ImportLibraryPayload(job=LibraryImportJob.from_row(row))
+
+        return await perform(info, ImportLibraryPayload, run)

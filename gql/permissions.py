@@ -12,8 +12,8 @@ Rules:
 - Catalog aggregates over users' entries (`Media.stats`) show the rating mean and the status
   breakdown only once enough users track the item that no single entry can be read out of them.
 
-`require_*` raise `Unauthenticated` / `Forbidden` (typed GraphQL errors a query may let through);
-mutations turn them into a `userErrors` entry with `user_error_for`.
+Queries raise `Unauthenticated` / `Forbidden` (typed GraphQL errors); mutations authorise with
+`gql.commands.perform`, which answers a refusal as `userErrors`.
 """
 
 import uuid
@@ -23,7 +23,7 @@ from db.smart_lists import selects_by_library
 from db.vocabulary import TOKEN_SCOPES
 from gql.auth import Viewer
 from gql.context import Info
-from gql.errors import Forbidden, Unauthenticated, UserError, UserErrorCode, user_error
+from gql.errors import Unauthenticated
 
 SCOPES = TOKEN_SCOPES
 READ, WRITE, ADMIN = TOKEN_SCOPES
@@ -48,17 +48,6 @@ def require_viewer(info: Info) -> Viewer:
     return viewer
 
 
-def require_scope(viewer: Viewer, scope: str) -> Viewer:
-    if not viewer.can(scope):
-        raise Forbidden(f"This token lacks the {scope} scope")
-    return viewer
-
-
-def require_writer(info: Info) -> Viewer:
-    """The signed-in viewer allowed to change their own data (the check every user mutation starts with)."""
-    return require_scope(require_viewer(info), WRITE)
-
-
 def is_owner(viewer: Viewer | None, owner_id: uuid.UUID) -> bool:
     return viewer is not None and viewer.user_id == owner_id and viewer.can(READ)
 
@@ -80,24 +69,6 @@ def profile_visible_to(viewer: Viewer | None, owner_id: uuid.UUID, profile_publi
     return visible_to(viewer, owner_id, profile_public)
 
 
-def require_session(viewer: Viewer) -> Viewer:
-    """Creating credentials and changing the password need an interactive sign-in, not an API token,
-    so a leaked token cannot mint itself a wider one or take the account over."""
-    if viewer.session_id is None:
-        raise Forbidden("Sign in with your password to do this; API tokens cannot")
-    return viewer
-
-
-def user_error_for(error: Unauthenticated | Forbidden) -> UserError:
-    code = UserErrorCode.UNAUTHENTICATED if isinstance(error, Unauthenticated) else UserErrorCode.FORBIDDEN
-    return user_error(code, error.message)
-
-
-def not_found(what: str, *field: str) -> UserError:
-    """The answer for an object that does not exist or is not the caller's: the two look the same."""
-    return user_error(UserErrorCode.NOT_FOUND, f"No such {what}", *field)
-
-
 def can_see_list(viewer: Viewer | None, list_row: UserListRow) -> bool:
     return is_owner(viewer, list_row.user_id) or bool(list_row.is_public)
 
@@ -110,24 +81,6 @@ def can_evaluate_smart_list(viewer: Viewer | None, list_row: UserListRow) -> boo
     return profile_visible_to(viewer, list_row.user_id, bool(list_row.owner_profile_public))
 
 
-def write_denied(viewer: Viewer | None) -> UserError | None:
-    """Why the caller may not write at all (anonymous, or a token without the WRITE scope)."""
-    if viewer is None:
-        return user_error(UserErrorCode.UNAUTHENTICATED, "Sign in first")
-    if not viewer.can("WRITE"):
-        return user_error(UserErrorCode.FORBIDDEN, "This token may only read")
-    return None
-
-
 def is_admin(viewer: Viewer | None) -> bool:
     """An admin account acting with the ADMIN scope (a session, or a token created with ADMIN)."""
     return viewer is not None and viewer.is_admin
-
-
-def admin_denied(viewer: Viewer | None) -> UserError | None:
-    """Why the caller may not curate the catalog; everyone but admins gets FORBIDDEN."""
-    return (
-        None
-        if is_admin(viewer)
-        else user_error(UserErrorCode.FORBIDDEN, "Only admins can change the catalog")
-    )

@@ -14,11 +14,10 @@ from typing import Any
 
 from strawberry.utils.str_converters import to_camel_case
 
+from db.refusals import Refusal, RefusalCode, Refused
 from db.smart_lists import SMART_SORT_FIELDS, SORT_DIRECTIONS, InvalidDefinition, SmartDefinition
 from db.vocabulary import graphql_name
-from gql.commands import InputRefused
 from gql.enums import MediaType, TrackingStatus
-from gql.errors import UserError, UserErrorCode
 
 MEDIA_TYPE_VALUES = {member.name: member.value for member in MediaType}
 STATUS_VALUES = {member.name: member.value for member in TrackingStatus}
@@ -34,8 +33,8 @@ _API_WORDS = {
 _SNAKE_WORD = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")
 
 
-def _refused(path: Sequence[str], message: str) -> InputRefused:
-    return InputRefused(UserError(field=["definition", *path], code=UserErrorCode.INVALID, message=message))
+def _refused(path: Sequence[str], message: str) -> Refused:
+    return Refused(Refusal(RefusalCode.INVALID, message, ("definition",), within=tuple(path)))
 
 
 def _snake(name: str) -> str:
@@ -103,7 +102,7 @@ def _api_message(message: str) -> str:
 
 
 def definition_from_api(data: Any) -> SmartDefinition:
-    """The API's definition as db's value; raises InputRefused with the API's names."""
+    """The API's definition as db's value; raises Refused with the API's names."""
     data = _object(data, [])
     _refuse_unknown(data, ("media", "tracking", "sort"), [])
     stored: dict[str, Any] = {"version": 2, "media": _media(_object(data.get("media") or {}, ["media"]))}
@@ -117,8 +116,9 @@ def definition_from_api(data: Any) -> SmartDefinition:
 
 
 def definition_to_api(stored: dict[str, Any]) -> dict[str, Any]:
-    """A stored definition as the API shows it (the canonical form: every part, defaults filled in)."""
-    definition = SmartDefinition.from_stored(stored).to_stored()
+    """A stored definition as the API shows it. Stored definitions are canonical (`to_stored`: every
+    part, defaults filled in), so this only renames."""
+    definition = stored
     media = {to_camel_case(key): value for key, value in definition["media"].items()}
     if "mediaTypes" in media:
         media["mediaTypes"] = [MediaType(value).name for value in media["mediaTypes"]]

@@ -5,7 +5,7 @@ import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import any_, select
+from sqlalchemy import Uuid, any_, bindparam, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db import lists as list_queries
@@ -86,3 +86,33 @@ async def test_static_list_pages_are_one_direct_statement_per_shape() -> None:
     )
     mixed, _, _ = list_queries.items_query([request(None), smart])
     assert not isinstance(mixed, DirectStatement)
+
+
+async def test_json_columns_are_read_decoded(engine: AsyncEngine) -> None:
+    """As SQLAlchemy reads them: rows of lists (filter_definition) and of users (settings) rely on it."""
+    statement = DirectStatement(
+        select(
+            literal_column("""'{"a": [1, "b"]}'::jsonb""").label("document"),
+            literal_column("""'"text"'::jsonb""").label("text"),
+            literal_column("NULL::jsonb").label("missing"),
+        )
+    )
+    async with reads_of(engine).connect() as conn:
+        [row] = await statement.fetch(conn, {})
+    assert row.document == {"a": [1, "b"]}
+    assert row.text == "text"
+    assert row.missing is None
+
+
+async def test_every_column_is_an_attribute_even_one_named_like_a_record_method(engine: AsyncEngine) -> None:
+    media_id = await make_media(engine, title="Ubik")
+    statement = DirectStatement(
+        select(literal_column("2").label("items"), literal_column("'y'").label("get"), Media.title).where(
+            Media.id == bindparam("id", type_=Uuid)
+        )
+    )
+    assert statement.columns == ("items", "get", "title")
+    async with reads_of(engine).connect() as conn:
+        [row] = await statement.fetch(conn, {"id": media_id})
+    assert (row.items, row.get, row.title) == (2, "y", "Ubik")
+    assert [row["items"], row["get"], row["title"]] == [2, "y", "Ubik"]

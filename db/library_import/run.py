@@ -11,7 +11,7 @@ import contextlib
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -23,6 +23,7 @@ from db.library_import.jobs import (
     JobRow,
     create_job,
     finish_job,
+    interrupt_unfinished,
     record_batch,
     record_lists,
     release_job,
@@ -70,6 +71,12 @@ async def claim_job(
         await conn.close()
         raise
     return ClaimedJob(row, conn)
+
+
+async def interrupt_jobs(engine: AsyncEngine, job_ids: Sequence[uuid.UUID]) -> None:
+    """Mark the jobs interrupted (those of a server stopping with them unfinished)."""
+    async with engine.begin() as conn:
+        await interrupt_unfinished(conn, job_ids)
 
 
 async def run_job(
