@@ -1,5 +1,6 @@
 """Which failures mean "the database is unavailable" (down, restarting, unreachable, or the pool
-exhausted) rather than a defect: the server answers those with 503 and Retry-After."""
+exhausted) rather than a defect: the server answers those with 503 and Retry-After; and which mean
+"this transaction lost a race and may simply run again"."""
 
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import exc as sa_exc
@@ -25,6 +26,21 @@ def is_database_unavailable(error: BaseException | None) -> bool:
         if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
             return True
         if isinstance(error, asyncpg.InterfaceError) and "connection is closed" in str(error):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+# 40P01 and 40001: PostgreSQL rolled the transaction back to break a deadlock or a serialization
+# conflict; the same work run again normally succeeds.
+_TRANSIENT = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
+
+
+def is_retryable(error: BaseException | None) -> bool:
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, _TRANSIENT):
             return True
         error = error.__cause__ or error.__context__
     return False

@@ -1,7 +1,9 @@
 """Identity conflicts that ingestion recorded (ingest.conflicts), listed for the admins who settle
 them with db.identity (merge two items, or move a key to the item it belongs to)."""
 
-from typing import Any
+import datetime as dt
+import uuid
+from typing import Any, Protocol
 
 from sqlalchemy import Select, false, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -30,7 +32,38 @@ def _conflicts(resolved: bool) -> Select[*tuple[Any, ...]]:
     )
 
 
-async def conflicts_page(conn: AsyncConnection, resolved: bool, first: int, after: str | None) -> Page[Any]:
+class ConflictRow(Protocol):
+    """An identity conflict as `CONFLICT_COLUMNS` read it."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def job_id(self) -> int: ...
+    @property
+    def line_number(self) -> int | None: ...
+    @property
+    def source_name(self) -> str: ...
+    @property
+    def external_key(self) -> str: ...
+    @property
+    def kind(self) -> str | None: ...
+    @property
+    def existing_media_id(self) -> uuid.UUID | None: ...
+    @property
+    def incoming_media_id(self) -> uuid.UUID | None: ...
+    @property
+    def details(self) -> dict[str, Any]: ...
+    @property
+    def created_at(self) -> dt.datetime: ...
+    @property
+    def resolved_at(self) -> dt.datetime | None: ...
+    @property
+    def feed(self) -> str: ...
+
+
+async def conflicts_page(
+    conn: AsyncConnection, resolved: bool, first: int, after: str | None
+) -> Page[ConflictRow]:
     """Newest first."""
     rows = list(
         await conn.execute(

@@ -9,7 +9,7 @@ import datetime as dt
 import uuid
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from sqlalchemy import Row, delete, insert, select, text, update
@@ -455,7 +455,28 @@ async def resolve_pending_relations(conn: AsyncConnection, keys: Sequence[tuple[
     return len(resolved)
 
 
-async def revisions_by_media_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[list[Row[Any]]]:
+class RevisionRow(Protocol):
+    """One change of an item, as media.revisions holds it."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def media_id(self) -> uuid.UUID: ...
+    @property
+    def actor_id(self) -> uuid.UUID | None: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def changes(self) -> dict[str, Any]: ...
+    @property
+    def created_at(self) -> dt.datetime: ...
+    @property
+    def job_id(self) -> int | None: ...
+    @property
+    def source(self) -> str | None: ...
+
+
+async def revisions_by_media_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[list[RevisionRow]]:
     rows = (
         await conn.execute(
             select(MediaRevision)
@@ -463,7 +484,7 @@ async def revisions_by_media_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]
             .order_by(MediaRevision.media_id, MediaRevision.created_at.desc(), MediaRevision.id.desc())
         )
     ).all()
-    by_media: dict[uuid.UUID, list[Row[Any]]] = {media_id: [] for media_id in ids}
+    by_media: dict[uuid.UUID, list[RevisionRow]] = {media_id: [] for media_id in ids}
     for row in rows:
         by_media[row.media_id].append(row)
     return [by_media[media_id] for media_id in ids]

@@ -185,7 +185,9 @@ def _list_cursor(row: Any) -> str:
     return keyset_cursor("lists", [row.created_at, row.id])
 
 
-async def list_pages_of_owners(conn: AsyncConnection, requests: Sequence[ListsRequest]) -> list[Page[Any]]:
+async def list_pages_of_owners(
+    conn: AsyncConnection, requests: Sequence[ListsRequest]
+) -> list[Page[UserListRow]]:
     """Pages of the lists of many owners in one statement, oldest first: one UNION ALL part per
     distinct (visibility, first, after), its owners an array parameter."""
     groups: dict[tuple[bool, int, str | None], list[uuid.UUID]] = {}
@@ -205,7 +207,7 @@ async def list_pages_of_owners(conn: AsyncConnection, requests: Sequence[ListsRe
     for request in requests:
         part = part_of[(request.include_private, request.first, request.after)]
         rows = sorted(found.get((part, request.owner_id), []), key=lambda row: (row.created_at, row.id))
-        kept = rows[: request.first]
+        kept: list[UserListRow] = rows[: request.first]
         pages.append(
             Page(rows=kept, has_next_page=len(rows) > request.first, cursors=LazyCursors(kept, _list_cursor))
         )

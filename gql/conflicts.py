@@ -4,13 +4,13 @@ with mergeMedia (two items that are one) or moveExternalLink (a key that belongs
 import datetime as dt
 import uuid
 from enum import Enum
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
-from sqlalchemy import Row
 from strawberry.scalars import JSON
 
 from db import conflicts as conflict_queries
+from db.conflicts import ConflictRow
 from db.keyset import InvalidCursor
 from gql.context import Info
 from gql.errors import Forbidden
@@ -85,7 +85,7 @@ class IngestConflict:
         )
 
     @classmethod
-    def from_row(cls, row: Row[Any]) -> "IngestConflict":
+    def from_row(cls, row: ConflictRow) -> "IngestConflict":
         details = dict(row.details or {})
         return cls(
             id=strawberry.ID(str(row.id)),

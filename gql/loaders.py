@@ -6,10 +6,9 @@ import datetime as dt
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from functools import cached_property, partial
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from aiodataloader import DataLoader
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from db import accounts as account_queries
@@ -101,7 +100,7 @@ class Loaders:
         return batch_loader(self.engine, tracking_queries.library_counts)
 
     @cached_property
-    def lists_page(self) -> DataLoader[list_queries.ListsRequest, Page[Any]]:
+    def lists_page(self) -> DataLoader[list_queries.ListsRequest, Page[list_queries.UserListRow]]:
         return batch_loader(self.engine, list_queries.list_pages_of_owners)
 
     @cached_property
@@ -150,5 +149,5 @@ class Loaders:
 
     # curation
     @cached_property
-    def revisions_by_media_id(self) -> DataLoader[uuid.UUID, list[Row[Any]]]:
+    def revisions_by_media_id(self) -> DataLoader[uuid.UUID, list[curation.RevisionRow]]:
         return batch_loader(self.engine, curation.revisions_by_media_ids)

@@ -6,9 +6,9 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 import strawberry
-from sqlalchemy import Row
 from strawberry.scalars import JSON
 
+from db.curation import RevisionRow
 from gql.context import Info
 from gql.enums import MediaType
 from gql.permissions import is_admin
@@ -80,7 +80,7 @@ class MediaRevision:
     created_at: dt.datetime = strawberry.field(description="When the change was made.")
 
     @classmethod
-    def from_row(cls, row: Row[Any]) -> "MediaRevision":
+    def from_row(cls, row: RevisionRow) -> "MediaRevision":
         return cls(
             id=strawberry.ID(str(row.id)),
             action=RevisionAction(row.action),

@@ -9,12 +9,13 @@ from sqlalchemy import Uuid, any_, bindparam, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db import lists as list_queries
+from db import relations
 from db.batch import uuid_keys
 from db.direct import DirectStatement
 from db.engine import StatementStats, current_stats, reads_of
 from db.media import MEDIA_BY_IDS, media_by_ids, media_read_columns
 from db.models import Media
-from tests.factories import make_media
+from tests.factories import link_media, make_media
 
 
 async def test_a_direct_statement_reads_what_sqlalchemy_reads(engine: AsyncEngine) -> None:
@@ -116,3 +117,27 @@ async def test_every_column_is_an_attribute_even_one_named_like_a_record_method(
         [row] = await statement.fetch(conn, {"id": media_id})
     assert (row.items, row.get, row.title) == (2, "y", "Ubik")
     assert [row["items"], row["get"], row["title"]] == [2, "y", "Ubik"]
+
+
+async def test_relations_read_directly_are_sqlalchemys_rows(engine: AsyncEngine) -> None:
+    dune, messiah, film = (
+        await make_media(engine, title="Dune"),
+        await make_media(engine, title="Dune Messiah", release_date="1969-01-01"),
+        await make_media(engine, title="Dune (film)", media_type="film", media_class="video.film"),
+    )
+    await link_media(engine, dune, messiah, "sequel", notes="book 2", weight=2)
+    await link_media(engine, dune, film, "adaptation")
+    async with reads_of(engine).connect() as conn:
+        through_sqlalchemy = [
+            row._asdict()
+            for row in await conn.execute(relations._relations_query(), {"keys": [dune, messiah, film]})
+        ]
+        direct = [
+            dict(row.items())
+            for row in await relations.RELATIONS_BY_IDS.fetch(conn, {"keys": [dune, messiah, film]})
+        ]
+    assert direct == through_sqlalchemy
+    assert {(row["title"], row["label"], row["direction"]) for row in direct} >= {
+        ("Dune Messiah", "sequel", "outgoing")
+    }
+    assert len(direct) == 4

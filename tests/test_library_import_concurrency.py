@@ -53,3 +53,36 @@ async def test_two_public_users_importing_the_same_items_in_opposite_orders_both
             text("SELECT DISTINCT tracker_count FROM media.media WHERE external_id LIKE 'test:shared-%'")
         )
         assert [row.tracker_count for row in counts] == [2]
+
+
+async def test_a_batch_rolled_back_to_break_a_deadlock_runs_again(engine: AsyncEngine) -> None:
+    """Whatever the lock order of the counters' triggers, PostgreSQL may pick an import's batch as the
+    victim of a deadlock: the batch runs again instead of failing the job. Here another transaction
+    holds the importing user's row and then writes an entry the batch has written: a deadlock, which
+    PostgreSQL breaks by rolling the batch back (the other side waits longer before it checks)."""
+    count = 20
+    async with engine.begin() as conn:
+        for statement in CATALOG.split(";"):
+            await conn.execute(text(statement), {"count": count})
+    user, _ = await make_user(engine, profile_visibility="public")
+    claimed = await claim_job(engine, user, "mal", "animelist.xml", "newer")
+    async with engine.connect() as blocker, engine.connect() as watcher:
+        transaction = await blocker.begin()
+        await blocker.execute(text("SET LOCAL deadlock_timeout = '60s'"))
+        await blocker.execute(text("SELECT 1 FROM users.users WHERE id = :id FOR UPDATE"), {"id": user})
+        blocker_pid = (await blocker.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        importing = asyncio.create_task(run_job(claimed, mal_list(list(range(1, count + 1)), "Completed")))
+        waiting = text("SELECT count(*) FROM pg_locks WHERE NOT granted AND pid <> :blocker")
+        while not (await watcher.execute(waiting, {"blocker": blocker_pid})).scalar_one():
+            assert not importing.done(), importing.result()
+            await asyncio.sleep(0.02)
+        await blocker.execute(
+            text(
+                "INSERT INTO interaction.user_media (user_id, media_id, status) "
+                "SELECT :user, id, 'completed' FROM media.media WHERE external_id = 'test:shared-1'"
+            ),
+            {"user": user},
+        )
+        await transaction.rollback()
+    job = await importing
+    assert (job.status, job.error, job.created) == ("succeeded", None, count)

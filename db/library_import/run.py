@@ -14,8 +14,10 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from db.availability import is_retryable
 from db.library_import import goodreads, letterboxd, mal, omnimediatrak, trakt
 from db.library_import.apply import ImportCounts, apply_batch, problem_of_row, write_problems
 from db.library_import.entry import ParsedFile, UnreadableFile
@@ -33,6 +35,7 @@ from db.library_import.lists import apply_lists
 
 log = logging.getLogger("omnimediatrak")
 BATCH_SIZE = 2000
+BATCH_ATTEMPTS = 3
 Progress = Callable[[int, int], None]
 
 
@@ -139,9 +142,18 @@ async def _apply(
     done = len(parsed.problems)
     for start in range(0, len(parsed.entries), batch_size):
         batch = parsed.entries[start : start + batch_size]
-        async with conn.begin():
-            counts = await apply_batch(conn, user_id, job_id, batch, policy, dt.datetime.now(dt.UTC))
-            await record_batch(conn, job_id, counts, len(batch))
+        for attempt in range(1, BATCH_ATTEMPTS + 1):
+            try:
+                async with conn.begin():
+                    counts = await apply_batch(conn, user_id, job_id, batch, policy, dt.datetime.now(dt.UTC))
+                    await record_batch(conn, job_id, counts, len(batch))
+                break
+            except DBAPIError as exc:
+                # Imports of the same items by other users lock the same counters; PostgreSQL may
+                # break a deadlock by rolling this batch back, which then simply runs again.
+                if attempt == BATCH_ATTEMPTS or not is_retryable(exc):
+                    raise
+                log.info("library import %s: batch rolled back by a lock conflict, retrying", job_id)
         done += len(batch)
         if progress is not None:
             progress(done, parsed.total)
