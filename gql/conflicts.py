@@ -127,15 +127,13 @@ class ConflictQuery:
             raise Forbidden("Only admins can list ingestion conflicts")
         resolved = status is IngestConflictStatus.RESOLVED
         size = page_size(first)
-        engine = info.context.engine
+        read = info.context.loaders.read
         try:
-            async with engine.connect() as conn:
-                page = await conflict_queries.conflicts_page(conn, resolved, size, after)
+            page = await read(conflict_queries.conflicts_page, resolved, size, after)
         except InvalidCursor as exc:
             raise bad_cursor(exc) from exc
 
         async def count_total() -> int:
-            async with engine.connect() as conn:
-                return await conflict_queries.count_conflicts(conn, resolved)
+            return await read(conflict_queries.count_conflicts, resolved)
 
         return connection_from_page(page, after, IngestConflict.from_row, count_total)

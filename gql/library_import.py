@@ -233,16 +233,14 @@ async def user_library_imports(
     if not is_owner(info.context.viewer, owner_id):
         return None
     size = page_size(first)
-    engine = info.context.engine
+    read = info.context.loaders.read
     try:
-        async with engine.connect() as conn:
-            page = await job_queries.jobs_of_user(conn, owner_id, size, after)
+        page = await read(job_queries.jobs_of_user, owner_id, size, after)
     except InvalidCursor as exc:
         raise bad_cursor(exc) from exc
 
     async def count_total() -> int:
-        async with engine.connect() as conn:
-            return await job_queries.count_jobs_of_user(conn, owner_id)
+        return await read(job_queries.count_jobs_of_user, owner_id)
 
     return connection_from_page(page, after, LibraryImportJob.from_row, count_total)
 

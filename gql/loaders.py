@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from functools import cached_property, partial
-from typing import TypeVar
+from typing import Concatenate, ParamSpec, TypeVar
 
 from aiodataloader import DataLoader
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -24,6 +24,8 @@ from db.media_rows import EntryRow, ExternalLinkRow, LibraryRow, MediaRow, Relat
 
 K = TypeVar("K")
 V = TypeVar("V")
+T = TypeVar("T")
+P = ParamSpec("P")
 
 
 def batch_loader(
@@ -43,6 +45,18 @@ class Loaders:
     def __init__(self, engine: AsyncEngine, session_idle: dt.timedelta) -> None:
         self.engine = engine
         self.session_idle = session_idle
+
+    async def read(
+        self,
+        fetch: Callable[Concatenate[AsyncConnection, P], Awaitable[T]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """A read that is no batch (a top-level page, its count, a filter menu), on the loaders' path:
+        its own pooled AUTOCOMMIT connection, so resolvers never open one. Not cached: a subscription
+        rereads the same key after every change."""
+        async with self.engine.connect() as conn:
+            return await fetch(conn, *args, **kwargs)
 
     # catalog
     @cached_property

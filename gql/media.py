@@ -356,13 +356,12 @@ async def media_connection(
     cursor_kind: str,
 ) -> MediaConnection:
     size = page_size(first)
-    engine = info.context.reads
+    read = info.context.loaders.read
     counted: asyncio.Future[search_queries.MediaCount] | None = None
 
     async def count() -> search_queries.MediaCount:
-        async with engine.connect() as conn:
-            bound = search_queries.count_bound(media_filter)
-            return await search_queries.count_media(conn, media_filter, bound=bound)
+        bound = search_queries.count_bound(media_filter)
+        return await read(search_queries.count_media, media_filter, bound=bound)
 
     async def count_once() -> search_queries.MediaCount:
         # totalCount and totalCountIsExact share one statement.
@@ -372,22 +371,21 @@ async def media_connection(
         return await counted
 
     try:
-        async with engine.connect() as conn:
-            if media_filter.search:
-                media_filter = await with_typo_corrections(conn, media_filter)
-            counts_with_page = search_queries.page_counts_matches(media_filter, sort)
-            if not counts_with_page and _asks_for(info.selected_fields[0].selections, COUNT_FIELDS):
-                # The count reads on its own connection while this one reads the page. Its failure
-                # is reported by totalCount, or not at all when the page failed first (no second
-                # error, no "exception never retrieved" at exit).
-                counted = asyncio.ensure_future(count())
-                counted.add_done_callback(_retrieve_exception)
-            page = await search_queries.search_media(
-                conn, media_filter, sort, size, after, cursor_kind=cursor_kind
-            )
-            if page.total is not None:
-                counted = asyncio.get_running_loop().create_future()
-                counted.set_result(page.total)
+        if media_filter.search:
+            media_filter = await read(with_typo_corrections, media_filter)
+        counts_with_page = search_queries.page_counts_matches(media_filter, sort)
+        if not counts_with_page and _asks_for(info.selected_fields[0].selections, COUNT_FIELDS):
+            # The count reads on its own connection while the page reads on another. Its failure
+            # is reported by totalCount, or not at all when the page failed first (no second
+            # error, no "exception never retrieved" at exit).
+            counted = asyncio.ensure_future(count())
+            counted.add_done_callback(_retrieve_exception)
+        page = await read(
+            search_queries.search_media, media_filter, sort, size, after, cursor_kind=cursor_kind
+        )
+        if page.total is not None:
+            counted = asyncio.get_running_loop().create_future()
+            counted.set_result(page.total)
     except BaseException as exc:
         if counted is not None:
             counted.cancel()
@@ -441,8 +439,7 @@ class MediaQuery:
         source: Annotated[str, strawberry.argument(description="The other catalog, e.g. `tmdb`.")],
         key: Annotated[str, strawberry.argument(description="The item's key there.")],
     ) -> Media | None:
-        async with info.context.reads.connect() as conn:
-            row = await media_queries.media_by_external_key(conn, source, key)
+        row = await info.context.loaders.read(media_queries.media_by_external_key, source, key)
         return None if row is None else Media.from_row(row)
 
     @strawberry.field(description="Search, filter and sort the catalog, with keyset pagination.")
@@ -482,8 +479,7 @@ class MediaQuery:
 
     @strawberry.field(description="Every media type with its number of items, for filter menus.")
     async def media_types(self, info: Info) -> list[MediaTypeCount]:
-        async with info.context.reads.connect() as conn:
-            counts = await media_queries.media_type_counts(conn)
+        counts = await info.context.loaders.read(media_queries.media_type_counts)
         return [MediaTypeCount(media_type=MediaType(media_type), count=count) for media_type, count in counts]
 
     @strawberry.field(
@@ -491,8 +487,7 @@ class MediaQuery:
         "the number of items in each subtree, for filter menus."
     )
     async def media_classes(self, info: Info) -> list[MediaClassCount]:
-        async with info.context.reads.connect() as conn:
-            counts = await media_queries.media_class_counts(conn)
+        counts = await info.context.loaders.read(media_queries.media_class_counts)
         return [MediaClassCount(media_class=media_class, count=count) for media_class, count in counts]
 
     @strawberry.field(
@@ -501,6 +496,5 @@ class MediaQuery:
         "`Science Fiction` are `science fiction`."
     )
     async def genres(self, info: Info) -> list[GenreCount]:
-        async with info.context.engine.connect() as conn:
-            counts = await media_queries.genre_counts(conn)
+        counts = await info.context.loaders.read(media_queries.genre_counts)
         return [GenreCount(name=name, count=count) for name, count in counts]

@@ -217,8 +217,7 @@ class Subscription:
         hub, connection = _live(info)
         with hub.subscribe(connection, [library_import_topic(job_id)], coalesce=True) as subscriber:
             while True:
-                async with info.context.reads.connect() as conn:
-                    (row,) = await job_queries.jobs_by_ids(conn, [job_id])
+                (row,) = await info.context.loaders.read(job_queries.jobs_by_ids, [job_id])
                 if row is None or not is_owner(viewer, row.user_id):
                     raise NotFound("library import")
                 yield LibraryImportJob.from_row(row)

@@ -1,5 +1,6 @@
 """Writes go through one command each in db/: no module of the GraphQL layer opens a transaction.
-Reads (loaders, pages, subscriptions, the credential lookup) may still open a connection."""
+Reads go through the loaders (`Loaders.read` for a read that is no batch): no resolver module opens a
+connection; only the infrastructure below does."""
 
 import ast
 from pathlib import Path
@@ -9,6 +10,9 @@ from gql.commands import user_error
 
 GQL = Path(__file__).resolve().parent.parent / "gql"
 TRANSACTION_METHODS = {"begin", "begin_nested", "commit"}
+# The loaders (and their one-off `read`), the outage probe, the HTTP app (credentials, health, export
+# streaming) and the command line: no resolver.
+MAY_OPEN_CONNECTIONS = {"gql/loaders.py", "gql/outage.py", "gql/app.py", "gql/cli.py"}
 
 
 def transactions_opened(source: str) -> list[int]:
@@ -19,6 +23,20 @@ def transactions_opened(source: str) -> list[int]:
         if isinstance(node, ast.Call)
         and isinstance(node.func, ast.Attribute)
         and node.func.attr in TRANSACTION_METHODS
+    ]
+
+
+def connections_opened(source: str) -> list[int]:
+    """The lines that call `.connect()` without arguments (an engine's) on anything: the WebSocket
+    hub's `connect(live)` registers a client."""
+    return [
+        node.lineno
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "connect"
+        and not node.args
+        and not node.keywords
     ]
 
 
@@ -38,6 +56,28 @@ def test_no_graphql_module_opens_a_transaction() -> None:
         for line in transactions_opened(path.read_text(encoding="utf-8"))
     }
     assert not offenders, f"open the transaction in a command in db/ instead: {sorted(offenders)}"
+
+
+def test_the_scan_finds_a_connection() -> None:
+    source = (
+        "async def f(info):\n    x = 1\n    async with info.context.reads.connect() as conn:\n"
+        "        return await g(conn)\n"
+    )
+    assert connections_opened(source) == [3]
+    assert connections_opened("async def f(info):\n    return await info.context.loaders.read(g, 1)\n") == []
+    assert connections_opened("def f(hub, live):\n    return hub.connect(live)\n") == []
+
+
+def test_no_resolver_module_opens_a_connection() -> None:
+    modules = {str(path.relative_to(GQL.parent)): path for path in sorted(GQL.rglob("*.py"))}
+    assert modules.keys() >= MAY_OPEN_CONNECTIONS, "a module allowed to connect is gone: shrink the list"
+    offenders = {
+        f"{name}:{line}"
+        for name, path in modules.items()
+        if name not in MAY_OPEN_CONNECTIONS
+        for line in connections_opened(path.read_text(encoding="utf-8"))
+    }
+    assert not offenders, f"read through a loader or `loaders.read` instead: {sorted(offenders)}"
 
 
 def test_refusals_are_answered_in_the_apis_spelling() -> None:
