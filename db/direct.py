@@ -11,27 +11,34 @@ text: db.media.media_read_columns), arrays, dates and UUIDs as asyncpg decodes t
 `uuid.UUID`). Parameters go to asyncpg as they are (no bind processing either): UUIDs, arrays,
 numbers, text, bytes, intervals, timestamps.
 
-The connection is the caller's AsyncConnection (pool, timeouts and AUTOCOMMIT as for every read);
-each statement is prepared once per connection, and counted as SQLAlchemy's statements are
-(db/engine.py).
+The connection is the caller's AsyncConnection (pool, timeouts and AUTOCOMMIT as for every read) or
+a pooled connection borrowed without one (`pooled_connection`, for loaders whose batches run only
+direct statements); each statement is prepared once per connection, and counted as SQLAlchemy's
+statements are (db/engine.py).
 """
 
+import contextlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 from weakref import WeakKeyDictionary
 
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.selectable import SelectBase
+from sqlalchemy.util.concurrency import greenlet_spawn
 
 from db.availability import is_database_unavailable
 from db.engine import current_stats
 
 _DIALECT = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
+
+# A read connection: SQLAlchemy's, or a pooled one without it (`pooled_connection`).
+DirectConnection = AsyncConnection | PoolProxiedConnection
 
 
 class Record(asyncpg.Record):  # type: ignore[misc]
@@ -57,11 +64,12 @@ class DirectStatement:
         self.literals = {name: bind.value for name, bind in compiled.binds.items() if not bind.required}
         self.prepared: WeakKeyDictionary[asyncpg.Connection, asyncpg.PreparedStatement] = WeakKeyDictionary()
 
-    async def fetch(self, conn: AsyncConnection, parameters: Mapping[str, Any]) -> list[Record]:
+    async def fetch(self, conn: DirectConnection, parameters: Mapping[str, Any]) -> list[Record]:
         arguments = [
             parameters[name] if name in parameters else self.literals[name] for name in self.parameter_names
         ]
-        driver: Any = (await conn.get_raw_connection()).driver_connection
+        pooled = conn if isinstance(conn, PoolProxiedConnection) else await conn.get_raw_connection()
+        driver: Any = pooled.driver_connection
         stats = current_stats.get()
         started = time.perf_counter()
         try:
@@ -75,7 +83,7 @@ class DirectStatement:
                 prepared = await self._prepare(driver)
                 rows = await prepared.fetch(*arguments)
         except Exception as error:
-            if is_database_unavailable(error):
+            if isinstance(conn, AsyncConnection) and (is_database_unavailable(error) or driver.is_closed()):
                 # As SQLAlchemy does for its own statements: the pool must not hand this connection out again.
                 await conn.invalidate(error)
             raise
@@ -92,3 +100,21 @@ class DirectStatement:
             raise RuntimeError(f"the statement returns {returned}, its record class reads {self.columns}")
         self.prepared[driver] = prepared
         return prepared
+
+
+@contextlib.asynccontextmanager
+async def pooled_connection(engine: AsyncEngine) -> AsyncIterator[PoolProxiedConnection]:
+    """A connection of the engine's pool without SQLAlchemy's Connection around it, for batches of
+    direct statements alone (a point lookup: 0.88-0.90 of the CPU per request with the Connection).
+    No transaction: each statement is its own, as on the AUTOCOMMIT reads. Invalidated when lost,
+    returned to the pool (which rolls nothing back: nothing began) in a greenlet, as SQLAlchemy does."""
+    connection = await engine.raw_connection()
+    try:
+        yield connection
+    except BaseException as error:
+        driver: Any = connection.driver_connection
+        if is_database_unavailable(error) or driver is None or driver.is_closed():
+            await greenlet_spawn(connection.invalidate, error)
+        raise
+    finally:
+        await greenlet_spawn(connection.close)

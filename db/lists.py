@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.accounts import profile_is_public
 from db.batch import union_of, uuid_keys
-from db.direct import DirectStatement
+from db.direct import DirectConnection, DirectStatement
 from db.keyset import SortKey, keys_after, parse_datetime, parse_int, parse_uuid
 from db.media import media_read_columns
 from db.media_rows import MediaRow
@@ -180,7 +180,7 @@ def _list_cursor(row: Any) -> str:
 
 
 async def list_pages_of_owners(
-    conn: AsyncConnection, requests: Sequence[ListsRequest]
+    conn: DirectConnection, requests: Sequence[ListsRequest]
 ) -> list[Page[UserListRow]]:
     """Pages of the lists of many owners in one statement, oldest first: one UNION ALL part per
     distinct (visibility, first, after), its owners an array parameter."""

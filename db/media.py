@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import NullType
 
 from db.batch import uuid_keys
-from db.direct import DirectStatement
+from db.direct import DirectConnection, DirectStatement
 from db.keyset import parse_date, parse_datetime, parse_float, parse_int32, parse_text, parse_uuid
 from db.media_filters import MEDIA_TYPES, MediaFilter, exact_title, filter_conditions, relevance
 from db.media_rows import ExternalLinkRow, MediaRow
@@ -95,7 +95,7 @@ def media_attributes(row: MediaRow) -> dict[str, Any]:
 MEDIA_BY_IDS = DirectStatement(select(*media_read_columns).where(Media.id == any_(uuid_keys())))
 
 
-async def media_by_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[MediaRow | None]:
+async def media_by_ids(conn: DirectConnection, ids: Sequence[uuid.UUID]) -> list[MediaRow | None]:
     rows: list[Any] = await MEDIA_BY_IDS.fetch(conn, {"keys": list(ids)})
     by_id = {row.id: row for row in rows}
     return [by_id.get(media_id) for media_id in ids]

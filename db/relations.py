@@ -15,7 +15,7 @@ from sqlalchemy import Text, any_, case, cast, func, literal, select, text, unio
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.batch import uuid_keys
-from db.direct import DirectStatement
+from db.direct import DirectConnection, DirectStatement
 from db.media import JSON_READ_AS_TEXT, media_columns, media_read_columns
 from db.media_rows import MediaRow, RelationRow
 from db.models import INVERSE_RELATION, NON_CANONICAL_RELATIONS, RELATION_TYPES, Media, Relationship
@@ -86,7 +86,7 @@ def _relations_query() -> Any:
 RELATIONS_BY_IDS = DirectStatement(_relations_query())
 
 
-async def relations_by_keys(conn: AsyncConnection, keys: Sequence[RelationKey]) -> list[list[RelationRow]]:
+async def relations_by_keys(conn: DirectConnection, keys: Sequence[RelationKey]) -> list[list[RelationRow]]:
     """Each key's relations, both directions labelled for the key's side, with the other item's row."""
     ids = list({media_id for media_id, _, _ in keys})
     by_viewer: dict[uuid.UUID, list[RelationRow]] = defaultdict(list)

@@ -10,6 +10,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 from aiodataloader import DataLoader
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.pool import PoolProxiedConnection
 
 from db import accounts as account_queries
 from db import curation, identity
@@ -18,6 +19,7 @@ from db import media as media_queries
 from db import relations as relation_queries
 from db import tracking as tracking_queries
 from db.accounts import ApiTokenRow, SessionRow, UserRow
+from db.direct import pooled_connection
 from db.library_import import jobs as library_import_jobs
 from db.media_rows import EntryRow, ExternalLinkRow, LibraryRow, MediaRow, RelationRow
 from db.pagination import Page
@@ -33,6 +35,18 @@ def batch_loader(
 ) -> DataLoader[K, V]:
     async def load(keys: list[K]) -> list[V]:
         async with engine.connect() as conn:
+            return list(await fetch(conn, keys))
+
+    return DataLoader(load, max_batch_size=1000)
+
+
+def direct_loader(
+    engine: AsyncEngine, fetch: Callable[[PoolProxiedConnection, Sequence[K]], Awaitable[Sequence[V]]]
+) -> DataLoader[K, V]:
+    """For batch functions that run only direct statements (db/direct.py)."""
+
+    async def load(keys: list[K]) -> list[V]:
+        async with pooled_connection(engine) as conn:
             return list(await fetch(conn, keys))
 
     return DataLoader(load, max_batch_size=1000)
@@ -61,7 +75,7 @@ class Loaders:
     # catalog
     @cached_property
     def media_by_id(self) -> DataLoader[uuid.UUID, MediaRow | None]:
-        return batch_loader(self.engine, media_queries.media_by_ids)
+        return direct_loader(self.engine, media_queries.media_by_ids)
 
     @cached_property
     def redirect_by_old_id(self) -> DataLoader[uuid.UUID, uuid.UUID | None]:
@@ -115,7 +129,7 @@ class Loaders:
 
     @cached_property
     def lists_page(self) -> DataLoader[list_queries.ListsRequest, Page[list_queries.UserListRow]]:
-        return batch_loader(self.engine, list_queries.list_pages_of_owners)
+        return direct_loader(self.engine, list_queries.list_pages_of_owners)
 
     @cached_property
     def lists_count(self) -> DataLoader[list_queries.ListsRequest, int]:
@@ -144,7 +158,7 @@ class Loaders:
 
     @cached_property
     def relations_by_key(self) -> DataLoader[relation_queries.RelationKey, list[RelationRow]]:
-        return batch_loader(self.engine, relation_queries.relations_by_keys)
+        return direct_loader(self.engine, relation_queries.relations_by_keys)
 
     @cached_property
     def graph_by_key(self) -> DataLoader[relation_queries.GraphKey, relation_queries.Graph]:

@@ -10,8 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db import lists as list_queries
 from db import relations
+from db.availability import is_database_unavailable
 from db.batch import uuid_keys
-from db.direct import DirectStatement
+from db.direct import DirectStatement, pooled_connection
 from db.engine import StatementStats, current_stats, reads_of
 from db.media import MEDIA_BY_IDS, media_by_ids, media_read_columns
 from db.models import Media
@@ -141,3 +142,24 @@ async def test_relations_read_directly_are_sqlalchemys_rows(engine: AsyncEngine)
         ("Dune Messiah", "sequel", "outgoing")
     }
     assert len(direct) == 4
+
+
+async def test_a_lost_pooled_connection_is_not_handed_out_again(engine: AsyncEngine) -> None:
+    media_id = await make_media(engine)
+    reads = reads_of(engine)
+
+    async def read_after_its_backend_is_terminated() -> None:
+        async with pooled_connection(reads) as conn:
+            driver: Any = conn.driver_connection
+            backend = await driver.fetchval("SELECT pg_backend_pid()")
+            async with reads.connect() as other:  # another connection: this one is checked out
+                # Waits (up to 5 s) until the backend is gone.
+                await other.exec_driver_sql(f"SELECT pg_terminate_backend({int(backend)}, 5000)")
+            await media_by_ids(conn, [media_id])
+
+    with pytest.raises(Exception) as lost:  # noqa: PT011 - whichever error the driver raises
+        await read_after_its_backend_is_terminated()
+    assert is_database_unavailable(lost.value), repr(lost.value)
+    # The pool hands out the connection returned last: had the lost one gone back, this would fail.
+    async with pooled_connection(reads) as conn:
+        assert (await media_by_ids(conn, [media_id]))[0] is not None
