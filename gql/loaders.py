@@ -170,6 +170,16 @@ class Loaders:
         return batch_loader(self.engine, library_import_jobs.jobs_by_ids)
 
     @cached_property
+    def library_imports_page(
+        self,
+    ) -> DataLoader[library_import_jobs.JobsRequest, Page[library_import_jobs.JobRow]]:
+        return batch_loader(self.engine, library_import_jobs.jobs_pages)
+
+    @cached_property
+    def library_import_count(self) -> DataLoader[uuid.UUID, int]:
+        return batch_loader(self.engine, library_import_jobs.job_counts)
+
+    @cached_property
     def import_problems_page(
         self,
     ) -> DataLoader[library_import_jobs.ProblemsRequest, Page[library_import_jobs.ProblemRow]]:
