@@ -31,9 +31,9 @@ from bench.load import start_server, wait_ready
 from db.cluster import DATABASE_NAME, EmbeddedCluster
 from db.engine import make_engine
 from db.ingest import ingest_file
-from db.media import MediaSort, _cursor_kind, _sort_keys
+from db.keyset import keyset_cursor
 from db.media_filters import MediaFilter
-from db.pagination import encode_cursor
+from db.media_search import MediaSort, _cursor_kind, _sort_keys
 from gql.relay import to_global_id
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,7 +82,7 @@ async def samples(socket_dir: str) -> dict[str, Any]:
     kind = _cursor_kind("search", book_filter, keys)
     return {
         "popular": [to_global_id("Media", row["id"]) for row in popular],
-        "deep_cursors": [encode_cursor(kind, list(values)) for values in deep],
+        "deep_cursors": [keyset_cursor(kind, list(values)) for values in deep],
         "books": books,
     }
 

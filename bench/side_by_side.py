@@ -46,7 +46,7 @@ import psutil  # type: ignore[import-untyped]
 from bench.generate import ADJECTIVES, NOUNS
 from db.accounts import hash_secret
 from db.cluster import DATABASE_NAME, EmbeddedCluster
-from db.media import COUNT_BOUND, SEARCH_COUNT_BOUND
+from db.media_search import COUNT_BOUND, SEARCH_COUNT_BOUND
 from db.migrate import upgrade
 from db.models import TRACKING_STATUSES
 from gql.relay import from_global_id, to_global_id

@@ -8,9 +8,8 @@ from typing import Any, Protocol
 from sqlalchemy import Select, false, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from db.keyset import SortKey, keyset_page, keyset_select, parse_int
+from db.keyset import Page, SortKey, keyset_page, keyset_select, parse_int
 from db.models import Conflict, ImportJob, Source
-from db.pagination import Page
 
 # Why a record's key could not be applied (db/ingest_batch.py writes them, docs/ingestion.md tells them).
 KEYS_OF_TWO_ITEMS = "keys_of_two_items"

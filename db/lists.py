@@ -41,11 +41,21 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from db.accounts import profile_is_public
 from db.batch import union_of, uuid_keys
 from db.direct import DirectConnection, DirectStatement
-from db.keyset import SortKey, keys_after, parse_datetime, parse_int, parse_uuid
+from db.keyset import (
+    LazyCursors,
+    Page,
+    SortKey,
+    keys_after,
+    keyset_cursor,
+    keyset_values,
+    order_by,
+    parse_datetime,
+    parse_int,
+    parse_uuid,
+)
 from db.media import media_read_columns
 from db.media_rows import MediaRow
 from db.models import ListItem, Media, User, UserList
-from db.pagination import InvalidCursor, LazyCursors, Page, decode_cursor, encode_cursor
 from db.smart_lists import SmartDefinition, smart_base, smart_sort_keys
 
 LIST_ITEM_LIMIT = 10_000
@@ -124,11 +134,7 @@ class ListsRequest:
 
 
 def _lists_cursor_values(after: str) -> list[Any]:
-    created, list_id = decode_cursor(after, "lists", 2)
-    try:
-        return [parse_datetime(created), parse_uuid(list_id)]
-    except (TypeError, ValueError) as exc:
-        raise InvalidCursor("The cursor is not valid") from exc
+    return keyset_values(LIST_KEYS, "lists", after)
 
 
 def check_lists_cursor(after: str | None) -> None:
@@ -176,7 +182,7 @@ def _lists_parameters(part: int, owners: list[uuid.UUID], first: int, after: str
 
 
 def _list_cursor(row: Any) -> str:
-    return encode_cursor("lists", [row.created_at.isoformat(), str(row.id)])
+    return keyset_cursor("lists", [row.created_at, row.id])
 
 
 async def list_pages_of_owners(
@@ -250,17 +256,14 @@ class ItemsRequest:
 def _smart_cursor_values(request: ItemsRequest, keys: Sequence[SortKey]) -> tuple[list[Any], int] | None:
     if request.after is None:
         return None
-    raw = decode_cursor(request.after, "smart-list", len(keys) + 1)
-    try:
-        return [key.parse(value) for key, value in zip(keys, raw, strict=False)], parse_int(raw[-1])
-    except (TypeError, ValueError) as exc:
-        raise InvalidCursor("The cursor is not valid") from exc
+    *values, ordinal = keyset_values(keys, "smart-list", request.after, trailing=(parse_int,))
+    return values, ordinal
 
 
 def _smart_items(request: ItemsRequest) -> Any:
     definition = SmartDefinition.from_stored(json.loads(request.definition or "{}"))
     keys = smart_sort_keys(definition)
-    order = [key.expression.desc() if key.descending else key.expression.asc() for key in keys]
+    order = order_by(keys)
     query = smart_base(
         definition,
         request.owner_id,
@@ -347,11 +350,8 @@ def _static_parameters(
 
 
 def _static_cursor_values(after: str) -> list[Any]:
-    position, media_id, _ordinal = decode_cursor(after, "list", 3)
-    try:
-        return [parse_int(position), parse_uuid(media_id)]
-    except (TypeError, ValueError) as exc:
-        raise InvalidCursor("The cursor is not valid") from exc
+    position, media_id, _ordinal = keyset_values(ITEM_KEYS, "list", after, trailing=(parse_int,))
+    return [position, media_id]
 
 
 @functools.lru_cache(maxsize=64)
@@ -400,9 +400,9 @@ class ListItemRow:
 
 def _item_cursor(kind: str, row: Any) -> str:
     if row.sort_values is None:  # a static list's item
-        return encode_cursor(kind, [row.position, str(row.id), row.ordinal])
+        return keyset_cursor(kind, [row.position, row.id, row.ordinal])
     # sort_values is JSON text, decoded only for the cursors a client reads.
-    return encode_cursor(kind, [*json.loads(row.sort_values), row.ordinal])
+    return keyset_cursor(kind, [*json.loads(row.sort_values), row.ordinal])
 
 
 async def list_item_pages(conn: AsyncConnection, requests: Sequence[ItemsRequest]) -> list[Page[ListItemRow]]:

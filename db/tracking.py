@@ -38,9 +38,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.batch import union_of, uuid_keys
 from db.keyset import (
+    LazyCursors,
+    Page,
     SortKey,
     keys_after,
+    keyset_cursor,
     keyset_values,
+    order_by,
     parse_date,
     parse_datetime,
     parse_int32,
@@ -50,7 +54,6 @@ from db.keyset import (
 from db.media import media_read_columns
 from db.media_rows import EntryRow, LibraryRow
 from db.models import TRACKING_STATUSES, Media, UserMedia
-from db.pagination import LazyCursors, Page, encode_cursor
 from db.types import Ltree
 
 RATING_RANGE = (1, 10)
@@ -343,7 +346,7 @@ def _library_part(part: int, library_filter: LibraryFilter, sort: str, with_curs
         .render_derived(name=f"users{part}")
     )
     keys = library_sort_keys(sort)
-    order = [key.expression.desc() if key.descending else key.expression.asc() for key in keys]
+    order = order_by(keys)
     base = (
         select(
             *entry_columns,
@@ -398,7 +401,7 @@ def library_pages_query(requests: Sequence[LibraryRequest]) -> tuple[Any, dict[s
 
 def _library_cursor(sort: str, row: Any) -> str:
     # sort_values is JSON text, decoded only for the cursors a client reads.
-    return encode_cursor(f"library:{sort}", json.loads(row.sort_values))
+    return keyset_cursor(f"library:{sort}", json.loads(row.sort_values))
 
 
 async def library_pages(conn: AsyncConnection, requests: Sequence[LibraryRequest]) -> list[Page[LibraryRow]]:

@@ -11,7 +11,7 @@ from strawberry.scalars import JSON
 
 from db import conflicts as conflict_queries
 from db.conflicts import ConflictRow
-from db.pagination import InvalidCursor
+from db.keyset import InvalidCursor
 from gql.context import Info
 from gql.errors import Forbidden
 from gql.media import Media, media_by_raw_id

@@ -18,11 +18,11 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from strawberry.file_uploads import Upload
 
+from db.keyset import InvalidCursor
 from db.library_import import jobs as job_queries
 from db.library_import.entry import DEFAULT_MERGE_POLICY
 from db.library_import.jobs import JobRow, ProblemRow
 from db.library_import.run import claim_job, interrupt_jobs, run_job
-from db.pagination import InvalidCursor
 from db.refusals import RefusalCode, invalid, refused
 from gql.auth import Viewer
 from gql.commands import perform
@@ -232,15 +232,16 @@ async def user_library_imports(
     """User.libraryImports: the owner's imports, newest first; null for anyone else."""
     if not is_owner(info.context.viewer, owner_id):
         return None
-    size = page_size(first)
-    read = info.context.loaders.read
+    request = job_queries.JobsRequest(owner_id, page_size(first), after)
     try:
-        page = await read(job_queries.jobs_of_user, owner_id, size, after)
+        job_queries.check_jobs_cursor(after)
     except InvalidCursor as exc:
         raise bad_cursor(exc) from exc
+    loaders = info.context.loaders
+    page = await loaders.library_imports_page.load(request)
 
     async def count_total() -> int:
-        return await read(job_queries.count_jobs_of_user, owner_id)
+        return await loaders.library_import_count.load(owner_id)
 
     return connection_from_page(page, after, LibraryImportJob.from_row, count_total)
 

@@ -13,7 +13,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from db import lists as list_queries
-from db.pagination import InvalidCursor, Page
+from db.keyset import InvalidCursor, Page
 from gql.context import Info
 from gql.lazy_types import lazy_class
 from gql.media import Media

@@ -20,9 +20,9 @@ from db import relations as relation_queries
 from db import tracking as tracking_queries
 from db.accounts import ApiTokenRow, SessionRow, UserRow
 from db.direct import pooled_connection
+from db.keyset import Page
 from db.library_import import jobs as library_import_jobs
 from db.media_rows import EntryRow, ExternalLinkRow, LibraryRow, MediaRow, RelationRow
-from db.pagination import Page
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -168,6 +168,16 @@ class Loaders:
     @cached_property
     def library_import_job_by_id(self) -> DataLoader[uuid.UUID, library_import_jobs.JobRow | None]:
         return batch_loader(self.engine, library_import_jobs.jobs_by_ids)
+
+    @cached_property
+    def library_imports_page(
+        self,
+    ) -> DataLoader[library_import_jobs.JobsRequest, Page[library_import_jobs.JobRow]]:
+        return batch_loader(self.engine, library_import_jobs.jobs_pages)
+
+    @cached_property
+    def library_import_count(self) -> DataLoader[uuid.UUID, int]:
+        return batch_loader(self.engine, library_import_jobs.job_counts)
 
     @cached_property
     def import_problems_page(

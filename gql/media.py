@@ -14,11 +14,12 @@ from strawberry.scalars import JSON
 from strawberry.types.nodes import SelectedField, Selection
 
 from db import media as media_queries
+from db import media_search as search_queries
 from db import relations as relation_queries
-from db.media import MediaSort
+from db.keyset import InvalidCursor
 from db.media_filters import LTREE_PATTERN, MediaFilter, with_typo_corrections
 from db.media_rows import JsonText, MediaRow
-from db.pagination import InvalidCursor
+from db.media_search import MediaSort
 from gql.context import Info
 from gql.enums import DatePrecision, MediaType, TrackingStatus
 from gql.errors import BadUserInput
@@ -327,19 +328,19 @@ async def media_by_raw_id(info: Info, media_id: uuid.UUID) -> Media | None:
 
 @strawberry.type(description="A page of catalog items.")
 class MediaConnection(Connection[Media]):
-    count_media: strawberry.Private[Callable[[], Awaitable[media_queries.MediaCount]]]
+    count_media: strawberry.Private[Callable[[], Awaitable[search_queries.MediaCount]]]
 
     @strawberry.field(
         description=f"The number of items matching across all pages: exact up to "
-        f"{media_queries.COUNT_BOUND:,} ({media_queries.SEARCH_COUNT_BOUND:,} with a text `search`); "
+        f"{search_queries.COUNT_BOUND:,} ({search_queries.SEARCH_COUNT_BOUND:,} with a text `search`); "
         'above that it is that bound and `totalCountIsExact` is false ("more than").'
     )
     async def total_count(self) -> int:
         return (await self.count_media()).count
 
     @strawberry.field(
-        description=f"False when more than {media_queries.COUNT_BOUND:,} items match "
-        f"({media_queries.SEARCH_COUNT_BOUND:,} with a text `search`) and `totalCount` is that bound "
+        description=f"False when more than {search_queries.COUNT_BOUND:,} items match "
+        f"({search_queries.SEARCH_COUNT_BOUND:,} with a text `search`) and `totalCount` is that bound "
         "rather than the exact number."
     )
     async def total_count_is_exact(self) -> bool:
@@ -356,13 +357,13 @@ async def media_connection(
 ) -> MediaConnection:
     size = page_size(first)
     read = info.context.loaders.read
-    counted: asyncio.Future[media_queries.MediaCount] | None = None
+    counted: asyncio.Future[search_queries.MediaCount] | None = None
 
-    async def count() -> media_queries.MediaCount:
-        bound = media_queries.count_bound(media_filter)
-        return await read(media_queries.count_media, media_filter, bound=bound)
+    async def count() -> search_queries.MediaCount:
+        bound = search_queries.count_bound(media_filter)
+        return await read(search_queries.count_media, media_filter, bound=bound)
 
-    async def count_once() -> media_queries.MediaCount:
+    async def count_once() -> search_queries.MediaCount:
         # totalCount and totalCountIsExact share one statement.
         nonlocal counted
         if counted is None:
@@ -372,7 +373,7 @@ async def media_connection(
     try:
         if media_filter.search:
             media_filter = await read(with_typo_corrections, media_filter)
-        counts_with_page = media_queries.page_counts_matches(media_filter, sort)
+        counts_with_page = search_queries.page_counts_matches(media_filter, sort)
         if not counts_with_page and _asks_for(info.selected_fields[0].selections, COUNT_FIELDS):
             # The count reads on its own connection while the page reads on another. Its failure
             # is reported by totalCount, or not at all when the page failed first (no second
@@ -380,7 +381,7 @@ async def media_connection(
             counted = asyncio.ensure_future(count())
             counted.add_done_callback(_retrieve_exception)
         page = await read(
-            media_queries.search_media, media_filter, sort, size, after, cursor_kind=cursor_kind
+            search_queries.search_media, media_filter, sort, size, after, cursor_kind=cursor_kind
         )
         if page.total is not None:
             counted = asyncio.get_running_loop().create_future()

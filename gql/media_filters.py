@@ -6,8 +6,8 @@ from enum import Enum
 import strawberry
 from strawberry.scalars import JSON
 
-from db.media import MediaSort
 from db.media_filters import InvalidFilter, MediaFilter
+from db.media_search import MediaSort
 from gql.enums import MediaType
 from gql.errors import BadUserInput
 

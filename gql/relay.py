@@ -9,7 +9,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
 
-from db.pagination import InvalidCursor, InvalidPageSize, Page, check_page_size
+from db.keyset import InvalidCursor, InvalidPageSize, Page, check_page_size
 from gql.errors import BadUserInput
 
 NodeT = TypeVar("NodeT")
@@ -104,7 +104,7 @@ def last_cursor(root: strawberry.Parent["PageInfo"]) -> str | None:
 
 @strawberry.type(description="Where a page stands in its connection.")
 class PageInfo:
-    """Its cursors are encoded only when a client asks for them (db.pagination.LazyCursors)."""
+    """Its cursors are encoded only when a client asks for them (db.keyset.LazyCursors)."""
 
     has_next_page: bool = strawberry.field(description="Whether items follow this page.")
     has_previous_page: bool = strawberry.field(description="Whether this page was asked for after a cursor.")
@@ -118,7 +118,7 @@ class PageInfo:
 
 
 def edge_cursor(root: strawberry.Parent[Any]) -> str:
-    """Encoded only when a client asks for it (db.pagination.LazyCursors)."""
+    """Encoded only when a client asks for it (db.keyset.LazyCursors)."""
     cursor: str = root.cursors[root.index]
     return cursor
 

@@ -11,10 +11,10 @@ import strawberry
 from db import tracking as tracking_queries
 from db import tracking_commands
 from db.accounts import UserRow
+from db.keyset import InvalidCursor
 from db.media import media_attributes
 from db.media_filters import LTREE_PATTERN
 from db.media_rows import EntryRow, MediaRow
-from db.pagination import InvalidCursor
 from db.tracking import EntryChanges
 from gql.auth import Viewer
 from gql.commands import perform

@@ -9,10 +9,12 @@ import pytest
 from sqlalchemy import delete, event, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+import db.keyset
 import db.media
+import db.media_search
 from db.genres import normalize_genre
-from db.media import MediaSort
 from db.media_filters import MediaFilter, filter_conditions
+from db.media_search import MediaSort
 from db.models import CatalogCount, Media, UserMedia, title_words
 from gql.relay import to_global_id
 from tests.client import GraphQLClient
@@ -132,8 +134,8 @@ async def test_readme_and_schema_examples_find_items_in_the_demo_catalog(
 async def test_total_count_is_exact_up_to_the_bound(
     client: GraphQLClient, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(db.media, "COUNT_BOUND", 5)
-    monkeypatch.setattr(db.media, "SEARCH_COUNT_BOUND", 3)
+    monkeypatch.setattr(db.media_search, "COUNT_BOUND", 5)
+    monkeypatch.setattr(db.media_search, "SEARCH_COUNT_BOUND", 3)
     for n in range(6):
         await make_media(engine, title=f"Harbor {n}")
     over = (await client(SEARCH, {"filter": {"search": "harbor"}})).data["searchMedia"]
@@ -197,7 +199,7 @@ async def test_a_ranked_search_counts_its_matches_while_reading_its_page(
 async def test_paging_past_the_ranked_window_visits_every_match_once(
     client: GraphQLClient, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(db.media, "RANK_WINDOW", 3)
+    monkeypatch.setattr(db.media_search, "RANK_WINDOW", 3)
     ids = [await make_media(engine, title=f"Storm {n}") for n in range(9)]
     await make_media(engine, title="Storm")
     async with engine.begin() as conn:
@@ -296,10 +298,10 @@ async def test_a_deep_catalog_page_starts_inside_the_index(engine: AsyncEngine) 
     filter applied after walking every earlier title."""
     ids = {n: await make_media(engine, title=f"Book {n:02d}") for n in range(30)}
     books = MediaFilter(media_types=("book",))
-    keys = db.media._sort_keys(books, [MediaSort("title")])
+    keys = db.media_search._sort_keys(books, [MediaSort("title")])
     query = (
         select(Media.id)
-        .where(filter_conditions(books), db.media._after(keys, ["Book 10", ids[10]]))
+        .where(filter_conditions(books), db.keyset.keys_after(keys, ["Book 10", ids[10]]))
         .order_by(Media.title, Media.id)
         .limit(5)
     )

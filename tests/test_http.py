@@ -168,7 +168,7 @@ async def test_unexpected_errors_are_masked_with_the_request_id_and_logged(
     async def broken(*args: object, **kwargs: object) -> int:
         raise Defect("secret detail at /nonexistent-socket-dir")
 
-    monkeypatch.setattr("db.media.count_media", broken)
+    monkeypatch.setattr("db.media_search.count_media", broken)
     app = create_app(Settings(environment="development"), database_url, engine=engine)
     with caplog.at_level(logging.ERROR, logger="omnimediatrak.errors"):
         async with asgi_client(app) as client:

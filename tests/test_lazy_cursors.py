@@ -2,7 +2,7 @@
 
 import pytest
 
-from db.pagination import LazyCursors
+from db.keyset import LazyCursors
 
 
 def test_cursors_are_encoded_once_each_and_only_when_read() -> None:

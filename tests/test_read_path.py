@@ -46,7 +46,8 @@ query($ids: [ID!]!) {
 async def test_nodes_over_users_read_library_imports_in_a_constant_number_of_statements(
     client: GraphQLClient, engine: AsyncEngine
 ) -> None:
-    """Only the owner sees a user's imports: asking for them over many users reads the viewer's once."""
+    """Only the owner sees a user's imports, through a loader: asking for them over many users, the
+    viewer's among them twice, reads the viewer's once."""
     user_ids, tokens = [], []
     for n in range(8):
         user_id, token = await make_user(engine, username=f"importer{n}", profile_visibility="public")
@@ -54,12 +55,42 @@ async def test_nodes_over_users_read_library_imports_in_a_constant_number_of_sta
         tokens.append(token)
         async with engine.begin() as conn:
             await job_queries.create_job(conn, user_id, "letterboxd", f"export{n}.zip", "newer")
-    small = await client(USERS_IMPORTS, {"ids": user_ids[:2]}, token=tokens[0])
-    large = await client(USERS_IMPORTS, {"ids": user_ids}, token=tokens[0])
+    # The viewer asked for more than once reads its imports once.
+    ids = [user_ids[0], *user_ids, user_ids[0]]
+    small = await client(USERS_IMPORTS, {"ids": ids[:3]}, token=tokens[0])
+    large = await client(USERS_IMPORTS, {"ids": ids}, token=tokens[0])
     own = {"totalCount": 1, "edges": [{"node": {"fileName": "export0.zip"}}]}
-    assert large.data["nodes"] == [
-        {"username": f"importer{n}", "libraryImports": own if n == 0 else None} for n in range(8)
-    ]
-    assert small.data["nodes"] == large.data["nodes"][:2]
+    nodes = [{"username": f"importer{n}", "libraryImports": own if n == 0 else None} for n in range(8)]
+    assert large.data["nodes"] == [nodes[0], *nodes, nodes[0]]
+    assert small.data["nodes"] == large.data["nodes"][:3]
     assert small.queries == large.queries
     assert large.queries <= 4  # the session, the users, the viewer's import page, its count
+
+
+OWN_IMPORTS = """
+query($after: String) {
+  viewer {
+    libraryImports(first: 2, after: $after) {
+      totalCount pageInfo { hasNextPage endCursor } edges { node { fileName } }
+    }
+  }
+}"""
+
+
+async def test_library_imports_page_newest_first_and_refuse_a_bad_cursor(
+    client: GraphQLClient, engine: AsyncEngine
+) -> None:
+    user_id, token = await make_user(engine)
+    for n in range(3):
+        async with engine.begin() as conn:
+            job = await job_queries.create_job(conn, user_id, "letterboxd", f"export{n}.zip", "newer")
+            await job_queries.finish_job(conn, job.id, "succeeded")
+    first = (await client(OWN_IMPORTS, token=token)).data["viewer"]["libraryImports"]
+    assert [edge["node"]["fileName"] for edge in first["edges"]] == ["export2.zip", "export1.zip"]
+    assert (first["totalCount"], first["pageInfo"]["hasNextPage"]) == (3, True)
+    after = {"after": first["pageInfo"]["endCursor"]}
+    rest = (await client(OWN_IMPORTS, after, token=token)).data["viewer"]["libraryImports"]
+    assert [edge["node"]["fileName"] for edge in rest["edges"]] == ["export0.zip"]
+    assert (rest["totalCount"], rest["pageInfo"]["hasNextPage"]) == (3, False)
+    refused = await client(OWN_IMPORTS, {"after": "bm90IGEgY3Vyc29y"}, token=token)
+    assert [error["extensions"]["code"] for error in refused.errors] == ["BAD_USER_INPUT"]

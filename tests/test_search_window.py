@@ -8,9 +8,10 @@ from sqlalchemy import Text, bindparam, event, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-import db.media
-from db.media import POPULAR_COLUMNS, POPULAR_KEYS, _first_matches
+import db.media_walks
 from db.media_filters import MediaFilter, filter_conditions
+from db.media_search import POPULAR_COLUMNS, POPULAR_KEYS
+from db.media_walks import first_matches
 from db.models import Media
 from tests.client import GraphQLClient
 from tests.factories import make_media
@@ -28,9 +29,9 @@ WAYS = {
 
 def read_this_way(monkeypatch: pytest.MonkeyPatch, way: str) -> int:
     (catalog, walk_rows, max_walk_rows), statements = WAYS[way]
-    monkeypatch.setattr(db.media, "CATALOG_ROWS", text(f"SELECT {catalog}"))
-    monkeypatch.setattr(db.media, "WALK_ROWS", walk_rows)
-    monkeypatch.setattr(db.media, "MAX_WALK_ROWS", max_walk_rows)
+    monkeypatch.setattr(db.media_walks, "CATALOG_ROWS", text(f"SELECT {catalog}"))
+    monkeypatch.setattr(db.media_walks, "WALK_ROWS", walk_rows)
+    monkeypatch.setattr(db.media_walks, "MAX_WALK_ROWS", max_walk_rows)
     return 2 + statements
 
 
@@ -55,7 +56,7 @@ async def test_the_window_is_the_most_popular_matches_whichever_way_it_is_read(
     try:
         async with engine.connect() as conn:
             match = filter_conditions(MediaFilter(search="tide"))
-            window = await _first_matches(conn, match, POPULAR_COLUMNS, [], POPULAR_KEYS, 5)
+            window = await first_matches(conn, match, POPULAR_COLUMNS, [], POPULAR_KEYS, 5)
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", count)
     assert [row.sort_popularity for row in window] == [29, 28, 27, 26, 25]
@@ -106,9 +107,9 @@ def walk_types_in_small_steps(monkeypatch: pytest.MonkeyPatch, walk_rows: int) -
     sizes = text(
         "SELECT t, CASE t WHEN 'film' THEN 0.02 ELSE 0.01 END FROM unnest(CAST(:types AS text[])) AS t"
     ).bindparams(bindparam("types", type_=ARRAY(Text)))
-    monkeypatch.setattr(db.media, "TYPE_SIZES", sizes)
-    monkeypatch.setattr(db.media, "WALK_ROWS", walk_rows)
-    monkeypatch.setattr(db.media, "MAX_WALK_ROWS", 2 * walk_rows)
+    monkeypatch.setattr(db.media_walks, "TYPE_SIZES", sizes)
+    monkeypatch.setattr(db.media_walks, "WALK_ROWS", walk_rows)
+    monkeypatch.setattr(db.media_walks, "MAX_WALK_ROWS", 2 * walk_rows)
 
 
 TYPED_PAGE = """query($sort: [MediaSort!], $after: String) {

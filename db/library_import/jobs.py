@@ -13,12 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Uuid, column, func, literal_column, select, text, true, update
+from sqlalchemy import Uuid, any_, column, func, literal_column, select, text, true, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.batch import union_of, uuid_keys
 from db.keyset import (
+    Page,
     SortKey,
     keyset_page,
     keyset_select,
@@ -29,7 +30,6 @@ from db.keyset import (
 )
 from db.library_import.apply import ImportCounts
 from db.models import LibraryImport, LibraryImportProblem
-from db.pagination import Page
 
 JOB_KEYS = (
     SortKey(LibraryImport.created_at, True, parse_datetime),
@@ -40,6 +40,7 @@ PROBLEM_KEYS = (
     SortKey(LibraryImportProblem.row_number, False, parse_int),
 )
 PROBLEMS_KIND = "import-problems"
+JOBS_KIND = "library-imports"
 UNMATCHED_REASONS = ("not-found", "ambiguous")
 FINISHED_STATUSES = ("succeeded", "failed", "interrupted")
 UNFINISHED_STATUSES = ("queued", "running")
@@ -235,13 +236,65 @@ async def jobs_by_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[J
     return [by_id.get(job_id) for job_id in ids]
 
 
-async def jobs_of_user(
-    conn: AsyncConnection, user_id: uuid.UUID, first: int, after: str | None
-) -> Page[JobRow]:
-    """Newest first."""
-    query = select(*LibraryImport.__table__.columns).where(LibraryImport.user_id == user_id)
-    rows = list(await conn.execute(keyset_select(query, JOB_KEYS, "library-imports", first, after)))
-    return keyset_page(rows, JOB_KEYS, "library-imports", first)
+@dataclass(frozen=True)
+class JobsRequest:
+    """One page of a user's imports, newest first. Check its cursor (`check_jobs_cursor`) before loading
+    it: a batch serves many requests and must not fail for one."""
+
+    user_id: uuid.UUID
+    first: int
+    after: str | None = None
+
+
+def check_jobs_cursor(after: str | None) -> None:
+    """Raises InvalidCursor unless `after` is a cursor of a page of imports."""
+    if after is not None:
+        keyset_values(JOB_KEYS, JOBS_KIND, after)
+
+
+def _jobs_part(number: int, first: int, after: str | None) -> Any:
+    """The pages of one (first, after) for the users of `part{number}_users`: a LATERAL page per user."""
+    users = (
+        func.unnest(uuid_keys(f"part{number}_users"))
+        .table_valued(column("owner_id", Uuid(as_uuid=True)))
+        .render_derived(name=f"users{number}")
+    )
+    query = select(*LibraryImport.__table__.columns).where(LibraryImport.user_id == users.c.owner_id)
+    page = keyset_select(query, JOB_KEYS, JOBS_KIND, first, after).lateral(f"page{number}")
+    return select(literal_column(str(number)).label("part"), page).select_from(users).join(page, true())
+
+
+async def jobs_pages(conn: AsyncConnection, requests: Sequence[JobsRequest]) -> list[Page[JobRow]]:
+    """Pages of many users' imports in one statement, newest first: one UNION ALL part per distinct
+    (first, after), its users an array parameter."""
+    groups: dict[tuple[int, str | None], list[uuid.UUID]] = {}
+    for request in requests:
+        groups.setdefault((request.first, request.after), []).append(request.user_id)
+    part_of = {key: number for number, key in enumerate(groups)}
+    query = union_of([_jobs_part(part_of[key], *key) for key in groups])
+    parameters = {f"part{part_of[key]}_users": user_ids for key, user_ids in groups.items()}
+    found: dict[tuple[int, uuid.UUID], list[Any]] = {}
+    for row in await conn.execute(query, parameters):
+        found.setdefault((row.part, row.user_id), []).append(row)
+    pages = []
+    for request in requests:
+        rows = found.get((part_of[(request.first, request.after)], request.user_id), [])
+        rows.sort(key=lambda row: (row.created_at, row.id), reverse=True)
+        pages.append(keyset_page(rows, JOB_KEYS, JOBS_KIND, request.first))
+    return pages
+
+
+JOB_COUNTS = (
+    select(LibraryImport.user_id, func.count().label("imports"))
+    .where(LibraryImport.user_id == any_(uuid_keys()))
+    .group_by(LibraryImport.user_id)
+)
+
+
+async def job_counts(conn: AsyncConnection, user_ids: Sequence[uuid.UUID]) -> list[int]:
+    """`totalCount` of many users' imports in one statement."""
+    counts = {row.user_id: int(row.imports) for row in await conn.execute(JOB_COUNTS, {"keys": user_ids})}
+    return [counts.get(user_id, 0) for user_id in user_ids]
 
 
 @dataclass(frozen=True)
@@ -295,8 +348,3 @@ async def problems_pages(
         rows.sort(key=lambda row: (row.list_position, row.row_number))
         pages.append(keyset_page(rows, PROBLEM_KEYS, PROBLEMS_KIND, request.first))
     return pages
-
-
-async def count_jobs_of_user(conn: AsyncConnection, user_id: uuid.UUID) -> int:
-    query = select(func.count()).select_from(LibraryImport).where(LibraryImport.user_id == user_id)
-    return int((await conn.execute(query)).scalar_one())

@@ -4,7 +4,7 @@ Revision ID: 0023
 Revises: 0024
 
 A text search filtered by media types and sorted by release date walks each type's items in release
-order and merges the walks (db.media._walk), as it already did by popularity through
+order and merges the walks (db.media_walks), as it already did by popularity through
 idx_media_type_tracker_count. Through idx_media_release_date alone it walked every type: at a
 million items, 18,000 rows for a page of films and series sorted newest first, behind the announced
 books and games with the latest dates.
