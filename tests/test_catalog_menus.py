@@ -1,9 +1,11 @@
 """Filter menus and counters: genres in one spelling, counts kept by the writes that change them,
 bounded totalCount, the ranked window's paging, Media.stats from counters."""
 
+import datetime as dt
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import delete, event, func, insert, select, text, update
@@ -145,6 +147,51 @@ async def test_total_count_is_exact_up_to_the_bound(
     # Without a text search the bound is COUNT_BOUND.
     books = (await client(SEARCH, {"filter": {"mediaTypes": ["BOOK"]}})).data["searchMedia"]
     assert (books["totalCount"], books["totalCountIsExact"]) == (5, False)
+
+
+async def test_a_search_by_types_sorted_by_date_is_counted_exactly_up_to_the_search_bound(
+    client: GraphQLClient, engine: AsyncEngine
+) -> None:
+    """At the real bound (SEARCH_COUNT_BOUND), for a text search filtered by types and sorted by release
+    date (each type's index walked, the walks merged): matches of other types never count."""
+    bound = db.media_search.SEARCH_COUNT_BOUND
+    classes = {"film": "video.film", "series": "video.series", "book": "written.book.novel"}
+
+    async def add(media_type: str, count: int, start: int) -> None:
+        rows = [
+            {
+                "title": f"Harbor {media_type} {n}",
+                "media_type": media_type,
+                "media_class": classes[media_type],
+                "external_id": f"bound:{media_type}:{n}",
+                "release_date": dt.date(1950, 1, 1) + dt.timedelta(days=n),
+            }
+            for n in range(start, start + count)
+        ]
+        async with engine.begin() as conn:
+            await conn.execute(insert(Media).values(rows))
+
+    await add("book", 3, 0)
+    await add("film", bound // 2, 0)
+    await add("series", bound - bound // 2, 0)
+    search = {
+        "filter": {"search": "harbor", "mediaTypes": ["FILM", "SERIES"]},
+        "sort": [{"field": "RELEASE_DATE", "direction": "DESC"}],
+        "first": 20,
+    }
+    sorted_search = """query($filter: MediaFilter, $sort: [MediaSort!], $first: Int) {
+      searchMedia(filter: $filter, sort: $sort, first: $first) {
+        totalCount totalCountIsExact edges { node { title } } } }"""
+
+    async def counted(variables: dict[str, Any]) -> tuple[int, bool, int]:
+        found = (await client(sorted_search, variables)).data["searchMedia"]
+        return found["totalCount"], found["totalCountIsExact"], len(found["edges"])
+
+    assert await counted(search) == (bound, True, 20)
+    await add("series", 1, bound)
+    assert await counted(search) == (bound, False, 20)
+    films_only = {**search, "filter": {"search": "harbor", "mediaTypes": ["FILM"]}}
+    assert await counted(films_only) == (bound // 2, True, 20)
 
 
 async def test_the_count_is_read_only_when_asked_for(client: GraphQLClient, engine: AsyncEngine) -> None:
