@@ -91,7 +91,9 @@ async def _record_failure(
 
 
 def _taken(fields: Sequence[str]) -> Refused:
-    return Refused(*(Refusal(RefusalCode.TAKEN, f"This {field} is already taken", (field,)) for field in fields))
+    return Refused(
+        *(Refusal(RefusalCode.TAKEN, f"This {field} is already taken", (field,)) for field in fields)
+    )
 
 
 async def create_admin(engine: AsyncEngine, email: str, username: str, password: str) -> UserRow:
