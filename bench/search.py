@@ -175,6 +175,7 @@ async def add_demo_catalog(cluster: EmbeddedCluster) -> None:
 PREWARMED = (
     "media.media",
     "media.idx_media_search_vector",
+    "media.idx_media_search_popular",
     "media.idx_media_search_titles",
     "media.idx_media_tracker_count",
     "media.idx_media_type_tracker_count",

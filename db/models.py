@@ -93,6 +93,13 @@ class Media(Base):
         Index("idx_media_media_class", "media_class", postgresql_using="gist"),
         Index("idx_media_collection_path", "collection_path", postgresql_using="gist"),
         Index("idx_media_search_vector", "search_vector", postgresql_using="gin"),
+        # The popular tier of db.media_walks (POPULAR_TIER).
+        Index(
+            "idx_media_search_popular",
+            "search_vector",
+            postgresql_using="gin",
+            postgresql_where=text("tracker_count >= 10"),
+        ),
         Index("idx_media_search_titles", "search_titles", postgresql_using="gin"),
         Index("idx_media_type_title", "media_type", "title", "id"),
         Index("idx_media_type_tracker_count", "media_type", "tracker_count", "id"),

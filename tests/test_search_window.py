@@ -4,11 +4,12 @@ when they are common among popular items and by sorting every match when they ar
 from typing import Any
 
 import pytest
-from sqlalchemy import Text, bindparam, event, text, update
+from sqlalchemy import Text, bindparam, event, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import db.media_walks
+from db.keyset import order_by
 from db.media_filters import MediaFilter, filter_conditions
 from db.media_search import POPULAR_COLUMNS, POPULAR_KEYS
 from db.media_walks import first_matches
@@ -181,3 +182,45 @@ async def test_a_search_filtered_by_types_merges_each_types_walk_exactly(
         expected = [row[0] for row in dated] + undated
     assert seen == expected
     assert any("row_number() OVER" in statement and "media_type = " in statement for statement in executed)
+
+
+@pytest.mark.parametrize(("popular_matches", "statements"), [(4, 2), (5, 1), (6, 1)])
+async def test_the_window_read_from_the_popular_items_is_the_window_of_every_match(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch, popular_matches: int, statements: int
+) -> None:
+    """Popular items (tracked by POPULAR_TIER people or more) have their own full-text index: when they
+    hold the window's matches, those are read there; with one too few, every match is sorted."""
+    read_this_way(monkeypatch, "few matches by the estimate: sorted at once")
+    tier = db.media_walks.POPULAR_TIER
+    popularity: dict[Any, int] = {}
+    for n in range(popular_matches):
+        # Ties at the tier's boundary, which the id orders.
+        popularity[await make_media(engine, title=f"Tide {n}")] = tier + n // 2
+    for n in range(8):
+        popularity[await make_media(engine, title=f"Tide outside {n}")] = tier - 1 - n // 3
+        popularity[await make_media(engine, title=f"Ember {n}")] = tier + 50
+    async with engine.begin() as conn:
+        for media_id, trackers in popularity.items():
+            await conn.execute(update(Media).where(Media.id == media_id).values(tracker_count=trackers))
+    executed: list[tuple[str, Any]] = []
+
+    def record(*args: Any) -> None:
+        executed.append((args[2], args[3]))
+
+    match = filter_conditions(MediaFilter(search="tide"))
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        async with engine.connect() as conn:
+            window = await first_matches(conn, match, POPULAR_COLUMNS, [], POPULAR_KEYS, 5)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+    async with engine.connect() as conn:
+        every_match = select(*POPULAR_COLUMNS).where(match).order_by(*order_by(POPULAR_KEYS)).limit(5)
+        expected = list((await conn.execute(every_match)).all())
+        assert [tuple(row) for row in window] == [tuple(row) for row in expected]
+        assert len(executed) == 2 + statements
+        # The popular items' statement can use their index (its predicate is implied by the query's).
+        popular, parameters = executed[2]
+        await conn.exec_driver_sql("SET enable_seqscan = off")
+        plan = (await conn.exec_driver_sql(f"EXPLAIN {popular}", parameters)).scalars().all()
+        assert any("idx_media_search_popular" in line for line in plan)
