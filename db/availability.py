@@ -2,6 +2,8 @@
 exhausted) rather than a defect: the server answers those with 503 and Retry-After; and which mean
 "this transaction lost a race and may simply run again"."""
 
+from collections.abc import Iterator
+
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import exc as sa_exc
 
@@ -17,18 +19,22 @@ _UNAVAILABLE = (
 )
 
 
-def is_database_unavailable(error: BaseException | None) -> bool:
+def _causes(error: BaseException | None) -> Iterator[BaseException]:
+    """The error and what caused it, outermost first (each once: chains can loop)."""
     seen: set[int] = set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))
-        if isinstance(error, _UNAVAILABLE):
-            return True
-        if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
-            return True
-        if isinstance(error, asyncpg.InterfaceError) and "connection is closed" in str(error):
-            return True
+        yield error
         error = error.__cause__ or error.__context__
-    return False
+
+
+def is_database_unavailable(error: BaseException | None) -> bool:
+    return any(
+        isinstance(cause, _UNAVAILABLE)
+        or (isinstance(cause, sa_exc.DBAPIError) and cause.connection_invalidated)
+        or (isinstance(cause, asyncpg.InterfaceError) and "connection is closed" in str(cause))
+        for cause in _causes(error)
+    )
 
 
 # 40P01 and 40001: PostgreSQL rolled the transaction back to break a deadlock or a serialization
@@ -37,10 +43,4 @@ _TRANSIENT = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
 
 
 def is_retryable(error: BaseException | None) -> bool:
-    seen: set[int] = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        if isinstance(error, _TRANSIENT):
-            return True
-        error = error.__cause__ or error.__context__
-    return False
+    return any(isinstance(cause, _TRANSIENT) for cause in _causes(error))

@@ -4,7 +4,7 @@ field names. Resolvers never open a connection for a write:
 
     async def delete_list(self, info: Info, input: ...) -> DeleteListPayload:
         async def run(viewer: Viewer) -> DeleteListPayload:
-            list_id = node_id(input.id, "UserList", "list", "id")
+            list_id = decode_id(input.id, "UserList")  # None: the command answers "No such list"
             await list_commands.delete_list(info.context.engine, viewer.user_id, list_id)
             return DeleteListPayload(deleted_list_id=input.id)
 
